@@ -1,0 +1,397 @@
+// Package bus routes async commands between sessions. It holds the routing
+// table of ids 1..44 (table.go) and indexes of the live sessions by id, by
+// logged-in user, by open sub-channel and by channel membership, so that an
+// async reaches only the sessions it concerns: a cast to 10 receivers costs
+// O(10) whatever the number of sessions on the host.
+package bus
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// Member is a session as the bus sees it. Both delivery methods must return
+// at once: a sender never waits for a receiver.
+type Member interface {
+	// SessionID identifies the session.
+	SessionID() wire.SessionID
+	// Deliver hands an async message to the session's own loop.
+	Deliver(m *Message)
+	// DeliverFrame queues an already encoded frame for the session's client.
+	DeliverFrame(frame []byte)
+}
+
+// Message is one async command in flight. Data is owned by the message and
+// never modified after Publish; receivers must not modify it either.
+type Message struct {
+	ID   wire.AsyncID
+	Data []byte
+	From wire.SessionID
+	// Mode is the IPC type it was emitted with (PRIV_IPC, PUB_IPC or
+	// PUB_IPC_WITH_FEEDBACK), or 0 for host-originated deliveries.
+	Mode wire.TypeID
+}
+
+// Errors returned by Emit for asyncs the routing rules refuse.
+var (
+	ErrUnknownID  = errors.New("bus: undefined async id")
+	ErrRestricted = errors.New("bus: restricted async id")
+	ErrNoAudience = errors.New("bus: async id no session acts on with this IPC mode")
+	ErrBadLength  = errors.New("bus: async payload has the wrong length")
+	ErrBadMode    = errors.New("bus: not an IPC mode")
+)
+
+type set map[*entry]struct{}
+
+type entry struct {
+	m        Member
+	user     wire.UserID
+	open     wire.SubChannelList
+	channels []uint64
+}
+
+// Bus is the in-process router. The zero value is not usable; use New.
+type Bus struct {
+	mu        sync.RWMutex
+	sessions  map[wire.SessionID]*entry
+	byUser    map[wire.UserID]set
+	bySub     map[wire.SubChannel]set
+	byChannel map[uint64]set // sessions whose channel list holds the id
+	openCh    map[uint64]set // sessions with a sub-channel of the id open
+
+	hooks map[wire.AsyncID][]func(*Message)
+
+	delivered atomic.Uint64
+}
+
+// New returns an empty bus.
+func New() *Bus {
+	return &Bus{
+		sessions:  make(map[wire.SessionID]*entry),
+		byUser:    make(map[wire.UserID]set),
+		bySub:     make(map[wire.SubChannel]set),
+		byChannel: make(map[uint64]set),
+		openCh:    make(map[uint64]set),
+		hooks:     make(map[wire.AsyncID][]func(*Message)),
+	}
+}
+
+// Hook registers fn to run (synchronously, before fan-out) for every
+// published async of the given id; the host uses it for host-wide effects
+// such as reloading cached command ranks. Register hooks before use.
+func (b *Bus) Hook(id wire.AsyncID, fn func(*Message)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.hooks[id] = append(b.hooks[id], fn)
+}
+
+// Delivered returns how many deliveries the bus has made in total.
+func (b *Bus) Delivered() uint64 { return b.delivered.Load() }
+
+// Len returns the number of joined sessions.
+func (b *Bus) Len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.sessions)
+}
+
+// Join adds a session. Joining twice is a no-op.
+func (b *Bus) Join(m Member) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.sessions[m.SessionID()]; !ok {
+		b.sessions[m.SessionID()] = &entry{m: m}
+	}
+}
+
+// Leave removes a session from the bus and every index.
+func (b *Bus) Leave(id wire.SessionID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.sessions[id]
+	if !ok {
+		return
+	}
+	b.setUserLocked(e, wire.UserID{})
+	b.setOpenLocked(e, wire.SubChannelList{})
+	b.setChannelsLocked(e, nil)
+	delete(b.sessions, id)
+}
+
+// SetUser records the user a session is logged in as (zero: nobody).
+func (b *Bus) SetUser(id wire.SessionID, user wire.UserID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.sessions[id]; ok {
+		b.setUserLocked(e, user)
+	}
+}
+
+// SetOpen records a session's open sub-channel list.
+func (b *Bus) SetOpen(id wire.SessionID, open wire.SubChannelList) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.sessions[id]; ok {
+		b.setOpenLocked(e, open)
+	}
+}
+
+// SetChannels records the channels a session's user belongs to.
+func (b *Bus) SetChannels(id wire.SessionID, channels []uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.sessions[id]; ok {
+		b.setChannelsLocked(e, channels)
+	}
+}
+
+func add[K comparable](idx map[K]set, k K, e *entry) {
+	s := idx[k]
+	if s == nil {
+		s = make(set)
+		idx[k] = s
+	}
+	s[e] = struct{}{}
+}
+
+func remove[K comparable](idx map[K]set, k K, e *entry) {
+	if s := idx[k]; s != nil {
+		delete(s, e)
+		if len(s) == 0 {
+			delete(idx, k)
+		}
+	}
+}
+
+func (b *Bus) setUserLocked(e *entry, user wire.UserID) {
+	if !e.user.IsZero() {
+		remove(b.byUser, e.user, e)
+	}
+	e.user = user
+	if !user.IsZero() {
+		add(b.byUser, user, e)
+	}
+}
+
+func (b *Bus) setOpenLocked(e *entry, open wire.SubChannelList) {
+	for _, s := range e.open.Entries() {
+		remove(b.bySub, s, e)
+		remove(b.openCh, s.Channel, e)
+	}
+	e.open = open
+	for _, s := range open.Entries() {
+		add(b.bySub, s, e)
+		add(b.openCh, s.Channel, e)
+	}
+}
+
+func (b *Bus) setChannelsLocked(e *entry, channels []uint64) {
+	for _, c := range e.channels {
+		remove(b.byChannel, c, e)
+	}
+	e.channels = append([]uint64(nil), channels...)
+	for _, c := range e.channels {
+		add(b.byChannel, c, e)
+	}
+}
+
+// Emit routes an async command emitted by a module of session from with an
+// IPC mode, enforcing the seed's data-flow rules: undefined and 'none' ids
+// are refused, restricted ids are refused, privileged ids are refused unless
+// trusted (the host's own module), a private id acts only when sent with
+// PRIV_IPC and a public id only with PUB_IPC / PUB_IPC_WITH_FEEDBACK.
+// Payload lengths are checked as commands.md §15.2 says. A refused async
+// returns an error saying why (callers log it to the debug log).
+//
+// Emit delivers to the other sessions only. It returns the message, and
+// the emitting session acts on it itself, in order with its command's
+// output, when mode is PRIV_IPC or PUB_IPC_WITH_FEEDBACK.
+func (b *Bus) Emit(from wire.SessionID, mode wire.TypeID, id wire.AsyncID, data []byte, trusted bool) (*Message, error) {
+	if !mode.IsIPC() {
+		return nil, fmt.Errorf("%w: %v", ErrBadMode, mode)
+	}
+	r, ok := Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownID, id)
+	}
+	switch {
+	case r.Restricted:
+		return nil, fmt.Errorf("%w: %v", ErrRestricted, id)
+	case r.Privileged && !trusted:
+		return nil, fmt.Errorf("%w: %v is reserved for the host's own commands", ErrRestricted, id)
+	case r.Audience == None,
+		r.Audience == Private && mode != wire.TypePrivIPC,
+		r.Audience == Public && mode == wire.TypePrivIPC:
+		return nil, fmt.Errorf("%w: %v with %v", ErrNoAudience, id, mode)
+	case r.ExactLen > 0 && len(data) != r.ExactLen,
+		r.MinLen > 0 && len(data) < r.MinLen:
+		return nil, fmt.Errorf("%w: %v with %d bytes", ErrBadLength, id, len(data))
+	}
+	msg := &Message{ID: id, Data: append([]byte(nil), data...), From: from, Mode: mode}
+	if mode != wire.TypePrivIPC {
+		b.Publish(msg, false)
+	}
+	return msg, nil
+}
+
+// Publish delivers a host-originated or already checked message to the
+// sessions its route targets; the emitting session (msg.From) is included
+// only when self is true. Private ids go to msg.From only.
+func (b *Bus) Publish(msg *Message, self bool) {
+	r := Routes[msg.ID]
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, h := range b.hooks[msg.ID] {
+		h(msg)
+	}
+	if r.Audience == Private || r.Target == ToSelf {
+		if e, ok := b.sessions[msg.From]; ok {
+			b.deliver(e, msg)
+		}
+		return
+	}
+	d := msg.Data
+	switch r.Target {
+	case ToAll:
+		for _, e := range b.sessions {
+			b.deliverUnlessSelf(e, msg, self)
+		}
+	case ToUser:
+		var u wire.UserID
+		copy(u[:], d)
+		for e := range b.byUser[u] {
+			b.deliverUnlessSelf(e, msg, self)
+		}
+	case ToSession:
+		var sid wire.SessionID
+		copy(sid[:], d)
+		if e, ok := b.sessions[sid]; ok {
+			b.deliverUnlessSelf(e, msg, self)
+		}
+	case ToSubChannel:
+		sc, _ := wire.ParseSubChannel(d)
+		for e := range b.bySub[sc] {
+			b.deliverUnlessSelf(e, msg, self)
+		}
+	case ToSubChannels:
+		if msg.ID == wire.AsyncCast {
+			b.cast(msg, self)
+			return
+		}
+		b.forEachInList(d, msg, self, b.deliver)
+	case ToChannel:
+		b.toChannel(msg, self)
+	}
+}
+
+func (b *Bus) deliver(e *entry, msg *Message) {
+	b.delivered.Add(1)
+	e.m.Deliver(msg)
+}
+
+func (b *Bus) deliverUnlessSelf(e *entry, msg *Message, self bool) {
+	if !self && e.m.SessionID() == msg.From {
+		return
+	}
+	b.deliver(e, msg)
+}
+
+// forEachInList calls fn once for every session (other than the sender
+// unless self) that has an entry of the 54-byte list at the start of data open.
+func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry, *Message)) {
+	list, err := wire.ParseSubChannelList(data)
+	if err != nil {
+		return
+	}
+	entries := list.Entries()
+	var seen set
+	if len(entries) > 1 {
+		seen = make(set)
+	}
+	for _, sc := range entries {
+		for e := range b.bySub[sc] {
+			if !self && e.m.SessionID() == msg.From {
+				continue
+			}
+			if seen != nil {
+				if _, dup := seen[e]; dup {
+					continue
+				}
+				seen[e] = struct{}{}
+			}
+			fn(e, msg)
+		}
+	}
+}
+
+// cast encodes the cast frame once and queues the same bytes for every
+// receiver: [type][cmd 4][branch 0][len][payload] (seed/async.md ASYNC_CAST).
+func (b *Bus) cast(msg *Message, self bool) {
+	payload := msg.Data[wire.SubChannelListLen+1:]
+	if len(payload) > wire.MaxPayload {
+		return
+	}
+	frame := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)),
+		wire.TypeID(msg.Data[wire.SubChannelListLen]), uint16(wire.AsyncCast), 0, len(payload))
+	frame = append(frame, payload...)
+	var n uint64
+	b.forEachInList(msg.Data, msg, self, func(e *entry, _ *Message) {
+		n++
+		e.m.DeliverFrame(frame)
+	})
+	b.delivered.Add(n)
+}
+
+// toChannel delivers a channel event to the member sessions of the channel,
+// the sessions with one of its sub-channels open, and the sessions of the
+// user the event names (bytes 8..40 of member events), once each.
+func (b *Bus) toChannel(msg *Message, self bool) {
+	ch := binary.LittleEndian.Uint64(msg.Data)
+	seen := make(set)
+	visit := func(s set) {
+		for e := range s {
+			if _, dup := seen[e]; dup {
+				continue
+			}
+			seen[e] = struct{}{}
+			b.deliverUnlessSelf(e, msg, self)
+		}
+	}
+	visit(b.byChannel[ch])
+	visit(b.openCh[ch])
+	switch msg.ID {
+	case wire.AsyncNewChMember, wire.AsyncInvitedToCh, wire.AsyncInviteAccepted,
+		wire.AsyncRmChMember, wire.AsyncMemLevelChanged:
+		var u wire.UserID
+		copy(u[:], msg.Data[8:])
+		visit(b.byUser[u])
+	}
+}
+
+// SendTo delivers a host-originated async to one session, if it is joined.
+// It reports whether the session was found.
+func (b *Bus) SendTo(to wire.SessionID, msg *Message) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	e, ok := b.sessions[to]
+	if ok {
+		b.deliver(e, msg)
+	}
+	return ok
+}
+
+// SessionsOf returns the ids of the sessions logged in as a user.
+func (b *Bus) SessionsOf(user wire.UserID) []wire.SessionID {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]wire.SessionID, 0, len(b.byUser[user]))
+	for e := range b.byUser[user] {
+		out = append(out, e.m.SessionID())
+	}
+	return out
+}

@@ -1,0 +1,320 @@
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// Command is a command that runs inside the host process.
+type Command struct {
+	Def Def
+	// In reports whether the command belongs to a listing category under
+	// the given host settings.
+	In func(cat Category, s store.Settings) bool
+	// Accepts lists the frame types that start a call; other types only get
+	// an IDLE. Nil means TEXT only.
+	Accepts []wire.TypeID
+	// MaxArgs is the token limit for the argument text (-1: unlimited).
+	MaxArgs int
+	// Run handles one call. A returned *UserError becomes an ERR frame;
+	// any other error is logged and reported without details.
+	Run func(ctx context.Context, c *Call) error
+}
+
+// InProcess is a Module whose commands are Go functions.
+type InProcess struct {
+	id   string
+	cmds map[string]*Command
+	list []*Command
+}
+
+// NewInProcess returns a module with the given identity and commands.
+func NewInProcess(id string, cmds []*Command) *InProcess {
+	m := &InProcess{id: id, cmds: make(map[string]*Command, len(cmds)), list: cmds}
+	for _, c := range cmds {
+		m.cmds[c.Def.Name] = c
+	}
+	return m
+}
+
+// ID returns the module identity.
+func (m *InProcess) ID() string { return m.id }
+
+// List returns the definitions of the commands in a category.
+func (m *InProcess) List(ctx context.Context, cat Category, env Env) ([]Def, error) {
+	s, err := env.Host.Settings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: list: %w", m.id, err)
+	}
+	var defs []Def
+	for _, c := range m.list {
+		if c.In(cat, s) {
+			defs = append(defs, c.Def)
+		}
+	}
+	return defs, nil
+}
+
+// Start begins an instance of the named command.
+func (m *InProcess) Start(ctx context.Context, name string, env Env, sink Sink) (Instance, error) {
+	c, ok := m.cmds[name]
+	if !ok {
+		return nil, fmt.Errorf("module %s: no command %q", m.id, name)
+	}
+	in := &inprocInstance{cmd: c, env: env, sink: sink, notify: make(chan struct{}, 1)}
+	go in.run()
+	return in, nil
+}
+
+// inputQueueLimit bounds the frames queued for one in-process instance.
+const inputQueueLimit = 256
+
+type inputFrame struct {
+	t       wire.TypeID
+	payload []byte
+}
+
+type inprocInstance struct {
+	cmd  *Command
+	env  Env
+	sink Sink
+
+	mu         sync.Mutex
+	queue      []inputFrame
+	killed     bool
+	halted     bool
+	cancelCall context.CancelFunc
+	notify     chan struct{}
+}
+
+func (in *inprocInstance) wake() {
+	select {
+	case in.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Input queues a frame; TERM_CMD and KILL_CMD act at once on a running call.
+func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch t {
+	case wire.TypeTermCmd:
+		if in.cancelCall != nil {
+			in.cancelCall()
+		}
+		return true
+	case wire.TypeKillCmd:
+		in.killed = true
+		if in.cancelCall != nil {
+			in.cancelCall()
+		}
+		in.wake()
+		return true
+	case wire.TypeHaltCmd:
+		in.halted = true
+		return true
+	case wire.TypeResumeCmd:
+		in.halted = false
+		in.wake()
+		return true
+	}
+	if len(in.queue) >= inputQueueLimit {
+		return false
+	}
+	in.queue = append(in.queue, inputFrame{t, payload})
+	in.wake()
+	return true
+}
+
+// Kill ends the instance after its current call.
+func (in *inprocInstance) Kill() { in.Input(wire.TypeKillCmd, nil) }
+
+// next waits for the next queued frame. It returns false when the
+// instance was killed or ctx ended.
+func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
+	for {
+		in.mu.Lock()
+		if in.killed {
+			in.mu.Unlock()
+			return inputFrame{}, false
+		}
+		if len(in.queue) > 0 {
+			f := in.queue[0]
+			in.queue = in.queue[1:]
+			in.mu.Unlock()
+			return f, true
+		}
+		in.mu.Unlock()
+		select {
+		case <-in.notify:
+		case <-ctx.Done():
+			return inputFrame{}, false
+		}
+	}
+}
+
+func (in *inprocInstance) run() {
+	defer in.sink.Exited(nil)
+	accepts := in.cmd.Accepts
+	if accepts == nil {
+		accepts = []wire.TypeID{wire.TypeText}
+	}
+	for {
+		f, ok := in.next(context.Background())
+		if !ok {
+			return
+		}
+		if slices.Contains(accepts, f.t) {
+			in.call(f)
+		}
+		in.sink.Frame(wire.TypeIdle, nil)
+	}
+}
+
+func (in *inprocInstance) call(f inputFrame) {
+	ctx, cancel := context.WithCancel(context.Background())
+	in.mu.Lock()
+	in.cancelCall = cancel
+	killed := in.killed
+	in.mu.Unlock()
+	defer func() {
+		in.mu.Lock()
+		in.cancelCall = nil
+		in.mu.Unlock()
+		cancel()
+	}()
+	if killed {
+		return
+	}
+	c := &Call{inst: in, Type: f.t, Payload: f.payload}
+	if f.t == wire.TypeText || f.t == wire.TypeGenFile {
+		c.Args = wire.DecodeText(f.payload)
+		c.Words = wire.ParseArgs(c.Args, in.cmd.MaxArgs)
+	}
+	err := in.cmd.Run(ctx, c)
+	var ue *UserError
+	switch {
+	case err == nil, errors.Is(err, ErrTerminated), ctx.Err() != nil:
+	case errors.As(err, &ue):
+		c.Err(ue.Msg)
+	default:
+		in.env.Log.Error("command failed", "command", in.cmd.Def.Name, "err", err)
+		c.Err("internal error; details were logged for admin review")
+	}
+}
+
+// ErrTerminated is returned by prompts when the call was ended by TERM_CMD
+// or KILL_CMD.
+var ErrTerminated = errors.New("command terminated")
+
+// UserError is an error meant for the client: its Msg becomes "err: Msg\n".
+type UserError struct{ Msg string }
+
+func (e *UserError) Error() string { return e.Msg }
+
+// Fail returns a UserError with a formatted message.
+func Fail(format string, args ...any) error {
+	return &UserError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Call is one invocation of an in-process command: the frame that started
+// it and the means to answer, prompt and emit async commands.
+type Call struct {
+	inst    *inprocInstance
+	Type    wire.TypeID // type of the frame that started the call
+	Payload []byte      // its raw payload
+	Args    string      // decoded text of a TEXT/GEN_FILE payload
+	Words   []string    // Args split by the argument parser
+}
+
+// Param returns the value of a -key argument (protocol.md §13.2).
+func (c *Call) Param(key string) string { return wire.GetParam(c.Words, key) }
+
+// Flag reports whether a -key switch is present.
+func (c *Call) Flag(key string) bool { return wire.HasFlag(c.Words, key) }
+
+// Has reports whether the -key argument appears at all.
+func (c *Call) Has(key string) bool { return wire.HasFlag(c.Words, key) }
+
+// Env returns the environment the instance runs in.
+func (c *Call) Env() Env { return c.inst.env }
+
+// Session returns a fresh snapshot of the calling session.
+func (c *Call) Session() *SessionInfo { return c.inst.env.Session.Snapshot() }
+
+// Store returns the host's store.
+func (c *Call) Store() store.Store { return c.inst.env.Store }
+
+// Host returns the host view.
+func (c *Call) Host() HostView { return c.inst.env.Host }
+
+// Send sends a frame of any type on the call's ids.
+func (c *Call) Send(t wire.TypeID, payload []byte) { c.inst.sink.Frame(t, payload) }
+
+// Text sends a TEXT frame.
+func (c *Call) Text(s string) { c.Send(wire.TypeText, wire.EncodeText(s)) }
+
+// BigText sends a BIG_TEXT frame.
+func (c *Call) BigText(s string) { c.Send(wire.TypeBigText, wire.EncodeText(s)) }
+
+// Err sends an ERR frame "err: msg\n".
+func (c *Call) Err(msg string) { c.Send(wire.TypeErr, wire.EncodeText("err: "+msg+"\n")) }
+
+// Emit emits an async command with an IPC mode.
+func (c *Call) Emit(mode wire.TypeID, id wire.AsyncID, data []byte) {
+	c.inst.sink.Async(mode, id, data)
+}
+
+// Halted reports whether the client paused the call with HALT_CMD.
+func (c *Call) Halted() bool {
+	c.inst.mu.Lock()
+	defer c.inst.mu.Unlock()
+	return c.inst.halted
+}
+
+// Prompt sends a TEXT prompt and returns the text of the next TEXT frame.
+func (c *Call) Prompt(ctx context.Context, prompt string) (string, error) {
+	return c.ask(ctx, wire.TypeText, prompt)
+}
+
+// PrivPrompt sends a PRIV_TEXT prompt (the client hides the answer) and
+// returns the text of the next TEXT frame.
+func (c *Call) PrivPrompt(ctx context.Context, prompt string) (string, error) {
+	return c.ask(ctx, wire.TypePrivText, prompt)
+}
+
+// Confirm asks a y/n question until the answer is y or n (any case).
+func (c *Call) Confirm(ctx context.Context, question string) (bool, error) {
+	for {
+		a, err := c.Prompt(ctx, question)
+		if err != nil {
+			return false, err
+		}
+		switch a {
+		case "y", "Y":
+			return true, nil
+		case "n", "N":
+			return false, nil
+		}
+	}
+}
+
+func (c *Call) ask(ctx context.Context, t wire.TypeID, prompt string) (string, error) {
+	c.Send(t, wire.EncodeText(prompt))
+	for {
+		f, ok := c.inst.next(ctx)
+		if !ok {
+			return "", ErrTerminated
+		}
+		if f.t == wire.TypeText {
+			return wire.DecodeText(f.payload), nil
+		}
+	}
+}

@@ -1,0 +1,143 @@
+// Package module is the command abstraction shared by the host's internal
+// commands and external module programs. A Module lists command
+// definitions per category and starts command instances; an Instance
+// receives the client's frames for one (command id, branch id) and answers
+// through a Sink with output frames and async commands.
+package module
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// Category is one of the three command listings of host.md §2.3.
+type Category int
+
+// The listing categories.
+const (
+	Public Category = iota // loaded for sessions with nobody logged in
+	Exempt                 // loaded for every logged-in user
+	User                   // loaded for logged-in users the rank rule allows
+)
+
+// String names the category as the module command line does.
+func (c Category) String() string {
+	switch c {
+	case Public:
+		return "public"
+	case Exempt:
+		return "exempt"
+	}
+	return "user"
+}
+
+// Def describes one command a module offers (the content of its NEW_CMD).
+type Def struct {
+	Name    string // the module's own name for the command, lower-case
+	GenFile uint8
+	Library string
+	Summary string
+	IO      string
+	Long    string
+}
+
+// NewCmd returns the announcement frame payload for the command under the
+// given session id and client-visible name.
+func (d *Def) NewCmd(id uint16, clientName string) []byte {
+	c := wire.NewCmd{ID: id, GenFile: d.GenFile, Name: clientName, Library: d.Library,
+		Summary: d.Summary, IO: d.IO, Long: d.Long}
+	return c.Marshal()
+}
+
+// Module is a source of commands.
+type Module interface {
+	// ID is the module's identity in command_ranks: store.InternalModule for
+	// the host's own commands, the executable path for external modules.
+	ID() string
+	// List returns the module's commands of one category for a session.
+	List(ctx context.Context, cat Category, env Env) ([]Def, error)
+	// Start begins one command instance. Output goes to sink until the
+	// instance reports Exited.
+	Start(ctx context.Context, name string, env Env, sink Sink) (Instance, error)
+}
+
+// Instance is one running (command id, branch id) of a module command.
+type Instance interface {
+	// Input delivers one client frame. It never blocks; it reports false
+	// when the instance's input queue is full and the frame was dropped.
+	Input(t wire.TypeID, payload []byte) bool
+	// Kill asks the instance to finish and exit (KILL_CMD semantics); the
+	// instance reports Exited when it is gone.
+	Kill()
+}
+
+// Sink receives what an instance produces. Calls from one instance are
+// delivered in order; they may block while the session is busy.
+type Sink interface {
+	// Frame sends an output frame to the client on the instance's ids.
+	Frame(t wire.TypeID, payload []byte)
+	// Async emits an async command with an IPC mode (PRIV_IPC, PUB_IPC or
+	// PUB_IPC_WITH_FEEDBACK).
+	Async(mode wire.TypeID, id wire.AsyncID, data []byte)
+	// Exited reports that the instance has ended; err is nil for a normal exit.
+	Exited(err error)
+}
+
+// Env is what a module may know about the session and host it serves.
+type Env struct {
+	Session SessionView
+	Host    HostView
+	Store   store.Store
+	Log     *slog.Logger
+}
+
+// SessionView gives a consistent snapshot of the session's state.
+type SessionView interface {
+	Snapshot() *SessionInfo
+}
+
+// SessionInfo is an immutable snapshot of one session's state (the data the
+// original shares with module processes through shared memory).
+type SessionInfo struct {
+	SessionID     wire.SessionID
+	IP            string
+	AppName       string
+	LoggedIn      bool
+	UserID        wire.UserID
+	UserName      string
+	DisplayName   string
+	Email         string
+	EmailVerified bool
+	Rank          uint32
+	Registered    string // account creation time, "YYYY-MM-DD HH:MM:SS" UTC
+	OwnerOverride bool
+	Active        bool
+	Open          wire.SubChannelList
+	Writable      wire.SubChannelList
+	Channels      []uint64
+	P2PAccepted   []wire.SessionID
+	P2PPendingIn  []wire.SessionID
+	P2PPendingOut []wire.SessionID
+	Dir           string
+}
+
+// PeerInfo returns the session's public PEER_INFO record.
+func (s *SessionInfo) PeerInfo() wire.PeerInfo {
+	return wire.PeerInfo{SessionID: s.SessionID, UserID: s.UserID, UserName: s.UserName,
+		AppName: s.AppName, DisplayName: s.DisplayName}
+}
+
+// HostView is what commands may know about and ask of the host.
+type HostView interface {
+	// Settings returns the current host settings.
+	Settings(ctx context.Context) (store.Settings, error)
+	// SessionCount returns the number of live sessions.
+	SessionCount() int
+	// PasswordHash hashes a new password with the host's parameters.
+	PasswordHash(pw string) (string, error)
+	// ProductVersion is this implementation's own version.
+	ProductVersion() string
+}

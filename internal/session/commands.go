@@ -1,0 +1,294 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/validate"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// cmdKey identifies a command by module and the module's own name for it.
+type cmdKey struct{ module, name string }
+
+// loadedCmd is one command loaded into the session.
+type loadedCmd struct {
+	id         uint16
+	clientName string
+	def        module.Def
+	mod        module.Module
+}
+
+// instance is one running (command, branch).
+type instance struct {
+	id32   uint32
+	cmd    *loadedCmd
+	inst   module.Instance
+	idle   bool
+	killed bool
+}
+
+type instOutput struct {
+	in      *instance
+	t       wire.TypeID
+	payload []byte
+}
+
+type instAsync struct {
+	in   *instance
+	mode wire.TypeID
+	id   wire.AsyncID
+	data []byte
+}
+
+type instExited struct {
+	in  *instance
+	err error
+}
+
+// sink adapts a session to module.Sink for one instance.
+type sink struct {
+	s  *Session
+	in *instance
+}
+
+func (k sink) Frame(t wire.TypeID, payload []byte) { k.s.post(instOutput{k.in, t, payload}) }
+func (k sink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
+	k.s.post(instAsync{k.in, mode, id, data})
+}
+func (k sink) Exited(err error) { k.s.post(instExited{k.in, err}) }
+
+type wanted struct {
+	mod module.Module
+	def module.Def
+}
+
+// desiredCommands lists what the session may load now (host.md §2.3):
+// public commands while logged out; exempt commands plus the user commands
+// the rank rule allows while logged in. Exempt commands are never rank
+// filtered.
+func (s *Session) desiredCommands(ctx context.Context) []wanted {
+	env := s.env()
+	var out []wanted
+	var ranks []store.CommandRank
+	if s.st.user != nil {
+		var err error
+		if ranks, err = s.cfg.Host.Ranks(ctx); err != nil {
+			s.log.Error("load command ranks", "err", err)
+		}
+	}
+	for _, m := range s.cfg.Host.Modules() {
+		if s.st.user == nil {
+			defs, err := m.List(ctx, module.Public, env)
+			s.listErr(m, err)
+			for _, d := range defs {
+				out = append(out, wanted{m, d})
+			}
+			continue
+		}
+		exempt, err := m.List(ctx, module.Exempt, env)
+		s.listErr(m, err)
+		seen := make(map[string]bool)
+		for _, d := range exempt {
+			seen[d.Name] = true
+			out = append(out, wanted{m, d})
+		}
+		user, err := m.List(ctx, module.User, env)
+		s.listErr(m, err)
+		for _, d := range user {
+			if !seen[d.Name] && rankAllows(ranks, m.ID(), d.Name, s.st.user.Rank) {
+				seen[d.Name] = true
+				out = append(out, wanted{m, d})
+			}
+		}
+	}
+	return out
+}
+
+func (s *Session) listErr(m module.Module, err error) {
+	if err != nil {
+		s.log.Error("list module commands", "module", m.ID(), "err", err)
+		s.cfg.Host.Debug(fmt.Sprintf("module %s failed to list commands: %v", m.ID(), err))
+		s.sendAsync(wire.AsyncSysMsg, wire.TypeErr, wire.EncodeText("\nerr: A module failed to start so some commands may not have loaded. detailed error information was logged for admin review.\n"))
+	}
+}
+
+// rankAllows applies the rank rule: a ranked command is allowed when its
+// rank is numerically >= the user's; an unranked one only for rank 1.
+func rankAllows(ranks []store.CommandRank, mod, name string, rank uint32) bool {
+	for _, r := range ranks {
+		if r.Module == mod && strings.EqualFold(r.Command, name) {
+			return r.Rank >= rank
+		}
+	}
+	return rank == 1
+}
+
+// reloadCommands rebuilds the command set: commands no longer allowed are
+// unloaded (their instances killed, ASYNC_RM_CMD sent) and new ones loaded
+// and announced with ASYNC_ADD_CMD.
+func (s *Session) reloadCommands(ctx context.Context) {
+	want := s.desiredCommands(ctx)
+	keep := make(map[cmdKey]bool, len(want))
+	for _, w := range want {
+		if validate.CommandName(w.def.Name) {
+			keep[cmdKey{w.mod.ID(), w.def.Name}] = true
+		}
+	}
+	ids := make([]uint16, 0, len(s.st.cmds))
+	for id := range s.st.cmds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c := s.st.cmds[id]
+		if !keep[cmdKey{c.mod.ID(), c.def.Name}] {
+			s.unload(c)
+		}
+	}
+	for _, w := range want {
+		k := cmdKey{w.mod.ID(), w.def.Name}
+		if !keep[k] || s.st.cmdKeys[k] != nil {
+			continue
+		}
+		s.load(w.mod, w.def)
+	}
+	s.publish()
+}
+
+func (s *Session) load(m module.Module, d module.Def) {
+	id := uint16(0)
+	for n := wire.FirstCommandID; n <= 0xFFFF; n++ {
+		if s.st.cmds[uint16(n)] == nil {
+			id = uint16(n)
+			break
+		}
+	}
+	if id == 0 {
+		s.log.Warn("command id space exhausted", "command", d.Name)
+		return
+	}
+	name := strings.ToLower(d.Name)
+	if s.st.names[name] != nil {
+		for i := 1; ; i++ {
+			if alt := name + "_" + strconv.Itoa(i); s.st.names[alt] == nil {
+				name = alt
+				break
+			}
+		}
+	}
+	c := &loadedCmd{id: id, clientName: name, def: d, mod: m}
+	s.st.cmds[id] = c
+	s.st.cmdKeys[cmdKey{m.ID(), d.Name}] = c
+	s.st.names[name] = c
+	s.sendAsync(wire.AsyncAddCmd, wire.TypeNewCmd, d.NewCmd(id, name))
+}
+
+func (s *Session) unload(c *loadedCmd) {
+	for id32, in := range s.st.instances {
+		if in.cmd == c {
+			s.killInstance(in)
+			delete(s.st.instances, id32)
+		}
+	}
+	delete(s.st.cmds, c.id)
+	delete(s.st.cmdKeys, cmdKey{c.mod.ID(), c.def.Name})
+	delete(s.st.names, c.clientName)
+	s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
+}
+
+func (s *Session) killInstance(in *instance) {
+	if !in.killed {
+		in.killed = true
+		in.inst.Kill()
+	}
+}
+
+func (s *Session) env() module.Env {
+	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log}
+}
+
+// dispatch routes one client frame to its command instance (protocol.md §8.2).
+func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
+	c := s.st.cmds[f.Cmd]
+	if c == nil {
+		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf("err: No such command id: %d.", f.Cmd)))
+		s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
+		return
+	}
+	id32 := f.ID32()
+	in := s.st.instances[id32]
+	if in == nil {
+		if f.Type.IsControl() {
+			return // nothing runs there; never start an instance for a control frame
+		}
+		if len(s.st.instances) >= s.lim.MaxInstances {
+			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf(
+				"err: Too many commands are running in this session (limit %d); wait for one to finish.\n", s.lim.MaxInstances)))
+			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
+			return
+		}
+		in = &instance{id32: id32, cmd: c}
+		inst, err := c.mod.Start(ctx, c.def.Name, s.env(), sink{s, in})
+		if err != nil {
+			s.log.Error("start command", "command", c.clientName, "err", err)
+			s.cfg.Host.Debug(fmt.Sprintf("command %s failed to start: %v", c.clientName, err))
+			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command failed to start. error details were logged for admin review.\n"))
+			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
+			return
+		}
+		in.inst = inst
+		s.st.instances[id32] = in
+	}
+	if !f.Type.IsControl() {
+		in.idle = false
+	}
+	if !in.inst.Input(f.Type, f.Payload) {
+		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command's input queue is full; the frame was dropped.\n"))
+	}
+}
+
+func (s *Session) instanceOutput(e instOutput) {
+	in := e.in
+	if in.killed && s.st.instances[in.id32] != in {
+		return // output of an unloaded command's instance
+	}
+	cmd, branch := uint16(in.id32), uint16(in.id32>>16)
+	s.sendFrame(e.t, cmd, branch, e.payload)
+	if e.t == wire.TypeIdle {
+		in.idle = true
+	}
+}
+
+func (s *Session) instanceAsync(ctx context.Context, e instAsync) {
+	if e.id == wire.AsyncKeepAlive {
+		return
+	}
+	trusted := s.cfg.Host.Trusted(e.in.cmd.mod)
+	msg, err := s.cfg.Bus.Emit(s.cfg.ID, e.mode, e.id, e.data, trusted)
+	if err != nil {
+		s.log.Warn("async refused", "command", e.in.cmd.clientName, "err", err)
+		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.clientName, err))
+		return
+	}
+	if e.mode != wire.TypePubIPC {
+		s.handleAsync(ctx, msg)
+	}
+}
+
+func (s *Session) instanceExited(e instExited) {
+	in := e.in
+	if s.st.instances[in.id32] == in {
+		delete(s.st.instances, in.id32)
+	}
+	if !in.idle && !in.killed {
+		cmd, branch := uint16(in.id32), uint16(in.id32>>16)
+		s.sendFrame(wire.TypeErr, cmd, branch, wire.EncodeText("err: The command has stopped unexpectedly or it has failed to send an IDLE frame before exiting.\n"))
+		s.sendFrame(wire.TypeIdle, cmd, branch, nil)
+	}
+}

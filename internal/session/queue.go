@@ -1,0 +1,137 @@
+package session
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// outQueue is a session's bounded outbound queue of encoded frames. Many
+// producers push; one writer drains everything queued in one go into a
+// buffered writer and flushes once, so bursts become few writes.
+//
+// Overflow policy: frames marked droppable (casts from other sessions) are
+// dropped and counted once the queued bytes exceed soft; any push that
+// would exceed hard fails, and the session owning the queue is ended as a
+// slow consumer.
+type outQueue struct {
+	mu      sync.Mutex
+	frames  [][]byte
+	spare   [][]byte
+	bytes   int
+	closed  bool
+	dropped uint64
+	soft    int
+	hard    int
+	notify  chan struct{}
+}
+
+func newOutQueue(soft, hard int) *outQueue {
+	return &outQueue{soft: soft, hard: hard, notify: make(chan struct{}, 1)}
+}
+
+type pushResult int
+
+const (
+	pushed pushResult = iota
+	droppedFrame
+	overflowed
+	queueClosed
+)
+
+func (q *outQueue) push(frame []byte, droppable bool) pushResult {
+	q.mu.Lock()
+	switch {
+	case q.closed:
+		q.mu.Unlock()
+		return queueClosed
+	case droppable && q.bytes+len(frame) > q.soft:
+		q.dropped++
+		q.mu.Unlock()
+		return droppedFrame
+	case q.bytes+len(frame) > q.hard:
+		q.mu.Unlock()
+		return overflowed
+	}
+	q.frames = append(q.frames, frame)
+	q.bytes += len(frame)
+	wasEmpty := len(q.frames) == 1
+	q.mu.Unlock()
+	if wasEmpty {
+		select {
+		case q.notify <- struct{}{}:
+		default:
+		}
+	}
+	return pushed
+}
+
+// take returns everything queued, waiting until something is or done closes.
+func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.frames) > 0 {
+			out := q.frames
+			q.frames = q.spare[:0]
+			q.spare = nil
+			q.bytes = 0
+			q.mu.Unlock()
+			return out, true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.notify:
+		case <-done:
+			return nil, false
+		}
+	}
+}
+
+// recycle hands a drained batch back for reuse.
+func (q *outQueue) recycle(batch [][]byte) {
+	clear(batch)
+	q.mu.Lock()
+	if q.spare == nil {
+		q.spare = batch[:0]
+	}
+	q.mu.Unlock()
+}
+
+func (q *outQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.frames = nil
+	q.mu.Unlock()
+}
+
+func (q *outQueue) droppedCount() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
+}
+
+// writeLoop drains q into w until done closes or a write fails. Each batch
+// is written under one write deadline.
+func writeLoop(q *outQueue, w io.Writer, conn net.Conn, timeout time.Duration, done <-chan struct{}) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for {
+		batch, ok := q.take(done)
+		if !ok {
+			return nil
+		}
+		if timeout > 0 {
+			_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+		}
+		for _, f := range batch {
+			if _, err := bw.Write(f); err != nil {
+				return err
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		q.recycle(batch)
+	}
+}

@@ -1,0 +1,345 @@
+// Package session runs one client connection: it reads MRCI frames, keeps
+// the session's state (user, command table, open sub-channels, peer links),
+// routes frames to command instances by (command id, branch id), acts on
+// the async commands other sessions and modules send it, and writes frames
+// to the client through a bounded, batching queue.
+//
+// Concurrency: a session has three goroutines. The reader decodes client
+// frames and hands them to the loop; the loop owns all session state and
+// processes, in order, client frames, command output and async messages;
+// the writer drains the outbound queue. Other sessions reach a session only
+// through Deliver (its mailbox) and DeliverFrame (its outbound queue), which
+// never block.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// Host is what a session needs from the host that owns it.
+type Host interface {
+	module.HostView
+	// Modules returns the modules whose commands sessions load, the host's
+	// internal module first.
+	Modules() []module.Module
+	// Ranks returns the command rank assignments (cached by the host).
+	Ranks(ctx context.Context) ([]store.CommandRank, error)
+	// Trusted reports whether a module may emit privileged asyncs.
+	Trusted(m module.Module) bool
+	// Exit stops the host gracefully (ASYNC_EXIT).
+	Exit()
+	// Restart restarts the host (ASYNC_RESTART).
+	Restart()
+	// SetMaxSessions changes the session limit (ASYNC_MAXSES).
+	SetMaxSessions(n uint32)
+	// ReloadBans reloads the ban list (ASYNC_UPDATE_BANS).
+	ReloadBans()
+	// Debug writes a message to the host debug log.
+	Debug(msg string)
+}
+
+// Limits bound what one session may use.
+type Limits struct {
+	MaxPayload   int           // largest accepted client payload
+	QueueSoft    int           // queued bytes above which casts are dropped
+	QueueHard    int           // queued bytes above which the session ends
+	Mailbox      int           // queued async messages above which the session ends
+	MaxInstances int           // concurrently running command instances
+	WriteTimeout time.Duration // a batch that cannot be written in this time ends the session
+	FrameTimeout time.Duration // a payload must arrive within this time of its header
+}
+
+// DefaultLimits are the limits used when Config.Limits is zero.
+var DefaultLimits = Limits{
+	MaxPayload:   wire.MaxPayload,
+	QueueSoft:    4 << 20,
+	QueueHard:    64 << 20,
+	Mailbox:      1 << 16,
+	MaxInstances: 256,
+	WriteTimeout: 30 * time.Second,
+	FrameTimeout: 60 * time.Second,
+}
+
+// Config describes a ready connection (header exchanged, TLS done).
+type Config struct {
+	ID      wire.SessionID
+	Conn    net.Conn      // the raw connection, for deadlines and closing
+	Stream  io.ReadWriter // plaintext or TLS stream (buffered header bytes included)
+	IP      string
+	AppName string
+	Bus     *bus.Bus
+	Host    Host
+	Store   store.Store
+	Log     *slog.Logger
+	Limits  Limits
+	Dir     string // initial working directory for modules
+}
+
+// Session is one client connection.
+type Session struct {
+	cfg    Config
+	lim    Limits
+	log    *slog.Logger
+	out    *outQueue
+	events chan event
+	done   chan struct{}
+	ended  sync.Once
+	info   atomic.Pointer[module.SessionInfo]
+
+	mbMu     sync.Mutex
+	mailbox  []*bus.Message
+	mbNotify chan struct{}
+	mbOver   bool
+
+	st state // owned by the loop goroutine
+}
+
+// New prepares a session; Run starts it.
+func New(cfg Config) *Session {
+	lim := cfg.Limits
+	if lim == (Limits{}) {
+		lim = DefaultLimits
+	}
+	s := &Session{
+		cfg:      cfg,
+		lim:      lim,
+		log:      cfg.Log.With("session", cfg.ID.String()[:12]),
+		out:      newOutQueue(lim.QueueSoft, lim.QueueHard),
+		events:   make(chan event, 64),
+		done:     make(chan struct{}),
+		mbNotify: make(chan struct{}, 1),
+	}
+	s.st.init(cfg)
+	s.publish()
+	return s
+}
+
+// SessionID returns the 28-byte session id.
+func (s *Session) SessionID() wire.SessionID { return s.cfg.ID }
+
+// Snapshot returns the latest published state of the session.
+func (s *Session) Snapshot() *module.SessionInfo { return s.info.Load() }
+
+// Deliver queues an async message for the session's loop. It never blocks;
+// a session whose mailbox overflows is ended.
+func (s *Session) Deliver(m *bus.Message) {
+	s.mbMu.Lock()
+	if s.mbOver {
+		s.mbMu.Unlock()
+		return
+	}
+	if len(s.mailbox) >= s.lim.Mailbox {
+		s.mbOver = true
+		s.mbMu.Unlock()
+		s.log.Warn("mailbox overflow; ending slow session")
+		s.end()
+		return
+	}
+	s.mailbox = append(s.mailbox, m)
+	first := len(s.mailbox) == 1
+	s.mbMu.Unlock()
+	if first {
+		select {
+		case s.mbNotify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// DeliverFrame queues an encoded cast frame; over the soft limit it is
+// dropped and counted.
+func (s *Session) DeliverFrame(frame []byte) {
+	if s.out.push(frame, true) == overflowed {
+		s.end()
+	}
+}
+
+// Dropped returns how many cast frames were dropped for this session.
+func (s *Session) Dropped() uint64 { return s.out.droppedCount() }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// end stops the session; safe to call from any goroutine, any number of times.
+func (s *Session) end() {
+	s.ended.Do(func() {
+		close(s.done)
+		_ = s.cfg.Conn.Close()
+	})
+}
+
+// Close ends the session.
+func (s *Session) Close() { s.end() }
+
+// Run serves the session until the connection closes, the session is ended
+// or ctx is cancelled. It sends ASYNC_RDY and the public commands first.
+func (s *Session) Run(ctx context.Context) {
+	s.cfg.Bus.Join(s)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := writeLoop(s.out, s.cfg.Stream, s.cfg.Conn, s.lim.WriteTimeout, s.done); err != nil {
+			s.log.Debug("write failed", "err", err)
+		}
+		s.end()
+	}()
+	go func() {
+		defer wg.Done()
+		s.readLoop()
+	}()
+	stop := context.AfterFunc(ctx, s.end)
+	defer stop()
+
+	s.sendAsync(wire.AsyncRdy, wire.TypeText, wire.EncodeText("\nReady!\n\n"))
+	s.reloadCommands(ctx)
+	s.loop(ctx)
+	s.teardown()
+	s.end()
+	wg.Wait()
+}
+
+// event is what the loop processes besides mailbox messages.
+type event interface{}
+
+type clientFrame struct{ f wire.Frame }
+
+func (s *Session) post(ev event) bool {
+	select {
+	case s.events <- ev:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Session) readLoop() {
+	r := wire.NewReader(s.cfg.Stream, s.lim.MaxPayload)
+	for {
+		_ = s.cfg.Conn.SetReadDeadline(time.Time{})
+		h, err := r.ReadHeader()
+		if errors.Is(err, wire.ErrPayloadTooLarge) {
+			// Skip the oversize payload so the stream stays in step.
+			s.post(oversize{h: h, limit: s.lim.MaxPayload})
+			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
+			if _, err := io.CopyN(io.Discard, readerOf(r), int64(h.Len)); err != nil {
+				s.end()
+				return
+			}
+			continue
+		}
+		if err != nil {
+			s.end()
+			return
+		}
+		if h.Len > 0 {
+			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
+		}
+		p, err := r.ReadPayload(h.Len)
+		if err != nil {
+			s.end()
+			return
+		}
+		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}}) {
+			return
+		}
+	}
+}
+
+type oversize struct {
+	h     wire.FrameHeader
+	limit int
+}
+
+// readerOf adapts a frame reader for discarding a payload.
+func readerOf(r *wire.Reader) io.Reader { return payloadReader{r} }
+
+type payloadReader struct{ r *wire.Reader }
+
+func (p payloadReader) Read(b []byte) (int, error) {
+	n := len(b)
+	if n > 32<<10 {
+		n = 32 << 10
+	}
+	chunk, err := p.r.ReadPayload(n)
+	copy(b, chunk)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (s *Session) loop(ctx context.Context) {
+	for {
+		select {
+		case <-s.done:
+			return
+		case ev := <-s.events:
+			s.handleEvent(ctx, ev)
+		case <-s.mbNotify:
+			s.mbMu.Lock()
+			batch := s.mailbox
+			s.mailbox = nil
+			s.mbMu.Unlock()
+			for _, m := range batch {
+				s.handleAsync(ctx, m)
+			}
+		}
+	}
+}
+
+func (s *Session) handleEvent(ctx context.Context, ev event) {
+	switch e := ev.(type) {
+	case clientFrame:
+		s.dispatch(ctx, e.f)
+	case oversize:
+		s.sendFrame(wire.TypeErr, e.h.Cmd, e.h.Branch, wire.EncodeText(fmt.Sprintf(
+			"err: The frame's payload of %d bytes exceeds this host's limit of %d bytes; it was discarded.\n", e.h.Len, e.limit)))
+		s.sendFrame(wire.TypeIdle, e.h.Cmd, e.h.Branch, nil)
+	case instOutput:
+		s.instanceOutput(e)
+	case instAsync:
+		s.instanceAsync(ctx, e)
+	case instExited:
+		s.instanceExited(e)
+	}
+	s.publish()
+}
+
+// sendFrame queues one frame for the client. A queue over its hard limit
+// ends the session.
+func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
+	if len(payload) > wire.MaxPayload {
+		s.log.Error("dropping oversize frame", "type", t, "len", len(payload))
+		return
+	}
+	b := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)), t, cmd, branch, len(payload))
+	b = append(b, payload...)
+	if s.out.push(b, false) == overflowed {
+		s.log.Warn("outbound queue overflow; ending slow session")
+		s.end()
+	}
+}
+
+// sendAsync sends a frame on an async id (branch 0).
+func (s *Session) sendAsync(id wire.AsyncID, t wire.TypeID, payload []byte) {
+	s.sendFrame(t, uint16(id), 0, payload)
+}
+
+// sysText sends a TEXT system message on ASYNC_SYS_MSG.
+func (s *Session) sysText(text string) {
+	s.sendAsync(wire.AsyncSysMsg, wire.TypeText, wire.EncodeText(text))
+}

@@ -1,0 +1,297 @@
+package session
+
+import (
+	"context"
+	"encoding/binary"
+	"maps"
+	"slices"
+
+	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// maxP2P is the capacity of each peer-to-peer set (commands.md §9).
+const maxP2P = 100
+
+// maxChannels is the capacity of the session's channel list (host.md §6.7).
+const maxChannels = 200
+
+// state is everything the loop owns.
+type state struct {
+	user     *store.User // nil while nobody is logged in
+	override bool        // channel owner override
+	open     wire.SubChannelList
+	writable wire.SubChannelList
+	active   bool
+	channels map[uint64]struct{}
+	p2pIn    map[wire.SessionID]struct{} // requests received
+	p2pOut   map[wire.SessionID]struct{} // requests sent
+	p2pOpen  map[wire.SessionID]struct{} // accepted links
+	dir      string
+
+	cmds      map[uint16]*loadedCmd
+	cmdKeys   map[cmdKey]*loadedCmd
+	names     map[string]*loadedCmd
+	instances map[uint32]*instance
+}
+
+func (st *state) init(cfg Config) {
+	st.channels = make(map[uint64]struct{})
+	st.p2pIn = make(map[wire.SessionID]struct{})
+	st.p2pOut = make(map[wire.SessionID]struct{})
+	st.p2pOpen = make(map[wire.SessionID]struct{})
+	st.dir = cfg.Dir
+	st.cmds = make(map[uint16]*loadedCmd)
+	st.cmdKeys = make(map[cmdKey]*loadedCmd)
+	st.names = make(map[string]*loadedCmd)
+	st.instances = make(map[uint32]*instance)
+}
+
+func sortedIDs(m map[wire.SessionID]struct{}) []wire.SessionID {
+	ids := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ids, func(a, b wire.SessionID) int { return slices.Compare(a[:], b[:]) })
+	return ids
+}
+
+// publish stores a fresh snapshot of the state for commands and modules.
+func (s *Session) publish() {
+	st := &s.st
+	info := &module.SessionInfo{
+		SessionID:     s.cfg.ID,
+		IP:            s.cfg.IP,
+		AppName:       s.cfg.AppName,
+		OwnerOverride: st.override,
+		Active:        st.active,
+		Open:          st.open,
+		Writable:      st.writable,
+		Dir:           st.dir,
+		P2PAccepted:   sortedIDs(st.p2pOpen),
+		P2PPendingIn:  sortedIDs(st.p2pIn),
+		P2PPendingOut: sortedIDs(st.p2pOut),
+	}
+	if u := st.user; u != nil {
+		info.LoggedIn = true
+		info.UserID = u.ID
+		info.UserName = u.Name
+		info.DisplayName = u.DisplayName
+		info.Email = u.Email
+		info.EmailVerified = u.EmailVerified
+		info.Rank = u.Rank
+		info.Registered = u.Created.UTC().Format("2006-01-02 15:04:05")
+		info.Channels = slices.Sorted(maps.Keys(st.channels))
+	}
+	s.info.Store(info)
+}
+
+func (s *Session) peerInfo() wire.PeerInfo {
+	p := wire.PeerInfo{SessionID: s.cfg.ID, AppName: s.cfg.AppName}
+	if u := s.st.user; u != nil {
+		p.UserID, p.UserName, p.DisplayName = u.ID, u.Name, u.DisplayName
+	}
+	return p
+}
+
+// sendMyInfo sends MY_INFO on ASYNC_SYS_MSG.
+func (s *Session) sendMyInfo() {
+	u := s.st.user
+	if u == nil {
+		return
+	}
+	m := wire.MyInfo{Peer: s.peerInfo(), Email: u.Email, Rank: u.Rank, EmailVerified: u.EmailVerified}
+	s.sendAsync(wire.AsyncSysMsg, wire.TypeMyInfo, m.Marshal())
+}
+
+// login makes the session logged in as the user (logging out first).
+func (s *Session) login(ctx context.Context, id wire.UserID) {
+	u, err := s.cfg.Store.UserByID(ctx, id)
+	if err != nil {
+		s.log.Error("login: load user", "err", err)
+		s.sysErr("login failed: the account could not be loaded")
+		return
+	}
+	if s.st.user != nil {
+		s.logout(ctx, false)
+	}
+	s.st.user = &u
+	s.cfg.Bus.SetUser(s.cfg.ID, u.ID)
+	s.loadChannels(ctx)
+	s.publish()
+	s.sendMyInfo()
+	s.reloadCommands(ctx)
+}
+
+// loadChannels fills the channel list from the accepted memberships.
+func (s *Session) loadChannels(ctx context.Context) {
+	clear(s.st.channels)
+	if s.st.user != nil {
+		ms, err := s.cfg.Store.MembershipsOf(ctx, s.st.user.ID)
+		if err != nil {
+			s.log.Error("load channels", "err", err)
+		}
+		for _, m := range ms {
+			if !m.Pending && len(s.st.channels) < maxChannels {
+				s.st.channels[m.ChannelID] = struct{}{}
+			}
+		}
+	}
+	s.syncChannels()
+}
+
+func (s *Session) syncChannels() {
+	s.cfg.Bus.SetChannels(s.cfg.ID, slices.Collect(maps.Keys(s.st.channels)))
+}
+
+// logout clears the identity: peers are told (CLOSE_P2P, PEER_STAT), open
+// sub-channels close, and unless reload is false the command set is
+// rebuilt for an anonymous session.
+func (s *Session) logout(ctx context.Context, reload bool) {
+	if s.st.user == nil {
+		return
+	}
+	s.closeAllP2P()
+	if s.st.active && s.st.open.Len() > 0 {
+		s.peerStat(s.st.open, wire.SubChannelList{}, true)
+	}
+	s.st.open, s.st.writable = wire.SubChannelList{}, wire.SubChannelList{}
+	s.st.active = false
+	s.st.override = false
+	s.st.user = nil
+	clear(s.st.channels)
+	s.cfg.Bus.SetOpen(s.cfg.ID, s.st.open)
+	s.syncChannels()
+	s.cfg.Bus.SetUser(s.cfg.ID, wire.UserID{})
+	s.publish()
+	if reload {
+		s.reloadCommands(ctx)
+	}
+}
+
+// closeAllP2P tells every peer the links with this session are gone.
+func (s *Session) closeAllP2P() {
+	peers := make(map[wire.SessionID]struct{})
+	for _, set := range []map[wire.SessionID]struct{}{s.st.p2pIn, s.st.p2pOut, s.st.p2pOpen} {
+		for id := range set {
+			peers[id] = struct{}{}
+		}
+		clear(set)
+	}
+	data := append([]byte(nil), s.cfg.ID[:]...)
+	for id := range peers {
+		s.cfg.Bus.SendTo(id, &bus.Message{ID: wire.AsyncCloseP2P, Data: data, From: s.cfg.ID})
+	}
+}
+
+// peerStat sends PEER_STAT to active peers sharing a sub-channel of route.
+func (s *Session) peerStat(route, now wire.SubChannelList, disconnected bool) {
+	ps := wire.PeerStat{SessionID: s.cfg.ID, Open: now, Disconnected: disconnected}
+	s.limitedCast(route, wire.TypePeerStat, ps.Marshal())
+}
+
+// limitedCast publishes ASYNC_LIMITED_CAST routed by list.
+func (s *Session) limitedCast(list wire.SubChannelList, t wire.TypeID, payload []byte) {
+	if list.Len() == 0 {
+		return
+	}
+	data := list.Append(make([]byte, 0, wire.SubChannelListLen+1+len(payload)))
+	data = append(data, byte(t))
+	data = append(data, payload...)
+	s.cfg.Bus.Publish(&bus.Message{ID: wire.AsyncLimitedCast, Data: data, From: s.cfg.ID}, false)
+}
+
+// recomputeActive updates the active flag from the global setting and the
+// open sub-channels' flags.
+func (s *Session) recomputeActive(ctx context.Context) {
+	s.st.active = false
+	if s.st.open.Len() == 0 {
+		return
+	}
+	set, err := s.cfg.Host.Settings(ctx)
+	if err == nil && set.ActiveUpdates {
+		s.st.active = true
+		return
+	}
+	for _, e := range s.st.open.Entries() {
+		sc, err := s.cfg.Store.SubChannelByID(ctx, e.Channel, e.Sub)
+		if err == nil && sc.ActiveUpdates {
+			s.st.active = true
+			return
+		}
+	}
+}
+
+// effectiveLevel is the session's level in a channel (host.md §6.2).
+func (s *Session) effectiveLevel(ctx context.Context, ch uint64) uint8 {
+	if s.st.override {
+		return 1
+	}
+	if s.st.user == nil {
+		return 5
+	}
+	m, err := s.cfg.Store.Member(ctx, ch, s.st.user.ID)
+	if err != nil || m.Pending {
+		return 5
+	}
+	return m.Level
+}
+
+// openSubChannel adds a sub-channel to the open list (and to the writable
+// list unless a read-only flag matches the session's level).
+func (s *Session) openSubChannel(ctx context.Context, sc wire.SubChannel) {
+	if s.st.open.Contains(sc) {
+		s.sysErr("the sub-channel is already open")
+		return
+	}
+	if s.st.open.Len() >= wire.MaxOpenSubChannels {
+		s.sysErr("cannot open more than 6 sub-channels at once; close one first")
+		return
+	}
+	level := s.effectiveLevel(ctx, sc.Channel)
+	readOnly := false
+	if flags, err := s.cfg.Store.ReadOnlyFlags(ctx, sc.Channel); err == nil {
+		for _, f := range flags {
+			if f.SubID == sc.Sub && f.Level == level {
+				readOnly = true
+			}
+		}
+	}
+	s.st.open.Add(sc)
+	if !readOnly {
+		s.st.writable.Add(sc)
+	}
+	s.cfg.Bus.SetOpen(s.cfg.ID, s.st.open)
+	s.recomputeActive(ctx)
+	if s.st.active {
+		s.peerStat(s.st.open, s.st.open, false)
+	}
+}
+
+// closeSubChannels removes the given entries; with notify, active peers
+// get a PEER_STAT routed by the previous list.
+func (s *Session) closeSubChannels(ctx context.Context, notify bool, match func(wire.SubChannel) bool) {
+	prev := s.st.open
+	changed := false
+	for _, e := range prev.Entries() {
+		if match(e) {
+			s.st.open.Remove(e)
+			s.st.writable.Remove(e)
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	s.cfg.Bus.SetOpen(s.cfg.ID, s.st.open)
+	wasActive := s.st.active
+	s.recomputeActive(ctx)
+	if notify && wasActive {
+		s.peerStat(prev, s.st.open, false)
+	}
+}
+
+func (s *Session) sysErr(msg string) {
+	s.sendAsync(wire.AsyncSysMsg, wire.TypeErr, wire.EncodeText("err: "+msg+"\n"))
+}
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
