@@ -1,0 +1,54 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/mrci/mrci/internal/password"
+	"github.com/mrci/mrci/internal/store"
+)
+
+// EnsureRoot creates the root account (rank 1) on first start (host.md §3).
+// With a non-empty initial password (MRCI_ROOT_PASSWORD) root gets it and no
+// forced change; otherwise a random password is generated, root must change
+// it at first login, and it is kept in the settings' default_password until
+// then so `mrci -about` can show it. It returns the generated password, or
+// "" when root already existed or the password was given.
+func EnsureRoot(ctx context.Context, st store.Store, p password.Params, initial string) (string, error) {
+	if _, err := st.UserByName(ctx, "root"); err == nil {
+		return "", nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("host: find root: %w", err)
+	}
+	generated := ""
+	pw := initial
+	if pw == "" {
+		var err error
+		if pw, err = password.Generate(); err != nil {
+			return "", err
+		}
+		generated = pw
+	}
+	hash, err := password.Hash(pw, p)
+	if err != nil {
+		return "", err
+	}
+	u := store.User{Name: "root", PasswordHash: hash, Rank: 1, NewPasswordReq: generated != ""}
+	if _, err := rand.Read(u.ID[:]); err != nil {
+		return "", err
+	}
+	if err := st.CreateUser(ctx, u); err != nil {
+		return "", fmt.Errorf("host: create root: %w", err)
+	}
+	s, err := st.Settings(ctx)
+	if err != nil {
+		return "", fmt.Errorf("host: settings: %w", err)
+	}
+	s.DefaultPassword = generated
+	if err := st.SaveSettings(ctx, s); err != nil {
+		return "", fmt.Errorf("host: settings: %w", err)
+	}
+	return generated, nil
+}
