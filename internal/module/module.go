@@ -99,6 +99,14 @@ type SessionView interface {
 	Snapshot() *SessionInfo
 }
 
+// SessionControl changes session state that no async command covers. The
+// host's own commands reach it by asserting Env.Session to it; changes are
+// applied by the session's loop in order with the command's output.
+type SessionControl interface {
+	// SetOwnerOverride sets or clears the channel owner override flag.
+	SetOwnerOverride(on bool)
+}
+
 // SessionInfo is an immutable snapshot of one session's state (the data the
 // original shares with module processes through shared memory).
 type SessionInfo struct {

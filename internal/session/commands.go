@@ -269,6 +269,11 @@ func (s *Session) instanceAsync(ctx context.Context, e instAsync) {
 	if e.id == wire.AsyncKeepAlive {
 		return
 	}
+	if err := s.checkOwnAsync(e.id, e.data); err != nil {
+		s.log.Warn("async refused", "command", e.in.cmd.clientName, "err", err)
+		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.clientName, err))
+		return
+	}
 	trusted := s.cfg.Host.Trusted(e.in.cmd.mod)
 	msg, err := s.cfg.Bus.Emit(s.cfg.ID, e.mode, e.id, e.data, trusted)
 	if err != nil {
@@ -291,4 +296,32 @@ func (s *Session) instanceExited(e instExited) {
 		s.sendFrame(wire.TypeErr, cmd, branch, wire.EncodeText("err: The command has stopped unexpectedly or it has failed to send an IDLE frame before exiting.\n"))
 		s.sendFrame(wire.TypeIdle, cmd, branch, nil)
 	}
+}
+
+// checkOwnAsync applies the session-specific checks of commands.md §15.2 to
+// an async from one of this session's commands: casts must be routed by the
+// session's writable list and may not carry PING_PEERS; P2P and CLOSE_P2P
+// must name this session as their source.
+func (s *Session) checkOwnAsync(id wire.AsyncID, d []byte) error {
+	switch id {
+	case wire.AsyncCast, wire.AsyncLimitedCast:
+		if len(d) <= wire.SubChannelListLen {
+			return fmt.Errorf("%v: payload of %d bytes is too short", id, len(d))
+		}
+		if w := s.st.writable.Marshal(); string(d[:wire.SubChannelListLen]) != string(w) {
+			return fmt.Errorf("%v: sub-channel list is not the session's writable list", id)
+		}
+		if wire.TypeID(d[wire.SubChannelListLen]) == wire.TypePingPeers {
+			return fmt.Errorf("%v: modules may not cast PING_PEERS", id)
+		}
+	case wire.AsyncP2P:
+		if len(d) < 2*wire.SessionIDLen+1 || string(d[wire.SessionIDLen:2*wire.SessionIDLen]) != string(s.cfg.ID[:]) {
+			return fmt.Errorf("%v: source session id is not this session's", id)
+		}
+	case wire.AsyncCloseP2P:
+		if len(d) < wire.SessionIDLen || string(d[:wire.SessionIDLen]) != string(s.cfg.ID[:]) {
+			return fmt.Errorf("%v: session id is not this session's", id)
+		}
+	}
+	return nil
 }

@@ -259,6 +259,12 @@ func (s *Session) readLoop() {
 	}
 }
 
+// setOverride is posted by SetOwnerOverride.
+type setOverride bool
+
+// SetOwnerOverride sets the channel owner override flag (module.SessionControl).
+func (s *Session) SetOwnerOverride(on bool) { s.post(setOverride(on)) }
+
 type oversize struct {
 	h     wire.FrameHeader
 	limit int
@@ -315,6 +321,8 @@ func (s *Session) handleEvent(ctx context.Context, ev event) {
 		s.instanceAsync(ctx, e)
 	case instExited:
 		s.instanceExited(e)
+	case setOverride:
+		s.st.override = bool(e)
 	}
 	s.publish()
 }
