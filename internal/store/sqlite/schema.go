@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/mrci/mrci/internal/store"
+)
+
+// migration is one schema version: its statements run in order, then seed
+// (if any) fills initial rows. Migrations are append-only: never edit a
+// released one, add a new version instead.
+type migration struct {
+	version int
+	stmts   []string
+	seed    func(ctx context.Context, tx *sql.Tx) error
+}
+
+// migrations returns the schema history in version order.
+//
+// Notes on the schema (host.md §12):
+//   - Every table that has no integer key of its own gets an
+//     "id INTEGER PRIMARY KEY AUTOINCREMENT" column: it is the stable,
+//     never-reused paging key of the table viewers (a plain rowid may be
+//     reused after deleting the last row and renumbered by VACUUM). The
+//     natural keys of the original (users.user_id, ban_list.ip_address,
+//     ssl_certs.common_name, ...) are NOT NULL UNIQUE candidate keys.
+//   - channels.channel_id is AUTOINCREMENT so ids are never reused.
+//   - time_stamp columns hold UTC "YYYY-MM-DD HH:MM:SS" text
+//     (CURRENT_TIMESTAMP); booleans are 0/1 integers.
+//   - users keeps an argon2id encoded string in password_hash instead of
+//     the original's hash/salt blobs.
+func migrations() []migration {
+	return []migration{{
+		version: 1,
+		stmts: []string{
+			`CREATE TABLE ip_history (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				ip_address TEXT NOT NULL COLLATE NOCASE,
+				time_stamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+				session_id BLOB,
+				client_app,
+				log_entry TEXT COLLATE NOCASE
+			)`,
+			`CREATE TABLE modules (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				module_executable TEXT NOT NULL UNIQUE
+			)`,
+			`CREATE TABLE ban_list (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				ip_address TEXT NOT NULL COLLATE NOCASE UNIQUE,
+				time_stamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+			)`,
+			`CREATE TABLE command_ranks (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				command_name TEXT NOT NULL COLLATE NOCASE,
+				host_rank INTEGER NOT NULL,
+				module_executable TEXT NOT NULL,
+				UNIQUE (module_executable, command_name)
+			)`,
+			`CREATE TABLE ssl_certs (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				common_name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+				ssl_cert BLOB NOT NULL,
+				private_key BLOB NOT NULL
+			)`,
+			`CREATE TABLE channels (
+				channel_id INTEGER PRIMARY KEY AUTOINCREMENT,
+				channel_name TEXT NOT NULL COLLATE NOCASE UNIQUE
+			)`,
+			`CREATE TABLE host_debug_messages (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				time_stamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+				log_entry TEXT COLLATE NOCASE
+			)`,
+			`CREATE TABLE users (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				user_id BLOB NOT NULL UNIQUE CHECK (length(user_id) = 32),
+				user_name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+				email_address TEXT COLLATE NOCASE UNIQUE,
+				display_name TEXT COLLATE NOCASE,
+				password_hash TEXT NOT NULL DEFAULT '',
+				time_stamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+				new_password_req BOOL NOT NULL DEFAULT 0,
+				new_name_req BOOL NOT NULL DEFAULT 0,
+				locked BOOL NOT NULL DEFAULT 0,
+				email_verified BOOL NOT NULL DEFAULT 0,
+				host_rank INTEGER NOT NULL DEFAULT 2
+			)`,
+			`CREATE TABLE auth_log (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				ip_address TEXT NOT NULL COLLATE NOCASE,
+				time_stamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+				user_id BLOB NOT NULL,
+				auth_attempt BOOL NOT NULL DEFAULT 0,
+				recover_attempt BOOL NOT NULL DEFAULT 0,
+				accepted BOOL NOT NULL DEFAULT 0,
+				count_to_threshold BOOL NOT NULL DEFAULT 0
+			)`,
+			`CREATE INDEX auth_log_user_id ON auth_log (user_id)`,
+			`CREATE TABLE pw_recovery (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				time_stamp TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+				hash TEXT,
+				user_id BLOB NOT NULL UNIQUE
+					REFERENCES users (user_id) ON DELETE CASCADE ON UPDATE CASCADE
+			)`,
+			`CREATE TABLE channel_members (
+				id INTEGER PRIMARY KEY AUTOINCREMENT,
+				channel_id INTEGER NOT NULL
+					REFERENCES channels (channel_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				user_id BLOB NOT NULL
+					REFERENCES users (user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				pending_invite BOOL NOT NULL DEFAULT 0,
+				access_level INTEGER NOT NULL DEFAULT 4,
+				UNIQUE (channel_id, user_id)
+			)`,
+			`CREATE INDEX channel_members_user_id ON channel_members (user_id)`,
+			`CREATE TABLE sub_channels (
+				channel_id INTEGER NOT NULL
+					REFERENCES channels (channel_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				sub_channel_id INTEGER NOT NULL CHECK (sub_channel_id BETWEEN 0 AND 255),
+				sub_channel_name TEXT NOT NULL COLLATE NOCASE,
+				lowest_access_level INTEGER NOT NULL DEFAULT 4,
+				active_updates BOOL NOT NULL DEFAULT 0,
+				PRIMARY KEY (channel_id, sub_channel_id),
+				UNIQUE (channel_id, sub_channel_name)
+			)`,
+			`CREATE TABLE read_only_flags (
+				channel_id INTEGER NOT NULL
+					REFERENCES channels (channel_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				sub_channel_id INTEGER NOT NULL CHECK (sub_channel_id BETWEEN 0 AND 255),
+				access_level INTEGER NOT NULL CHECK (access_level BETWEEN 1 AND 5),
+				PRIMARY KEY (channel_id, sub_channel_id, access_level)
+			)`,
+			`CREATE TABLE host_settings (
+				ip_address TEXT,
+				port INTEGER,
+				auto_ban_threshold INTEGER,
+				auto_lock_threshold INTEGER,
+				max_sessions INTEGER,
+				allow_public_registrations BOOL,
+				archiver_executable TEXT,
+				compress_command TEXT,
+				extract_command TEXT,
+				initial_host_rank INTEGER,
+				mailer_executable TEXT,
+				mailer_send_command TEXT,
+				verify_email_subject TEXT,
+				temp_pw_email_subject TEXT,
+				verify_email_template TEXT,
+				temp_pw_email_template TEXT,
+				eable_email_verify BOOL,
+				enable_pw_reset BOOL,
+				active_updates BOOL,
+				max_sub_channels INTEGER,
+				default_password
+			)`,
+		},
+		seed: func(ctx context.Context, tx *sql.Tx) error {
+			return insertSettings(ctx, tx, store.DefaultSettings())
+		},
+	}}
+}
+
+// migrate brings the schema up to date inside one write transaction
+// (BEGIN IMMEDIATE, so concurrent openers of the same file serialise and
+// the second sees the first one's versions).
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+	)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("store: migrate: read version: %w", err)
+	}
+	for _, m := range migrations() {
+		if m.version <= current {
+			continue
+		}
+		for _, s := range m.stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("store: migrate to version %d: %w", m.version, err)
+			}
+		}
+		if m.seed != nil {
+			if err := m.seed(ctx, tx); err != nil {
+				return fmt.Errorf("store: migrate to version %d: seed: %w", m.version, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.version); err != nil {
+			return fmt.Errorf("store: migrate to version %d: %w", m.version, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// LatestSchemaVersion returns the schema version this package migrates to.
+func LatestSchemaVersion() int {
+	m := migrations()
+	return m[len(m)-1].version
+}
+
+// SchemaVersions returns the applied schema versions in ascending order.
+func (s *Store) SchemaVersions(ctx context.Context) ([]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, fmt.Errorf("store: schema versions: %w", err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("store: schema versions: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: schema versions: %w", err)
+	}
+	return out, nil
+}
