@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,11 @@ type Config struct {
 	Limits session.Limits
 	// Dir is the initial working directory of sessions.
 	Dir string
+	// ExtraModules are in-process modules loaded after the internal one
+	// (tests use them to drive asyncs whose real trigger lives elsewhere).
+	// They are not trusted with privileged asyncs unless TrustExtra is set.
+	ExtraModules []module.Module
+	TrustExtra   bool
 }
 
 // Host is a running MRCI host.
@@ -321,10 +327,17 @@ func (h *Host) PasswordHash(pw string) (string, error) {
 func (h *Host) ProductVersion() string { return h.cfg.Version }
 
 // Modules returns the modules sessions load commands from.
-func (h *Host) Modules() []module.Module { return []module.Module{h.internal} }
+func (h *Host) Modules() []module.Module {
+	return append([]module.Module{h.internal}, h.cfg.ExtraModules...)
+}
 
 // Trusted reports whether m is the host's own module.
-func (h *Host) Trusted(m module.Module) bool { return m == h.internal }
+func (h *Host) Trusted(m module.Module) bool {
+	if m == h.internal {
+		return true
+	}
+	return h.cfg.TrustExtra && slices.Contains(h.cfg.ExtraModules, m)
+}
 
 // Ranks returns the command ranks, cached until ASYNC_CMD_RANKS_CHANGED.
 func (h *Host) Ranks(ctx context.Context) ([]store.CommandRank, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/host"
+	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/password"
 	"github.com/mrci/mrci/internal/session"
 	"github.com/mrci/mrci/internal/store"
@@ -49,6 +50,9 @@ type Options struct {
 	Limits   session.Limits
 	// Setup runs against the store before the host starts.
 	Setup func(st store.Store)
+	// Modules are extra in-process modules (see host.Config.ExtraModules).
+	Modules    []module.Module
+	TrustExtra bool
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -79,7 +83,7 @@ func StartWith(t testing.TB, o Options) *Host {
 	}
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
-		Version: "test", Limits: o.Limits, Dir: dir,
+		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 	})
 	if err != nil {
 		t.Fatalf("host: %v", err)
