@@ -53,6 +53,8 @@ type Options struct {
 	// Modules are extra in-process modules (see host.Config.ExtraModules).
 	Modules    []module.Module
 	TrustExtra bool
+	// HeaderTimeout overrides the 5 s client-header deadline.
+	HeaderTimeout time.Duration
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -84,6 +86,7 @@ func StartWith(t testing.TB, o Options) *Host {
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
+		HeaderTimeout: o.HeaderTimeout,
 	})
 	if err != nil {
 		t.Fatalf("host: %v", err)
