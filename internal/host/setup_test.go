@@ -227,7 +227,9 @@ func TestMalformedInputGetsRepliesAndSessionCarriesOn(t *testing.T) {
 			}
 		}
 	}
-	idle := func(cmd, branch uint16) wire.Frame { return wire.Frame{Type: wire.TypeIdle, Cmd: cmd, Branch: branch, Payload: []byte{}} }
+	idle := func(cmd, branch uint16) wire.Frame {
+		return wire.Frame{Type: wire.TypeIdle, Cmd: cmd, Branch: branch, Payload: []byte{}}
+	}
 
 	// Unknown command id (an async id, and an unassigned one).
 	c.write(wire.EncodeFrame(wire.Frame{Type: wire.TypeText, Cmd: 4, Branch: 1}))
@@ -309,4 +311,3 @@ func TestSessionLimitAndBans(t *testing.T) {
 		t.Fatalf("max sessions setting = %d, %v; want 100 stored", s.MaxSessions, err)
 	}
 }
-
