@@ -277,11 +277,21 @@ func (s *Store) SaveSettings(ctx context.Context, st store.Settings) error {
 		return wrap("save settings", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM host_settings`); err != nil {
+	// Update in place so that columns this package does not manage (the
+	// original's unused archiver settings) survive; insert if the row is
+	// missing. The write connection serialises concurrent saves.
+	res, err := tx.ExecContext(ctx, `UPDATE host_settings SET (`+settingsCols+`) =
+		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		WHERE rowid = (SELECT MIN(rowid) FROM host_settings)`, settingsArgs(st)...)
+	if err != nil {
 		return wrap("save settings", err)
 	}
-	if err := insertSettings(ctx, tx, st); err != nil {
+	if n, err := res.RowsAffected(); err != nil {
 		return wrap("save settings", err)
+	} else if n == 0 {
+		if err := insertSettings(ctx, tx, st); err != nil {
+			return wrap("save settings", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return wrap("save settings", err)

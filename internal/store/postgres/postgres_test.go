@@ -1,0 +1,229 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/store/postgres"
+	"github.com/mrci/mrci/internal/store/storetest"
+)
+
+// defaultDSN is the test database; MRCI_TEST_POSTGRES_DSN overrides it.
+const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// baseDSN returns the DSN of the test server, failing (when CI is set) or
+// skipping the test when the server cannot be reached.
+func baseDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("MRCI_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		dsn = defaultDSN
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err == nil {
+		err = conn.Ping(ctx)
+		conn.Close(ctx)
+	}
+	if err != nil {
+		msg := "PostgreSQL test server unreachable at " + redact(dsn) + " (set MRCI_TEST_POSTGRES_DSN): " + err.Error()
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dsn
+}
+
+// redact hides a password in a URL DSN.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+	}
+	return u.String()
+}
+
+// withSearchPath returns dsn with the search_path run-time parameter set.
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// key=value form
+		return dsn + " search_path=" + schema
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// newSchema creates a uniquely named schema that is dropped when t ends and
+// returns a DSN whose connections use it.
+func newSchema(t *testing.T, base string) string {
+	t.Helper()
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	schema := "mrci_test_" + hex.EncodeToString(b[:])
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return withSearchPath(t, base, schema)
+}
+
+// openFresh opens a store in a new schema, closed when t ends (before the
+// schema is dropped).
+func openFresh(t *testing.T, base string) *postgres.Store {
+	t.Helper()
+	dsn := newSchema(t, base)
+	s, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	base := baseDSN(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t, base) })
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	base := baseDSN(t)
+	dsn := newSchema(t, base)
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	st := store.DefaultSettings()
+	st.MaxSessions = 7
+	st.DefaultPassword = "pw"
+	if err := s.SaveSettings(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	var id [32]byte
+	id[0] = 1
+	if err := s.CreateUser(ctx, store.User{ID: id, Name: "root", Rank: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateChannel(ctx, "lobby", id); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	got, err := s.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != st {
+		t.Fatalf("settings after reopen: %+v, want %+v (default row re-inserted?)", got, st)
+	}
+	u, err := s.UserByName(ctx, "ROOT")
+	if err != nil || u.ID != id {
+		t.Fatalf("user after reopen: %+v, %v", u, err)
+	}
+	c, err := s.CreateChannel(ctx, "second", id)
+	if err != nil || c.ID != 2 {
+		t.Fatalf("channel after reopen: %+v, %v", c, err)
+	}
+	versions, err := s.SchemaVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := postgres.LatestSchemaVersion()
+	if len(versions) != want {
+		t.Fatalf("schema_migrations has %v, want versions 1..%d exactly once", versions, want)
+	}
+	for i, v := range versions {
+		if v != i+1 {
+			t.Fatalf("schema_migrations has %v, want versions 1..%d exactly once", versions, want)
+		}
+	}
+}
+
+// TestConcurrentMigration starts several nodes on one empty schema at once:
+// the advisory lock must let exactly one of them migrate.
+func TestConcurrentMigration(t *testing.T) {
+	base := baseDSN(t)
+	dsn := newSchema(t, base)
+	const nodes = 6
+	var wg sync.WaitGroup
+	errs := make([]error, nodes)
+	stores := make([]*postgres.Store, nodes)
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = postgres.Open(t.Context(), dsn)
+		}()
+	}
+	wg.Wait()
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Errorf("node %d: %v", i, errs[i])
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	versions, err := stores[0].SchemaVersions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != postgres.LatestSchemaVersion() {
+		t.Fatalf("versions %v", versions)
+	}
+	st, err := stores[nodes-1].Settings(t.Context())
+	if err != nil || st != store.DefaultSettings() {
+		t.Fatalf("settings %+v, %v", st, err)
+	}
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	if _, err := postgres.Open(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"); err == nil {
+		t.Fatal("open of an unreachable server succeeded")
+	}
+}
