@@ -3,9 +3,11 @@ module github.com/mrci/mrci
 go 1.26.8
 
 require (
+	github.com/chzyer/readline v1.5.1
 	github.com/spf13/cobra v1.10.2
 	go.uber.org/goleak v1.3.0
 	golang.org/x/crypto v0.59.0
+	golang.org/x/term v0.48.0
 	modernc.org/sqlite v1.62.0
 )
 
