@@ -222,6 +222,50 @@ func TestConcurrentMigration(t *testing.T) {
 	}
 }
 
+// TestSessionTimeZone checks that a non-UTC session time zone changes
+// neither the stored nor the displayed times.
+func TestSessionTimeZone(t *testing.T) {
+	base := baseDSN(t)
+	dsn := newSchema(t, base)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Skip("key=value DSN")
+	}
+	q := u.Query()
+	q.Set("timezone", "Asia/Kolkata")
+	u.RawQuery = q.Encode()
+	s, err := postgres.Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	created := time.Date(2024, 2, 29, 23, 45, 1, 0, time.UTC)
+	var id [32]byte
+	if err := s.CreateUser(t.Context(), store.User{ID: id, Name: "tz", Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UserByID(t.Context(), id)
+	if err != nil || !got.Created.Equal(created) || got.Created.Location() != time.UTC {
+		t.Fatalf("created %v, %v; want %v UTC", got.Created, err, created)
+	}
+	rows, err := s.ListView(t.Context(), store.ViewUsers, nil, store.Page{})
+	if err != nil || len(rows) != 1 || rows[0].Cells[0] != "2024-02-29 23:45:01" {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	before := time.Now().UTC().Add(-2 * time.Second)
+	if err := s.LogDebug(t.Context(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err = s.ListView(t.Context(), store.ViewDebug, nil, store.Page{})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	ts, err := time.Parse(store.TimeLayout, rows[0].Cells[0])
+	if err != nil || ts.Before(before) || ts.After(time.Now().UTC().Add(2*time.Second)) {
+		t.Fatalf("debug time %q (%v) is not UTC now", rows[0].Cells[0], err)
+	}
+}
+
 func TestOpenBadDSN(t *testing.T) {
 	if _, err := postgres.Open(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"); err == nil {
 		t.Fatal("open of an unreachable server succeeded")
