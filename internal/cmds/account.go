@@ -31,7 +31,7 @@ func accountCommands() []*module.Command {
 		{
 			Def: def("my_info", "show information about this session and account.", "[none]/[text]",
 				"Prints the session id, your IP address and client app; when logged in, also your account data."),
-			In: func(cat module.Category, _ store.Settings) bool { return true }, MaxArgs: 0, Run: runMyInfo,
+			In: func(cat module.Category, _ store.Settings) bool { return true }, MaxArgs: 0, Run: runMyInfo, Inline: true,
 		},
 		{
 			Def: def("set_pw", "change your password.", "[none]/[text]",

@@ -25,6 +25,20 @@ type Command struct {
 	// Run handles one call. A returned *UserError becomes an ERR frame;
 	// any other error is logged and reported without details.
 	Run func(ctx context.Context, c *Call) error
+	// Inline marks a command whose Run never prompts and never blocks (it
+	// only reads the session snapshot and emits frames and asyncs). The
+	// session runs such a command directly in its loop, without an
+	// instance goroutine: the fast path for cast, to_peer and the like.
+	Inline bool
+}
+
+// InlineRunner is implemented by modules whose commands may run inside the
+// session's loop (see Command.Inline).
+type InlineRunner interface {
+	// RunInline runs one call of an inline command synchronously and
+	// reports whether name is an inline command. The sink is called from
+	// the caller's goroutine; IDLE is sent at the end of the call.
+	RunInline(ctx context.Context, name string, env Env, sink Sink, t wire.TypeID, payload []byte) bool
 }
 
 // InProcess is a Module whose commands are Go functions.
@@ -70,6 +84,49 @@ func (m *InProcess) Start(ctx context.Context, name string, env Env, sink Sink) 
 	in := &inprocInstance{cmd: c, env: env, sink: sink, notify: make(chan struct{}, 1)}
 	go in.run()
 	return in, nil
+}
+
+// RunInline runs an inline command's call in the calling goroutine.
+func (m *InProcess) RunInline(ctx context.Context, name string, env Env, sink Sink, t wire.TypeID, payload []byte) bool {
+	c, ok := m.cmds[name]
+	if !ok || !c.Inline {
+		return false
+	}
+	if acceptsType(c, t) {
+		call := newCall(c, env, sink, nil, t, payload)
+		finishCall(ctx, c, call, c.Run(ctx, call))
+	}
+	sink.Frame(wire.TypeIdle, nil)
+	return true
+}
+
+func acceptsType(c *Command, t wire.TypeID) bool {
+	if c.Accepts == nil {
+		return t == wire.TypeText
+	}
+	return slices.Contains(c.Accepts, t)
+}
+
+func newCall(c *Command, env Env, sink Sink, inst *inprocInstance, t wire.TypeID, payload []byte) *Call {
+	call := &Call{env: env, sink: sink, inst: inst, Type: t, Payload: payload}
+	if t == wire.TypeText || t == wire.TypeGenFile {
+		call.Args = wire.DecodeText(payload)
+		call.Words = wire.ParseArgs(call.Args, c.MaxArgs)
+	}
+	return call
+}
+
+// finishCall reports the error a call's Run returned.
+func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
+	var ue *UserError
+	switch {
+	case err == nil, errors.Is(err, ErrTerminated), ctx.Err() != nil:
+	case errors.As(err, &ue):
+		c.Err(ue.Msg)
+	default:
+		c.env.Log.Error("command failed", "command", cmd.Def.Name, "err", err)
+		c.Err("internal error; details were logged for admin review")
+	}
 }
 
 // inputQueueLimit bounds the frames queued for one in-process instance.
@@ -162,16 +219,12 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 
 func (in *inprocInstance) run() {
 	defer in.sink.Exited(nil)
-	accepts := in.cmd.Accepts
-	if accepts == nil {
-		accepts = []wire.TypeID{wire.TypeText}
-	}
 	for {
 		f, ok := in.next(context.Background())
 		if !ok {
 			return
 		}
-		if slices.Contains(accepts, f.t) {
+		if acceptsType(in.cmd, f.t) {
 			in.call(f)
 		}
 		in.sink.Frame(wire.TypeIdle, nil)
@@ -193,21 +246,8 @@ func (in *inprocInstance) call(f inputFrame) {
 	if killed {
 		return
 	}
-	c := &Call{inst: in, Type: f.t, Payload: f.payload}
-	if f.t == wire.TypeText || f.t == wire.TypeGenFile {
-		c.Args = wire.DecodeText(f.payload)
-		c.Words = wire.ParseArgs(c.Args, in.cmd.MaxArgs)
-	}
-	err := in.cmd.Run(ctx, c)
-	var ue *UserError
-	switch {
-	case err == nil, errors.Is(err, ErrTerminated), ctx.Err() != nil:
-	case errors.As(err, &ue):
-		c.Err(ue.Msg)
-	default:
-		in.env.Log.Error("command failed", "command", in.cmd.Def.Name, "err", err)
-		c.Err("internal error; details were logged for admin review")
-	}
+	c := newCall(in.cmd, in.env, in.sink, in, f.t, f.payload)
+	finishCall(ctx, in.cmd, c, in.cmd.Run(ctx, c))
 }
 
 // ErrTerminated is returned by prompts when the call was ended by TERM_CMD
@@ -227,11 +267,13 @@ func Fail(format string, args ...any) error {
 // Call is one invocation of an in-process command: the frame that started
 // it and the means to answer, prompt and emit async commands.
 type Call struct {
-	inst    *inprocInstance
-	Type    wire.TypeID // type of the frame that started the call
-	Payload []byte      // its raw payload
-	Args    string      // decoded text of a TEXT/GEN_FILE payload
-	Words   []string    // Args split by the argument parser
+	env     Env
+	sink    Sink
+	inst    *inprocInstance // nil for inline calls
+	Type    wire.TypeID     // type of the frame that started the call
+	Payload []byte          // its raw payload
+	Args    string          // decoded text of a TEXT/GEN_FILE payload
+	Words   []string        // Args split by the argument parser
 }
 
 // Param returns the value of a -key argument (protocol.md §13.2).
@@ -244,19 +286,19 @@ func (c *Call) Flag(key string) bool { return wire.HasFlag(c.Words, key) }
 func (c *Call) Has(key string) bool { return wire.HasFlag(c.Words, key) }
 
 // Env returns the environment the instance runs in.
-func (c *Call) Env() Env { return c.inst.env }
+func (c *Call) Env() Env { return c.env }
 
 // Session returns a fresh snapshot of the calling session.
-func (c *Call) Session() *SessionInfo { return c.inst.env.Session.Snapshot() }
+func (c *Call) Session() *SessionInfo { return c.env.Session.Snapshot() }
 
 // Store returns the host's store.
-func (c *Call) Store() store.Store { return c.inst.env.Store }
+func (c *Call) Store() store.Store { return c.env.Store }
 
 // Host returns the host view.
-func (c *Call) Host() HostView { return c.inst.env.Host }
+func (c *Call) Host() HostView { return c.env.Host }
 
 // Send sends a frame of any type on the call's ids.
-func (c *Call) Send(t wire.TypeID, payload []byte) { c.inst.sink.Frame(t, payload) }
+func (c *Call) Send(t wire.TypeID, payload []byte) { c.sink.Frame(t, payload) }
 
 // Text sends a TEXT frame.
 func (c *Call) Text(s string) { c.Send(wire.TypeText, wire.EncodeText(s)) }
@@ -269,11 +311,14 @@ func (c *Call) Err(msg string) { c.Send(wire.TypeErr, wire.EncodeText("err: "+ms
 
 // Emit emits an async command with an IPC mode.
 func (c *Call) Emit(mode wire.TypeID, id wire.AsyncID, data []byte) {
-	c.inst.sink.Async(mode, id, data)
+	c.sink.Async(mode, id, data)
 }
 
 // Halted reports whether the client paused the call with HALT_CMD.
 func (c *Call) Halted() bool {
+	if c.inst == nil {
+		return false
+	}
 	c.inst.mu.Lock()
 	defer c.inst.mu.Unlock()
 	return c.inst.halted
@@ -307,6 +352,9 @@ func (c *Call) Confirm(ctx context.Context, question string) (bool, error) {
 }
 
 func (c *Call) ask(ctx context.Context, t wire.TypeID, prompt string) (string, error) {
+	if c.inst == nil {
+		return "", errors.New("module: an inline command cannot prompt")
+	}
 	c.Send(t, wire.EncodeText(prompt))
 	for {
 		f, ok := c.inst.next(ctx)

@@ -63,6 +63,21 @@ func (k sink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
 }
 func (k sink) Exited(err error) { k.s.post(instExited{k.in, err}) }
 
+// inlineSink runs an inline command's output directly in the loop.
+type inlineSink struct {
+	s   *Session
+	in  *instance
+	ctx context.Context
+}
+
+func (k inlineSink) Frame(t wire.TypeID, payload []byte) {
+	k.s.sendFrame(t, uint16(k.in.id32), uint16(k.in.id32>>16), payload)
+}
+func (k inlineSink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
+	k.s.instanceAsync(k.ctx, instAsync{k.in, mode, id, data})
+}
+func (k inlineSink) Exited(error) {}
+
 type wanted struct {
 	mod module.Module
 	def module.Def
@@ -226,6 +241,12 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	if in == nil {
 		if f.Type.IsControl() {
 			return // nothing runs there; never start an instance for a control frame
+		}
+		if r, ok := c.mod.(module.InlineRunner); ok {
+			in := &instance{id32: id32, cmd: c}
+			if r.RunInline(ctx, c.def.Name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
+				return
+			}
 		}
 		if len(s.st.instances) >= s.lim.MaxInstances {
 			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf(
