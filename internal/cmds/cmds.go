@@ -24,6 +24,7 @@ func New() *module.InProcess {
 	all = append(all, accountCommands()...)
 	all = append(all, userAdminCommands()...)
 	all = append(all, hostCommands()...)
+	all = append(all, channelCommands()...)
 	for _, c := range all {
 		c.Def.Library = Library
 	}
