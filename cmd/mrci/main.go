@@ -124,6 +124,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 func serveCmd(opts *options) *cobra.Command {
 	var addr string
 	var forceTLS bool
+	var maxSessions uint32
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "run the host in the foreground (legacy: -host)",
@@ -147,11 +148,17 @@ func serveCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if addr == "" {
-				s, err := st.Settings(ctx)
-				if err != nil {
+			s, err := st.Settings(ctx)
+			if err != nil {
+				return err
+			}
+			if maxSessions > 0 && maxSessions != s.MaxSessions {
+				s.MaxSessions = maxSessions
+				if err := st.SaveSettings(ctx, s); err != nil {
 					return err
 				}
+			}
+			if addr == "" {
 				addr = net.JoinHostPort(s.ListenAddress, strconv.Itoa(int(s.ListenPort)))
 			}
 			h, err := host.New(ctx, host.Config{
@@ -171,6 +178,7 @@ func serveCmd(opts *options) *cobra.Command {
 	}
 	c.Flags().StringVar(&addr, "addr", "", "listen address ip:port (default: the stored setting, 127.0.0.1:35516 at first)")
 	c.Flags().BoolVar(&forceTLS, "force-tls", false, "make every client, loopback included, use TLS (reply 2)")
+	c.Flags().Uint32Var(&maxSessions, "max-sessions", 0, "store a new maximum number of concurrent sessions (default: keep the stored setting, 100 at first)")
 	return c
 }
 

@@ -126,7 +126,9 @@ func TestRootPasswordFromEnvironment(t *testing.T) {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--force-tls"}, &bytes.Buffer{}, &bytes.Buffer{}) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--force-tls"}, &bytes.Buffer{}, &bytes.Buffer{})
+	}()
 	defer func() {
 		cancel()
 		<-done

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mrci/mrci/internal/wire"
+)
+
+func castCmd(t *target) *cobra.Command {
+	var n, m, size int
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "cast",
+		Short: "1 sender casts m messages of s bytes to n receivers on one sub-channel",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if size < 16 {
+				size = 16
+			}
+			sender, err := t.login(ctx)
+			if err != nil {
+				return err
+			}
+			defer sender.Close()
+			ch := fmt.Sprintf("bench%06d", rand.IntN(1e6))
+			for _, step := range [][2]string{
+				{"add_ch", "-ch_name " + ch},
+				{"add_sub_ch", "-ch_name " + ch + " -sub_name main"},
+				{"open_sub_ch", "-ch_name " + ch + " -sub_name main"},
+			} {
+				if err := run(ctx, sender, step[0], step[1]); err != nil {
+					return err
+				}
+			}
+			defer func() { _ = run(context.Background(), sender, "rm_ch", "-ch_name "+ch) }()
+			receivers, err := t.loginMany(ctx, n)
+			if err != nil {
+				return err
+			}
+			defer closeAll(receivers)
+			for _, r := range receivers {
+				if err := run(ctx, r, "open_sub_ch", "-ch_name "+ch+" -sub_name main"); err != nil {
+					return err
+				}
+			}
+			for _, r := range receivers { // forget set-up asyncs
+				for len(r.Async()) > 0 {
+					<-r.Async()
+				}
+			}
+
+			var received atomic.Int64
+			var last atomic.Int64
+			total := int64(n) * int64(m)
+			lat := make([][]time.Duration, n)
+			var wg sync.WaitGroup
+			done := make(chan struct{})
+			for i, r := range receivers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					mine := 0
+					for {
+						select {
+						case f := <-r.Async():
+							if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
+								continue
+							}
+							mine++
+							now := time.Now().UnixNano()
+							if seq := binary.LittleEndian.Uint64(f.Payload[8:]); seq%97 == 0 {
+								lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
+							}
+							last.Store(now)
+							if received.Add(1) == total {
+								close(done)
+							}
+							if mine == m {
+								return
+							}
+						case <-done:
+							return
+						case <-r.Done():
+							return
+						}
+					}
+				}()
+			}
+			call, err := sender.Start(ctx, "cast")
+			if err != nil {
+				return err
+			}
+			go func() { // drain the IDLE of every cast call
+				for {
+					if _, err := call.Next(ctx); err != nil {
+						return
+					}
+				}
+			}()
+			payload := make([]byte, size)
+			start := time.Now()
+			for i := range m {
+				binary.LittleEndian.PutUint64(payload[0:], uint64(time.Now().UnixNano()))
+				binary.LittleEndian.PutUint64(payload[8:], uint64(i))
+				if err := call.Send(wire.TypeBytes, payload); err != nil {
+					return err
+				}
+			}
+			sendDur := time.Since(start)
+			select {
+			case <-done:
+			case <-time.After(timeout):
+			}
+			wg.Wait()
+			elapsed := time.Duration(last.Load() - start.UnixNano())
+			var all []time.Duration
+			for _, l := range lat {
+				all = append(all, l...)
+			}
+			p50, p99 := quantiles(all)
+			got := received.Load()
+			var dropped uint64
+			for _, r := range receivers {
+				dropped += r.DroppedAsync()
+			}
+			fmt.Fprintf(cmd.OutOrStdout(),
+				"cast n=%d m=%d size=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, client-side drops %d, GOMAXPROCS %d\n",
+				n, m, size, t.tls, got, total, 100*float64(got)/float64(total), elapsed.Round(time.Millisecond),
+				float64(got)/elapsed.Seconds(), float64(got)*float64(size)/elapsed.Seconds()/1e6,
+				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond), dropped, runtime.GOMAXPROCS(0))
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&n, "receivers", "n", 10, "receiving sessions")
+	c.Flags().IntVarP(&m, "messages", "m", 100000, "messages to cast")
+	c.Flags().IntVarP(&size, "size", "s", 64, "payload bytes per message (≥16)")
+	c.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up waiting for deliveries after this long")
+	return c
+}
+
+func rttCmd(t *target) *cobra.Command {
+	var m int
+	var command string
+	c := &cobra.Command{
+		Use:   "rtt",
+		Short: "sequential round trips of a cheap command",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cl, err := t.login(ctx)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			call, err := cl.Start(ctx, command)
+			if err != nil {
+				return err
+			}
+			d := make([]time.Duration, 0, m)
+			start := time.Now()
+			for range m {
+				t0 := time.Now()
+				if _, err := call.Run(ctx, wire.TypeText, nil, nil); err != nil {
+					return err
+				}
+				d = append(d, time.Since(t0))
+			}
+			total := time.Since(start)
+			p50, p99 := quantiles(d)
+			fmt.Fprintf(cmd.OutOrStdout(), "rtt %s m=%d tls=%v: %.0f ops/s, p50 %v p99 %v\n",
+				command, m, t.tls, float64(m)/total.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&m, "messages", "m", 20000, "round trips")
+	c.Flags().StringVar(&command, "command", "my_info", "command to call")
+	return c
+}
+
+func connCmd(t *target) *cobra.Command {
+	var m, conc int
+	c := &cobra.Command{
+		Use:   "conn",
+		Short: "connections with the full set-up (header, TLS if offered, ASYNC_RDY) per second",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var next atomic.Int64
+			var mu sync.Mutex
+			var d []time.Duration
+			var failed atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for range conc {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(m) {
+						t0 := time.Now()
+						c, err := t.dial(ctx)
+						if err != nil {
+							failed.Add(1)
+							continue
+						}
+						el := time.Since(t0)
+						_ = c.Close()
+						mu.Lock()
+						d = append(d, el)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			total := time.Since(start)
+			p50, p99 := quantiles(d)
+			fmt.Fprintf(cmd.OutOrStdout(), "conn m=%d c=%d tls=%v: %.0f conns/s, set-up p50 %v p99 %v, failed %d\n",
+				m, conc, t.tls, float64(len(d))/total.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond), failed.Load())
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&m, "messages", "m", 2000, "connections to make")
+	c.Flags().IntVarP(&conc, "concurrency", "c", 8, "concurrent connectors")
+	return c
+}
+
+func idleCmd(t *target) *cobra.Command {
+	var n int
+	c := &cobra.Command{
+		Use:   "idle",
+		Short: "n idle logged-in sessions: host memory per session",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if t.pid == 0 {
+				return fmt.Errorf("idle needs --spawn or --host-pid")
+			}
+			warm, err := t.loginMany(ctx, 8)
+			if err != nil {
+				return err
+			}
+			closeAll(warm)
+			time.Sleep(500 * time.Millisecond)
+			before, err := rss(t.pid)
+			if err != nil {
+				return err
+			}
+			cs, err := t.loginMany(ctx, n)
+			if err != nil {
+				return err
+			}
+			defer closeAll(cs)
+			time.Sleep(time.Second)
+			after, err := rss(t.pid)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d tls=%v: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session\n",
+				n, t.tls, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024)
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&n, "sessions", "n", 1000, "idle sessions")
+	return c
+}

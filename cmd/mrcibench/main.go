@@ -1,0 +1,213 @@
+// Command mrcibench is the project's load tool. It measures a running host
+// (or one it starts itself with --spawn) over loopback, with or without TLS:
+//
+//	mrcibench cast  -n 100 -m 200000 -s 64    1 sender, n receivers on one sub-channel
+//	mrcibench rtt   -m 20000                  sequential round trips of a cheap command
+//	mrcibench conn  -m 2000 -c 8              connections with full set-up per second
+//	mrcibench idle  -n 1000                   host memory per idle logged-in session
+//
+// With --spawn PATH it starts PATH (the mrci binary) as `mrci serve` on a
+// free port with a temporary data directory, so it also knows the host's
+// process id for memory readings.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mrci/mrci/pkg/client"
+)
+
+func main() {
+	if err := newRoot(os.Stdout).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "err:", err)
+		os.Exit(1)
+	}
+}
+
+// target says where the host is and how to reach it.
+type target struct {
+	addr     string
+	user     string
+	password string
+	tls      bool
+	spawn    string
+	pid      int
+	workers  int
+	proc     *exec.Cmd
+}
+
+func newRoot(out io.Writer) *cobra.Command {
+	t := &target{}
+	root := &cobra.Command{Use: "mrcibench", Short: "load tool for MRCI hosts", SilenceUsage: true}
+	f := root.PersistentFlags()
+	f.StringVar(&t.addr, "addr", "127.0.0.1:35516", "host address")
+	f.StringVar(&t.user, "user", "root", "account to log in as")
+	f.StringVar(&t.password, "password", os.Getenv("MRCI_PASSWORD"), "password (env MRCI_PASSWORD)")
+	f.BoolVar(&t.tls, "tls", false, "spawn the host with --force-tls (loopback clients then use TLS)")
+	f.StringVar(&t.spawn, "spawn", "", "path of an mrci binary to start for the run")
+	f.IntVar(&t.pid, "host-pid", 0, "process id of the host, for memory readings")
+	f.IntVar(&t.workers, "workers", 8, "concurrent workers for connecting and logging in")
+	root.SetOut(out)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.start(cmd.Context()) }
+	root.PersistentPostRun = func(*cobra.Command, []string) { t.stop() }
+	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t))
+	return root
+}
+
+const spawnPassword = "Bench-Root-Pass-1"
+
+func (t *target) start(ctx context.Context) error {
+	if t.spawn == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	t.addr = ln.Addr().String()
+	_ = ln.Close()
+	dir, err := os.MkdirTemp("", "mrcibench-")
+	if err != nil {
+		return err
+	}
+	args := []string{"serve", "--data-dir", dir, "--addr", t.addr, "--max-sessions", "200000", "--log-level", "warn"}
+	if t.tls {
+		args = append(args, "--force-tls")
+	}
+	t.proc = exec.Command(t.spawn, args...)
+	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)
+	t.proc.Stderr = os.Stderr
+	if err := t.proc.Start(); err != nil {
+		return err
+	}
+	t.pid = t.proc.Process.Pid
+	t.user, t.password = "root", spawnPassword
+	for range 200 {
+		c, err := net.Dial("tcp", t.addr)
+		if err == nil {
+			_ = c.Close()
+			return nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return errors.New("spawned host did not start listening")
+}
+
+func (t *target) stop() {
+	if t.proc != nil {
+		_ = t.proc.Process.Signal(os.Interrupt)
+		_ = t.proc.Wait()
+		for _, a := range t.proc.Args {
+			if strings.HasPrefix(a, filepath.Join(os.TempDir(), "mrcibench-")) {
+				_ = os.RemoveAll(a)
+			}
+		}
+	}
+}
+
+func (t *target) dial(ctx context.Context) (*client.Client, error) {
+	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: 1 << 16})
+}
+
+func (t *target) login(ctx context.Context) (*client.Client, error) {
+	c, err := t.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(ctx, t.user, t.password); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// loginMany logs n sessions in with the configured number of workers.
+func (t *target) loginMany(ctx context.Context, n int) ([]*client.Client, error) {
+	out := make([]*client.Client, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range t.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c, err := t.login(ctx)
+				if err != nil {
+					errs <- fmt.Errorf("session %d: %w", i, err)
+					continue
+				}
+				out[i] = c
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		closeAll(out)
+		return nil, err
+	}
+	return out, nil
+}
+
+func closeAll(cs []*client.Client) {
+	for _, c := range cs {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// run runs a command and fails on ERR frames.
+func run(ctx context.Context, c *client.Client, name, args string) error {
+	res, err := c.Run(ctx, name, args)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// quantiles returns p50 and p99 of the samples.
+func quantiles(d []time.Duration) (p50, p99 time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	slices.Sort(d)
+	return d[len(d)*50/100], d[min(len(d)*99/100, len(d)-1)]
+}
+
+// rss returns the resident set size of a process in bytes.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
