@@ -403,7 +403,7 @@ func (r *repl) session() {
 		fmt.Fprintf(&sb, "certificate:  CN=%s, SHA-256 %s\n", cert.Subject.CommonName, client.Fingerprint(cert))
 	}
 	if mi, ok := r.c.MyInfo(); ok && !mi.Peer.UserID.IsZero() {
-		fmt.Fprintf(&sb, "user:         %s (%s), rank %d\n", mi.Peer.UserName, mi.Peer.DisplayName, mi.Rank)
+		fmt.Fprintf(&sb, "user:         %s, rank %d\n", userLabel(mi), mi.Rank)
 	} else {
 		fmt.Fprintf(&sb, "user:         (not logged in)\n")
 	}
@@ -445,7 +445,15 @@ func formatAsync(f wire.Frame) (s string, toStderr bool) {
 		if mi.Peer.UserID.IsZero() {
 			return "* not logged in\n", false
 		}
-		return fmt.Sprintf("* logged in as %s (%s), rank %d\n", mi.Peer.UserName, mi.Peer.DisplayName, mi.Rank), false
+		return fmt.Sprintf("* logged in as %s, rank %d\n", userLabel(mi), mi.Rank), false
 	}
 	return fmt.Sprintf("[%s] %s %d bytes\n", id, f.Type, len(f.Payload)), false
+}
+
+// userLabel is "name" or "name (display name)".
+func userLabel(mi wire.MyInfo) string {
+	if mi.Peer.DisplayName == "" || mi.Peer.DisplayName == mi.Peer.UserName {
+		return mi.Peer.UserName
+	}
+	return mi.Peer.UserName + " (" + mi.Peer.DisplayName + ")"
 }

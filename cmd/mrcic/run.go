@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.addr, "addr", "127.0.0.1:35516", "host address `host:port`")
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:35516", "`host:port` of the MRCI host")
 	fl.StringVarP(&f.user, "user", "u", "", "log in as this user")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the password from the first line of `FILE` (default: prompt, or first line of stdin)")
 	fl.StringVar(&f.newPasswordFile, "new-password-file", "", "answer a forced password change with the first line of `FILE`")
@@ -201,6 +201,10 @@ func (e *env) login(ctx context.Context, c *client.Client, f *flags) int {
 				err = c.Login(ctx, f.user, pw, client.WithNewPassword(npw))
 			}
 		}
+	}
+	if errors.Is(err, client.ErrNewPasswordRequired) {
+		e.errorf("login as %s: the host requires a new password; pass it with --new-password-file FILE", f.user)
+		return exitConnErr
 	}
 	if err != nil {
 		e.errorf("%v", err)

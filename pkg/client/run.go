@@ -17,7 +17,7 @@ var ErrPrompt = errors.New("client: command asked for input")
 // Result holds the frames of one command round, in arrival order, up to and
 // including the closing IDLE frame.
 type Result struct {
-	Frames []wire.Frame
+	Frames []wire.Frame // every frame of the round, IDLE last
 }
 
 // Text returns the concatenated decoded text of every TEXT and BIG_TEXT
@@ -79,6 +79,7 @@ type Prompter interface {
 // asks IsTextPrompt about every TEXT frame and answers those it accepts.
 type TextPrompter interface {
 	Prompter
+	// IsTextPrompt reports whether the TEXT frame f expects an answer.
 	IsTextPrompt(f wire.Frame) bool
 }
 
@@ -102,6 +103,7 @@ type textPrompter struct {
 	match func(wire.Frame) bool
 }
 
+// IsTextPrompt calls the match function.
 func (t textPrompter) IsTextPrompt(f wire.Frame) bool { return t.match(f) }
 
 // Run runs one non-interactive round of the command name: it opens a call,

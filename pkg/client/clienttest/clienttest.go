@@ -32,8 +32,8 @@ type Handler func(inst *Instance)
 
 // Command is a command the fake host announces after ASYNC_RDY.
 type Command struct {
-	Name    string
-	Handler Handler
+	Name    string  // client-visible name
+	Handler Handler // runs each instance
 }
 
 // Config configures a fake host. The zero value is a plaintext host
@@ -186,7 +186,6 @@ type Session struct {
 	ids      map[string]uint16
 	handlers map[uint16]Handler
 	insts    map[uint32]*Instance
-	nextID   uint16
 	ended    bool
 	done     chan struct{}
 	hwg      sync.WaitGroup
@@ -370,9 +369,9 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Instance is one (command id, branch id) instance of a fake command.
 type Instance struct {
-	Session *Session
-	Cmd     uint16
-	Branch  uint16
+	Session *Session // the session the instance belongs to
+	Cmd     uint16   // command id
+	Branch  uint16   // branch id
 	in      chan wire.Frame
 }
 
@@ -430,6 +429,7 @@ func Fail(inst *Instance) {
 
 // Account is a user of the Auth handler.
 type Account struct {
+	// Password is the account's current password.
 	Password string
 	// NewPasswordRequired makes auth ask for a new password after the
 	// correct one; the new password must be at least 8 characters.
