@@ -98,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.Limits == (session.Limits{}) {
 		cfg.Limits = session.DefaultLimits
 	}
+	cfg.Store = newSettingsCache(cfg.Store)
 	h := &Host{
 		cfg:      cfg,
 		log:      cfg.Log,
@@ -405,4 +406,4 @@ func (h *Host) ReloadBans() {
 }
 
 // Debug writes a message to the debug log.
-func (h *Host) Debug(msg string) { h.logs.debug(msg) }
+func (h *Host) Debug(msg string) { h.logs.debugf(msg) }

@@ -10,21 +10,26 @@ import (
 
 // asyncLog writes activity and debug log rows from one goroutine, so a
 // connection never waits for the database to record that it came or went.
-// When more than logQueue rows are pending, new rows are dropped and the
-// loss is reported in the process log.
+// Rows that arrive while a write is in progress are written together in
+// the next transaction. When more than logQueue rows are pending, new rows
+// are dropped and the loss is reported in the process log.
 type asyncLog struct {
 	st     store.Store
 	log    *slog.Logger
-	ch     chan func(context.Context) error
+	notify chan struct{}
 	done   chan struct{}
-	mu     sync.RWMutex
-	closed bool
+
+	mu      sync.Mutex
+	acts    []store.Activity
+	debug   []string
+	closed  bool
+	dropped int
 }
 
-const logQueue = 4096
+const logQueue = 8192
 
 func newAsyncLog(st store.Store, log *slog.Logger) *asyncLog {
-	l := &asyncLog{st: st, log: log, ch: make(chan func(context.Context) error, logQueue), done: make(chan struct{})}
+	l := &asyncLog{st: st, log: log, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -32,41 +37,65 @@ func newAsyncLog(st store.Store, log *slog.Logger) *asyncLog {
 func (l *asyncLog) run() {
 	defer close(l.done)
 	ctx := context.Background()
-	for f := range l.ch {
-		if err := f(ctx); err != nil {
-			l.log.Error("write log row", "err", err)
+	for {
+		<-l.notify
+		l.mu.Lock()
+		acts, debug, closed, dropped := l.acts, l.debug, l.closed, l.dropped
+		l.acts, l.debug, l.dropped = nil, nil, 0
+		l.mu.Unlock()
+		if dropped > 0 {
+			l.log.Warn("log queue full; rows dropped", "rows", dropped)
+		}
+		if err := l.st.LogActivity(ctx, acts...); err != nil {
+			l.log.Error("write activity log", "err", err, "rows", len(acts))
+		}
+		if err := l.st.LogDebug(ctx, debug...); err != nil {
+			l.log.Error("write debug log", "err", err, "rows", len(debug))
+		}
+		if closed {
+			return
 		}
 	}
 }
 
-func (l *asyncLog) put(f func(context.Context) error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return
-	}
+func (l *asyncLog) wake() {
 	select {
-	case l.ch <- f:
+	case l.notify <- struct{}{}:
 	default:
-		l.log.Warn("log queue full; row dropped")
 	}
 }
 
 func (l *asyncLog) activity(a store.Activity) {
-	l.put(func(ctx context.Context) error { return l.st.LogActivity(ctx, a) })
-}
-
-func (l *asyncLog) debug(msg string) {
-	l.put(func(ctx context.Context) error { return l.st.LogDebug(ctx, msg) })
-}
-
-// close flushes pending rows and stops the writer.
-func (l *asyncLog) close() {
 	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.ch)
+	switch {
+	case l.closed:
+	case len(l.acts)+len(l.debug) >= logQueue:
+		l.dropped++
+	default:
+		l.acts = append(l.acts, a)
 	}
 	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *asyncLog) debugf(msg string) {
+	l.mu.Lock()
+	switch {
+	case l.closed:
+	case len(l.acts)+len(l.debug) >= logQueue:
+		l.dropped++
+	default:
+		l.debug = append(l.debug, msg)
+	}
+	l.mu.Unlock()
+	l.wake()
+}
+
+// close writes the pending rows and stops the writer.
+func (l *asyncLog) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.wake()
 	<-l.done
 }

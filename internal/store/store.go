@@ -222,10 +222,10 @@ type Store interface {
 	// a non-empty ip limits the reset to that address.
 	ResetFailedAuth(ctx context.Context, user wire.UserID, ip string) error
 
-	// LogActivity appends one row to the activity log.
-	LogActivity(ctx context.Context, a Activity) error
-	// LogDebug appends one message to the debug log.
-	LogDebug(ctx context.Context, msg string) error
+	// LogActivity appends rows to the activity log, in one transaction.
+	LogActivity(ctx context.Context, a ...Activity) error
+	// LogDebug appends messages to the debug log, in one transaction.
+	LogDebug(ctx context.Context, msgs ...string) error
 
 	// Bans returns every banned address (canonical text form).
 	Bans(ctx context.Context) ([]string, error)

@@ -416,22 +416,34 @@ func (s *Store) ResetFailedAuth(ctx context.Context, user wire.UserID, ip string
 	return nil
 }
 
-// LogActivity appends one row to the activity log.
-func (s *Store) LogActivity(ctx context.Context, a store.Activity) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO ip_history (ip_address, session_id, client_app, log_entry)
-		VALUES ($1, $2, $3, $4)`, a.IP, a.SessionID[:], a.ClientApp, a.Entry)
-	if err != nil {
-		return wrap("log activity", err)
+// LogActivity appends rows to the activity log, in one transaction.
+func (s *Store) LogActivity(ctx context.Context, acts ...store.Activity) error {
+	if len(acts) == 0 {
+		return nil
 	}
-	return nil
+	b := &pgx.Batch{}
+	for _, a := range acts {
+		b.Queue(`INSERT INTO ip_history (ip_address, session_id, client_app, log_entry)
+		VALUES ($1, $2, $3, $4)`, a.IP, a.SessionID[:], a.ClientApp, a.Entry)
+	}
+	return s.sendBatch(ctx, "log activity", b)
 }
 
-// LogDebug appends one message to the debug log.
-func (s *Store) LogDebug(ctx context.Context, msg string) error {
-	if _, err := s.db.Exec(ctx, `INSERT INTO host_debug_messages (log_entry) VALUES ($1)`, msg); err != nil {
-		return wrap("log debug", err)
+// LogDebug appends messages to the debug log, in one transaction.
+func (s *Store) LogDebug(ctx context.Context, msgs ...string) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	return nil
+	b := &pgx.Batch{}
+	for _, m := range msgs {
+		b.Queue(`INSERT INTO host_debug_messages (log_entry) VALUES ($1)`, m)
+	}
+	return s.sendBatch(ctx, "log debug", b)
+}
+
+// sendBatch runs a batch of statements in one transaction.
+func (s *Store) sendBatch(ctx context.Context, op string, b *pgx.Batch) error {
+	return s.inTx(ctx, op, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 }
 
 // ---- bans, ranks, modules, certs ----

@@ -494,20 +494,43 @@ func (s *Store) ResetFailedAuth(ctx context.Context, user wire.UserID, ip string
 	return nil
 }
 
-// LogActivity appends one row to the activity log.
-func (s *Store) LogActivity(ctx context.Context, a store.Activity) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO ip_history (ip_address, session_id, client_app,
-		log_entry) VALUES (?, ?, ?, ?)`, a.IP, a.SessionID[:], a.ClientApp, a.Entry)
-	if err != nil {
-		return wrap("log activity", err)
-	}
-	return nil
+// LogActivity appends rows to the activity log, in one transaction.
+func (s *Store) LogActivity(ctx context.Context, acts ...store.Activity) error {
+	return s.insertMany(ctx, "log activity", `INSERT INTO ip_history (ip_address, session_id, client_app,
+		log_entry) VALUES (?, ?, ?, ?)`, len(acts), func(i int) []any {
+		a := acts[i]
+		return []any{a.IP, a.SessionID[:], a.ClientApp, a.Entry}
+	})
 }
 
-// LogDebug appends one message to the debug log.
-func (s *Store) LogDebug(ctx context.Context, msg string) error {
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO host_debug_messages (log_entry) VALUES (?)`, msg); err != nil {
-		return wrap("log debug", err)
+// LogDebug appends messages to the debug log, in one transaction.
+func (s *Store) LogDebug(ctx context.Context, msgs ...string) error {
+	return s.insertMany(ctx, "log debug", `INSERT INTO host_debug_messages (log_entry) VALUES (?)`,
+		len(msgs), func(i int) []any { return []any{msgs[i]} })
+}
+
+// insertMany runs one insert statement n times in a single transaction.
+func (s *Store) insertMany(ctx context.Context, op, q string, n int, args func(int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer stmt.Close()
+	for i := range n {
+		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
+			return wrap(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op, err)
 	}
 	return nil
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SubChannelIDSpace", testSubChannelIDSpace},
 		{"ReadOnlyFlags", testReadOnlyFlags},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"LogBatches", testLogBatches},
 		{"ViewUsers", testViewUsers},
 		{"ViewFilterEscaping", testViewFilterEscaping},
 		{"ViewPaging", testViewPaging},
@@ -655,5 +656,25 @@ func testConcurrentWrites(t *testing.T, s store.Store) {
 	}
 	if rows := list(t, s, store.ViewDebug); len(rows) != workers*each {
 		t.Errorf("%d debug rows, want %d", len(rows), workers*each)
+	}
+}
+
+// testLogBatches checks that several log rows go in with one call, in order.
+func testLogBatches(t *testing.T, s store.Store) {
+	ok(t, s.LogDebug(ctx(t)), "empty debug batch")
+	ok(t, s.LogActivity(ctx(t)), "empty activity batch")
+	ok(t, s.LogDebug(ctx(t), "batch one", "batch two", "batch three"), "debug batch")
+	ok(t, s.LogActivity(ctx(t),
+		store.Activity{IP: "10.1.1.1", Entry: "Session Active"},
+		store.Activity{IP: "10.1.1.1", Entry: "Session Ended"}), "activity batch")
+	rows, err := s.ListView(ctx(t), store.ViewDebug, []store.Filter{{Column: "log_entry", Value: "batch"}}, store.Page{})
+	ok(t, err, "list debug")
+	if len(rows) != 3 || rows[0].Cells[1] != "batch one" || rows[2].Cells[1] != "batch three" {
+		t.Fatalf("debug rows = %v", rows)
+	}
+	rows, err = s.ListView(ctx(t), store.ViewActLog, []store.Filter{{Column: "ip_address", Value: "10.1.1.1"}}, store.Page{})
+	ok(t, err, "list activity")
+	if len(rows) != 2 || rows[0].Cells[4] != "Session Active" || rows[1].Cells[4] != "Session Ended" {
+		t.Fatalf("activity rows = %v", rows)
 	}
 }
