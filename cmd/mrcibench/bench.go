@@ -42,6 +42,7 @@ func castCmd(t *target) *cobra.Command {
 				}
 			}
 			defer func() { _ = run(context.Background(), sender, "rm_ch", "-ch_name "+ch) }()
+			t.asyncBuffer = 1 << 16
 			receivers, err := t.loginMany(ctx, n)
 			if err != nil {
 				return err

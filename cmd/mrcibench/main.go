@@ -48,6 +48,8 @@ type target struct {
 	pid      int
 	workers  int
 	proc     *exec.Cmd
+	// asyncBuffer is the client async channel capacity (0: the default).
+	asyncBuffer int
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -119,8 +121,10 @@ func (t *target) stop() {
 	}
 }
 
+// dial connects a client; receivers of casts get a deep async buffer so
+// the load tool itself does not drop frames.
 func (t *target) dial(ctx context.Context) (*client.Client, error) {
-	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: 1 << 16})
+	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: t.asyncBuffer})
 }
 
 func (t *target) login(ctx context.Context) (*client.Client, error) {
