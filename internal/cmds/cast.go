@@ -26,13 +26,13 @@ func castCommands() []*module.Command {
 				"Broadcasts the frame you send (of any type, with any payload) to every other session that "+
 					"has one of your writable open sub-channels open; they receive it unchanged under the "+
 					"ASYNC_CAST command id. You do not receive your own cast."),
-			In: userOnly, Accepts: anyData, MaxArgs: 0, Run: runCast,
+			In: userOnly, Accepts: anyData, MaxArgs: 0, Run: runCast, Inline: true,
 		},
 		{
 			Def: def("ping_peers", "ask the peers on your active sub-channels to identify themselves.", "[none]/[PEER_INFO]",
 				"Every active peer sharing an open sub-channel with you receives your PEER_INFO and answers "+
 					"with its own, which arrives under ASYNC_TO_PEER."),
-			In: userOnly, MaxArgs: 0, Run: runPingPeers,
+			In: userOnly, MaxArgs: 0, Run: runPingPeers, Inline: true,
 		},
 	}
 }

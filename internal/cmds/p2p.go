@@ -17,32 +17,32 @@ func p2pCommands() []*module.Command {
 				"Send a SESSION_ID frame naming the peer. The peer's client receives your PEER_INFO as a "+
 					"P2P_REQUEST; you receive P2P_OPEN under ASYNC_P2P when it accepts, P2P_CLOSE when it "+
 					"declines."),
-			In: userOnly, Accepts: sessionIDOnly, MaxArgs: 0, Run: runP2PRequest,
+			In: userOnly, Accepts: sessionIDOnly, MaxArgs: 0, Run: runP2PRequest, Inline: true,
 		},
 		{
 			Def: def("p2p_open", "accept a peer-to-peer request.", "[SESSION_ID]/[none]",
 				"Send a SESSION_ID frame naming a session whose P2P_REQUEST you received; the link opens "+
 					"and both sides may use to_peer."),
-			In: userOnly, Accepts: sessionIDOnly, MaxArgs: 0, Run: runP2POpen,
+			In: userOnly, Accepts: sessionIDOnly, MaxArgs: 0, Run: runP2POpen, Inline: true,
 		},
 		{
 			Def: def("p2p_close", "decline a peer-to-peer request or close a link.", "[SESSION_ID]/[none]",
 				"Send a SESSION_ID frame naming the peer: declines its request, withdraws your request or "+
 					"closes the open link. The peer receives P2P_CLOSE."),
-			In: userOnly, Accepts: sessionIDOnly, MaxArgs: 0, Run: runP2PClose,
+			In: userOnly, Accepts: sessionIDOnly, MaxArgs: 0, Run: runP2PClose, Inline: true,
 		},
 		{
 			Def: def("to_peer", "send a frame to a peer over an open link.", "[(SESSION_ID)any]/[none]",
 				"Send a frame of any type whose payload starts with the peer's 28-byte session id followed "+
 					"by the data. The peer receives the data with the type you used under ASYNC_P2P, "+
 					"prefixed with your session id."),
-			In: userOnly, Accepts: anyData, MaxArgs: 0, Run: runToPeer,
+			In: userOnly, Accepts: anyData, MaxArgs: 0, Run: runToPeer, Inline: true,
 		},
 		{
 			Def: def("ls_p2p", "list peer-to-peer links and pending requests.", "[none]/[text]",
 				"Lists the session ids of your open links (pending 0), then of the requests you received "+
 					"and the requests you sent that are not answered yet (pending 1)."),
-			In: userOnly, MaxArgs: 0, Run: runLsP2P,
+			In: userOnly, MaxArgs: 0, Run: runLsP2P, Inline: true,
 		},
 	}
 }
