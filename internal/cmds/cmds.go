@@ -34,10 +34,6 @@ func New() *module.InProcess {
 // In-listing predicates (host.md §2.3).
 func userOnly(cat module.Category, _ store.Settings) bool { return cat == module.User }
 
-func publicAndExempt(cat module.Category, _ store.Settings) bool {
-	return cat == module.Public || cat == module.Exempt
-}
-
 func exemptOnly(cat module.Category, _ store.Settings) bool { return cat == module.Exempt }
 
 func def(name, summary, io, long string) module.Def {

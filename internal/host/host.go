@@ -76,7 +76,6 @@ type Host struct {
 	ranks    []store.CommandRank
 	ranksOK  bool
 	stop     context.CancelFunc
-	restart  bool
 
 	logs *asyncLog
 }

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/binary"
 	"maps"
 	"slices"
 
@@ -293,5 +292,3 @@ func (s *Session) closeSubChannels(ctx context.Context, notify bool, match func(
 func (s *Session) sysErr(msg string) {
 	s.sendAsync(wire.AsyncSysMsg, wire.TypeErr, wire.EncodeText("err: "+msg+"\n"))
 }
-
-func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
