@@ -67,8 +67,18 @@ func isLoopback(ip string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// isRoot reports whether an account is the protected root account.
-func isRoot(name string) bool { return strings.EqualFold(name, "root") }
+// isRoot reports whether an account is the protected root account: the
+// one whose id the settings record (host.md §2.6: by id, not by name).
+func isRoot(ctx context.Context, c *module.Call, u store.User) (bool, error) {
+	s, err := c.Host().Settings(ctx)
+	if err != nil {
+		return false, err
+	}
+	if s.RootUserID.IsZero() {
+		return strings.EqualFold(u.Name, "root"), nil
+	}
+	return u.ID == s.RootUserID, nil
+}
 
 func runAuth(ctx context.Context, c *module.Call) error {
 	st := c.Store()
@@ -96,7 +106,10 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		return err
 	}
 	ip := c.Session().IP
-	root := isRoot(u.Name)
+	root, err := isRoot(ctx, c, u)
+	if err != nil {
+		return err
+	}
 	prompt := "Enter password (leave blank to cancel): "
 	for {
 		pw, err := c.PrivPrompt(ctx, prompt)
@@ -242,14 +255,12 @@ func setPassword(ctx context.Context, c *module.Call, u store.User, pw string) e
 	if err := c.Store().UpdateUser(ctx, u.ID, store.UserUpdate{PasswordHash: &h, NewPasswordReq: &no}); err != nil {
 		return err
 	}
-	if isRoot(u.Name) {
-		s, err := c.Store().Settings(ctx)
-		if err == nil && s.DefaultPassword != "" {
-			s.DefaultPassword = ""
-			return c.Store().SaveSettings(ctx, s)
-		}
+	s, err := c.Store().Settings(ctx)
+	if err == nil && s.DefaultPassword != "" && u.ID == s.RootUserID {
+		s.DefaultPassword = ""
+		return c.Store().SaveSettings(ctx, s)
 	}
-	return nil
+	return err
 }
 
 // renamePayload builds [32 user id][fixed-width name].

@@ -1,6 +1,7 @@
 package cmds
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -134,8 +135,6 @@ func runRmAcct(ctx context.Context, c *module.Call) error {
 	switch {
 	case name == "":
 		return module.Fail("-name missing")
-	case isRoot(name):
-		return module.Fail("cannot delete protected user root")
 	case !validate.UserName(name):
 		return module.Fail("invalid user name")
 	}
@@ -143,6 +142,9 @@ func runRmAcct(ctx context.Context, c *module.Call) error {
 	u, err := st.UserByName(ctx, name)
 	if err != nil {
 		return notFound(err, "no such user")
+	}
+	if root, err := isRoot(ctx, c, u); err != nil || root {
+		return cmp.Or(err, module.Fail("cannot delete protected user root"))
 	}
 	owns, err := st.OwnsChannels(ctx, u.ID)
 	if err != nil {
@@ -212,10 +214,13 @@ func runSetUserRank(ctx context.Context, c *module.Call) error {
 		return module.Fail("-user missing")
 	case rankText == "":
 		return module.Fail("-rank missing")
-	case isRoot(name):
-		return module.Fail("cannot change the rank of protected user root")
 	case !validate.UserName(name):
 		return module.Fail("invalid user name")
+	}
+	if u, err := c.Store().UserByName(ctx, name); err == nil {
+		if root, err := isRoot(ctx, c, u); err != nil || root {
+			return cmp.Or(err, module.Fail("cannot change the rank of protected user root"))
+		}
 	}
 	n, err := strconv.ParseUint(rankText, 10, 32)
 	if err != nil {

@@ -436,3 +436,22 @@ func TestHostInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestRootIsProtectedByIDNotByName(t *testing.T) {
+	h := hosttest.Start(t)
+	h.RankAll(t, 2, "rm_acct", "set_user_rank")
+	root := h.Root(t)
+	wantOK(t, run(t, root, "set_user_name", "-new_name boss"))
+	h.CreateUser(t, "root", "Fake-Root-Pass1", 3)
+	h.CreateUser(t, "admin2", "Admin-Pass-123", 2)
+	a := h.Login(t, "admin2", "Admin-Pass-123")
+	// The renamed root keeps its protection (and out-ranks admin2 anyway).
+	wantErr(t, run(t, root, "rm_acct", "-name boss -force"), "cannot delete protected user root")
+	wantErr(t, run(t, root, "set_user_rank", "-user boss -rank 2"), "cannot change the rank of protected user root")
+	// An account that merely took the name "root" has no protection.
+	wantOK(t, run(t, a, "set_user_rank", "-user root -rank 4"))
+	wantOK(t, run(t, a, "rm_acct", "-name root -force"))
+	if _, err := h.Store.UserByName(context.Background(), "root"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("impostor root not deleted")
+	}
+}

@@ -17,8 +17,17 @@ import (
 // then so `mrci -about` can show it. It returns the generated password, or
 // "" when root already existed or the password was given.
 func EnsureRoot(ctx context.Context, st store.Store, p password.Params, initial string) (string, error) {
-	if _, err := st.UserByName(ctx, "root"); err == nil {
+	s, err := st.Settings(ctx)
+	if err != nil {
+		return "", fmt.Errorf("host: settings: %w", err)
+	}
+	if !s.RootUserID.IsZero() {
 		return "", nil
+	}
+	if u, err := st.UserByName(ctx, "root"); err == nil {
+		// A database from before root was recorded by id: adopt the account.
+		s.RootUserID = u.ID
+		return "", st.SaveSettings(ctx, s)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("host: find root: %w", err)
 	}
@@ -42,11 +51,8 @@ func EnsureRoot(ctx context.Context, st store.Store, p password.Params, initial 
 	if err := st.CreateUser(ctx, u); err != nil {
 		return "", fmt.Errorf("host: create root: %w", err)
 	}
-	s, err := st.Settings(ctx)
-	if err != nil {
-		return "", fmt.Errorf("host: settings: %w", err)
-	}
 	s.DefaultPassword = generated
+	s.RootUserID = u.ID
 	if err := st.SaveSettings(ctx, s); err != nil {
 		return "", fmt.Errorf("host: settings: %w", err)
 	}

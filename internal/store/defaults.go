@@ -1,10 +1,13 @@
 package store
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mrci/mrci/internal/wire"
 )
 
 // ErrNotDeletable is returned by DeleteView for views without a delete mode
@@ -124,3 +127,21 @@ func TruncTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // Errorf wraps err with the "store: <op>" context every backend uses.
 func Errorf(op string, err error) error { return fmt.Errorf("store: %s: %w", op, err) }
+
+// RootHex formats the root id for storage in a text column ("" for zero).
+func RootHex(id wire.UserID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}
+
+// ParseRootHex decodes a root id stored by RootHex; bad text gives zero.
+func ParseRootHex(s string) wire.UserID {
+	var id wire.UserID
+	b, err := hex.DecodeString(s)
+	if err == nil && len(b) == len(id) {
+		copy(id[:], b)
+	}
+	return id
+}

@@ -100,6 +100,10 @@ type Settings struct {
 	// DefaultPassword is root's generated initial password while root still
 	// uses it; it is cleared when root's password changes.
 	DefaultPassword string
+	// RootUserID is the id of the protected root account (host.md §2.6:
+	// root is protected by id, so renaming it keeps the protection and
+	// nobody else can take the name to gain it). Zero until root exists.
+	RootUserID wire.UserID
 }
 
 // CommandRank assigns a host rank to one command of one module.

@@ -146,7 +146,7 @@ const settingsCols = `ip_address, port, auto_ban_threshold, auto_lock_threshold,
 	max_sessions, allow_public_registrations, initial_host_rank, mailer_executable,
 	mailer_send_command, verify_email_subject, temp_pw_email_subject,
 	verify_email_template, temp_pw_email_template, eable_email_verify,
-	enable_pw_reset, active_updates, max_sub_channels, default_password`
+	enable_pw_reset, active_updates, max_sub_channels, default_password, root_user_id`
 
 // saveSettings upserts the singleton settings row.
 func saveSettings(ctx context.Context, q queryer, st store.Settings) error {
@@ -164,21 +164,21 @@ func saveSettings(ctx context.Context, q queryer, st store.Settings) error {
 		int64(st.MaxSessions), st.AllowPublicRegistrations, int64(st.InitialHostRank), st.MailerExecutable,
 		st.MailerSendCommand, st.VerifyEmailSubject, st.TempPwEmailSubject,
 		st.VerifyEmailTemplate, st.TempPwEmailTemplate, st.EnableEmailVerify,
-		st.EnablePwReset, st.ActiveUpdates, int64(st.MaxSubChannels), nullString(st.DefaultPassword))
+		st.EnablePwReset, st.ActiveUpdates, int64(st.MaxSubChannels), nullString(st.DefaultPassword), nullString(store.RootHex(st.RootUserID)))
 	return err
 }
 
 // Settings returns the host settings; NULL or missing values are defaults.
 func (s *Store) Settings(ctx context.Context) (store.Settings, error) {
 	var (
-		addr, mailExe, mailCmd, vSubj, tSubj, vTpl, tTpl, defPw *string
-		port                                                    *int32
-		ban, lock, maxSes, rank, maxSub                         *int64
-		pubReg, emailVerify, pwReset, active                    *bool
+		addr, mailExe, mailCmd, vSubj, tSubj, vTpl, tTpl, defPw, rootID *string
+		port                                                            *int32
+		ban, lock, maxSes, rank, maxSub                                 *int64
+		pubReg, emailVerify, pwReset, active                            *bool
 	)
 	err := s.db.QueryRow(ctx, `SELECT `+settingsCols+` FROM host_settings LIMIT 1`).Scan(
 		&addr, &port, &ban, &lock, &maxSes, &pubReg, &rank, &mailExe, &mailCmd, &vSubj, &tSubj,
-		&vTpl, &tTpl, &emailVerify, &pwReset, &active, &maxSub, &defPw)
+		&vTpl, &tTpl, &emailVerify, &pwReset, &active, &maxSub, &defPw, &rootID)
 	st := store.DefaultSettings()
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
@@ -200,6 +200,9 @@ func (s *Store) Settings(ctx context.Context) (store.Settings, error) {
 	}
 	if port != nil {
 		st.ListenPort = uint16(*port)
+	}
+	if rootID != nil {
+		st.RootUserID = store.ParseRootHex(*rootID)
 	}
 	for _, f := range []struct {
 		dst *uint32

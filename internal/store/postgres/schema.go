@@ -171,7 +171,8 @@ func migrations() []migration {
 				enable_pw_reset boolean,
 				active_updates boolean,
 				max_sub_channels bigint,
-				default_password text
+				default_password text,
+				root_user_id text
 			)`,
 		},
 		seed: func(ctx context.Context, tx pgx.Tx) error {

@@ -155,7 +155,8 @@ func migrations() []migration {
 				enable_pw_reset BOOL,
 				active_updates BOOL,
 				max_sub_channels INTEGER,
-				default_password
+				default_password,
+				root_user_id TEXT
 			)`,
 		},
 		seed: func(ctx context.Context, tx *sql.Tx) error {

@@ -189,7 +189,10 @@ const settingsCols = `ip_address, port, auto_ban_threshold, auto_lock_threshold,
 	max_sessions, allow_public_registrations, initial_host_rank, mailer_executable,
 	mailer_send_command, verify_email_subject, temp_pw_email_subject,
 	verify_email_template, temp_pw_email_template, eable_email_verify,
-	enable_pw_reset, active_updates, max_sub_channels, default_password`
+	enable_pw_reset, active_updates, max_sub_channels, default_password, root_user_id`
+
+// settingsPlaceholders has one "?" per column of settingsCols.
+var settingsPlaceholders = strings.TrimSuffix(strings.Repeat("?, ", strings.Count(settingsCols, ",")+1), ", ")
 
 // settingsArgs returns the values of settingsCols in order.
 func settingsArgs(st store.Settings) []any {
@@ -198,27 +201,27 @@ func settingsArgs(st store.Settings) []any {
 		int64(st.MaxSessions), st.AllowPublicRegistrations, int64(st.InitialHostRank), st.MailerExecutable,
 		st.MailerSendCommand, st.VerifyEmailSubject, st.TempPwEmailSubject,
 		st.VerifyEmailTemplate, st.TempPwEmailTemplate, st.EnableEmailVerify,
-		st.EnablePwReset, st.ActiveUpdates, int64(st.MaxSubChannels), nullString(st.DefaultPassword),
+		st.EnablePwReset, st.ActiveUpdates, int64(st.MaxSubChannels), nullString(st.DefaultPassword), nullString(store.RootHex(st.RootUserID)),
 	}
 }
 
 // insertSettings inserts a settings row.
 func insertSettings(ctx context.Context, tx *sql.Tx, st store.Settings) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO host_settings (`+settingsCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, settingsArgs(st)...)
+		VALUES (`+settingsPlaceholders+`)`, settingsArgs(st)...)
 	return err
 }
 
 // Settings returns the host settings; NULL or missing values are defaults.
 func (s *Store) Settings(ctx context.Context) (store.Settings, error) {
 	var (
-		addr, mailExe, mailCmd, vSubj, tSubj, vTpl, tTpl, defPw sql.NullString
-		port, ban, lock, maxSes, rank, maxSub                   sql.NullInt64
-		pubReg, emailVerify, pwReset, active                    sql.NullBool
+		addr, mailExe, mailCmd, vSubj, tSubj, vTpl, tTpl, defPw, rootID sql.NullString
+		port, ban, lock, maxSes, rank, maxSub                           sql.NullInt64
+		pubReg, emailVerify, pwReset, active                            sql.NullBool
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT `+settingsCols+` FROM host_settings ORDER BY rowid LIMIT 1`).Scan(
 		&addr, &port, &ban, &lock, &maxSes, &pubReg, &rank, &mailExe, &mailCmd, &vSubj, &tSubj,
-		&vTpl, &tTpl, &emailVerify, &pwReset, &active, &maxSub, &defPw)
+		&vTpl, &tTpl, &emailVerify, &pwReset, &active, &maxSub, &defPw, &rootID)
 	st := store.DefaultSettings()
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
@@ -227,6 +230,9 @@ func (s *Store) Settings(ctx context.Context) (store.Settings, error) {
 		return store.Settings{}, wrap("settings", err)
 	}
 	fillSettings(&st, addr, mailExe, mailCmd, vSubj, tSubj, vTpl, tTpl, defPw)
+	if rootID.Valid {
+		st.RootUserID = store.ParseRootHex(rootID.String)
+	}
 	if port.Valid {
 		st.ListenPort = uint16(port.Int64)
 	}
@@ -281,7 +287,7 @@ func (s *Store) SaveSettings(ctx context.Context, st store.Settings) error {
 	// original's unused archiver settings) survive; insert if the row is
 	// missing. The write connection serialises concurrent saves.
 	res, err := tx.ExecContext(ctx, `UPDATE host_settings SET (`+settingsCols+`) =
-		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(`+settingsPlaceholders+`)
 		WHERE rowid = (SELECT MIN(rowid) FROM host_settings)`, settingsArgs(st)...)
 	if err != nil {
 		return wrap("save settings", err)

@@ -268,6 +268,7 @@ func testSettingsSaveReload(t *testing.T, s store.Store) {
 		ActiveUpdates:            false,
 		MaxSubChannels:           256,
 		DefaultPassword:          "Secret#123",
+		RootUserID:               uid(0x42),
 	}
 	ok(t, s.SaveSettings(ctx(t), st), "save settings")
 	got, err := s.Settings(ctx(t))
