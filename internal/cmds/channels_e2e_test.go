@@ -428,3 +428,564 @@ func TestChannelEventsReachMembersOnly(t *testing.T) {
 	e.expect("other add_sub_ch", all, ev, []wire.Frame{
 		frame(wire.AsyncNewSubCh, wire.TypeBytes, wire.AppendNullTerm(subData(lonely, 0, 4, 0), "room"))}, x1)
 }
+
+// openTable is the exact ls_open_chs output for the given rows.
+func openTable(rows ...[]string) string {
+	cols := []string{"channel_name", "sub_channel_name", "channel_id", "sub_channel_id", "read_only"}
+	widths := make([]int, len(cols))
+	for i, c := range cols {
+		widths[i] = max(14, len(c))
+		for _, r := range rows {
+			widths[i] = max(widths[i], len(r[i]))
+		}
+		widths[i] += 4
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	for _, l := range append([][]string{cols, {"-------", "-------", "-------", "-------", "-------"}}, rows...) {
+		for i, c := range l {
+			b.WriteString(c + strings.Repeat(" ", widths[i]-len(c)))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func isLimitedCast(f wire.Frame) bool { return f.Cmd == uint16(wire.AsyncLimitedCast) }
+func isCast(f wire.Frame) bool        { return f.Cmd == uint16(wire.AsyncCast) }
+
+// TestSubChannelAccessLoss checks that sessions close the sub-channels of
+// a channel as soon as they lose access (level change, removal, sub-channel
+// level change, read-only flag, deletion), on every connection of the user,
+// and that open_sub_ch reports what the original silently ignored.
+func TestSubChannelAccessLoss(t *testing.T) {
+	e := newEnv(t)
+	o := e.login("owner2", "owner")
+	m1, m2 := e.login("member2", "member#1"), e.login("member2", "member#2")
+	all := []*sess{o, m1, m2}
+
+	o.ok(t, "add_ch", "-ch_name access01")
+	ch := e.channelID("access01")
+	chText := fmt.Sprint(ch)
+	o.ok(t, "add_sub_ch", "-ch_name access01 -sub_name alpha")
+	o.ok(t, "add_sub_ch", "-ch_name access01 -sub_name beta")
+	o.ok(t, "invite_to_ch", "-ch_name access01 -user member2")
+	m1.ok(t, "accept_ch", "-ch_name access01")
+
+	openBoth := func() {
+		t.Helper()
+		m1.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+		m1.ok(t, "open_sub_ch", "-ch_name access01 -sub_name beta")
+		m2.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+	}
+	openBoth()
+	if got, want := m1.ok(t, "ls_open_chs", "").Text(), openTable(
+		[]string{"access01", "alpha", chText, "0", "0"}, []string{"access01", "beta", chText, "1", "0"}); got != want {
+		t.Errorf("ls_open_chs:\n%q\nwant\n%q", got, want)
+	}
+	m1.fails(t, "open_sub_ch", "-ch_name access01 -sub_name alpha", "the sub-channel is already open")
+
+	closed := func(step string) {
+		t.Helper()
+		for _, s := range []*sess{m1, m2} {
+			if rows := s.openRows(t); len(rows) != 0 {
+				t.Errorf("%s: %s still has %q open", step, s, rows)
+			}
+		}
+	}
+
+	// Level change: both member sessions close everything of the channel,
+	// and active peers sharing a sub-channel learn it through PEER_STAT.
+	o.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+	e.sync(all...)
+	o.ok(t, "set_member_level", "-ch_name access01 -user member2 -level 3")
+	got := e.sync(all...)
+	closed("set_member_level")
+	var none wire.SubChannelList
+	var wantStats []wire.Frame
+	for _, s := range []*sess{m1, m2} {
+		ps := wire.PeerStat{SessionID: s.sid, Open: none}
+		wantStats = append(wantStats, frame(wire.AsyncLimitedCast, wire.TypePeerStat, ps.Marshal()))
+	}
+	if fs := only(got[o], isLimitedCast); len(fs) != 2 ||
+		!(sameFrames(fs, wantStats) || sameFrames(fs, []wire.Frame{wantStats[1], wantStats[0]})) {
+		t.Errorf("owner received %s\nwant PEER_STATs %s", describe(fs), describe(wantStats))
+	}
+
+	// Removal: closed at once, and the sub-channels cannot be reopened.
+	openBoth()
+	o.ok(t, "remove_ch_member", "-ch_name access01 -user member2")
+	e.sync(all...)
+	closed("remove_ch_member")
+	m1.fails(t, "open_sub_ch", "-ch_name access01 -sub_name alpha", "access denied")
+	// A cast on the sub-channel no longer reaches the removed member.
+	o.sendOK(t, "cast", wire.TypeText, wire.EncodeText("after removal"))
+	got = e.sync(all...)
+	for _, s := range []*sess{m1, m2} {
+		if fs := only(got[s], isCast); len(fs) != 0 {
+			t.Errorf("removed member %s received cast %s", s, describe(fs))
+		}
+	}
+
+	o.ok(t, "invite_to_ch", "-ch_name access01 -user member2")
+	m2.ok(t, "accept_ch", "-ch_name access01")
+	e.sync(all...)
+
+	// Sub-channel level change closes that sub-channel for everybody,
+	// even for sessions that could reopen it.
+	openBoth()
+	o.ok(t, "set_sub_ch_level", "-ch_name access01 -sub_name alpha -level 3")
+	e.sync(all...)
+	if rows := m1.openRows(t); len(rows) != 1 || rows[0][1] != "beta" {
+		t.Errorf("after set_sub_ch_level m1 has %q open, want only beta", rows)
+	}
+	if rows := m2.openRows(t); len(rows) != 0 {
+		t.Errorf("after set_sub_ch_level m2 has %q open", rows)
+	}
+	if rows := o.openRows(t); len(rows) != 0 {
+		t.Errorf("after set_sub_ch_level the owner has %q open", rows)
+	}
+	m2.fails(t, "open_sub_ch", "-ch_name access01 -sub_name alpha", "access denied")
+	o.ok(t, "set_sub_ch_level", "-ch_name access01 -sub_name alpha -level 4")
+	m1.ok(t, "close_sub_ch", "-ch_name access01 -sub_name beta")
+	// closing something not open does nothing
+	m1.ok(t, "close_sub_ch", "-ch_name access01 -sub_name beta")
+
+	// A read-only flag closes the sub-channel; reopened it is read-only
+	// for the flagged level only.
+	m1.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+	m2.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+	o.ok(t, "add_rdonly_flag", "-ch_name access01 -sub_id 0 -level 4")
+	e.sync(all...)
+	closed("add_rdonly_flag")
+	m1.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+	o.ok(t, "open_sub_ch", "-ch_name access01 -sub_name alpha")
+	if got, want := m1.ok(t, "ls_open_chs", "").Text(), openTable([]string{"access01", "alpha", chText, "0", "1"}); got != want {
+		t.Errorf("read-only ls_open_chs:\n%q\nwant\n%q", got, want)
+	}
+	if got, want := o.ok(t, "ls_open_chs", "").Text(), openTable([]string{"access01", "alpha", chText, "0", "0"}); got != want {
+		t.Errorf("owner ls_open_chs:\n%q\nwant\n%q", got, want)
+	}
+	o.ok(t, "rm_rdonly_flag", "-ch_name access01 -sub_id 0 -level 4")
+	e.sync(all...)
+	closed("rm_rdonly_flag")
+
+	// Deleting the sub-channel, then the channel.
+	openBoth()
+	o.ok(t, "rm_sub_ch", "-ch_name access01 -sub_name alpha")
+	e.sync(all...)
+	if rows := m1.openRows(t); len(rows) != 1 || rows[0][1] != "beta" {
+		t.Errorf("after rm_sub_ch m1 has %q open, want only beta", rows)
+	}
+	if rows := m2.openRows(t); len(rows) != 0 {
+		t.Errorf("after rm_sub_ch m2 has %q open", rows)
+	}
+	o.ok(t, "rm_ch", "-ch_name access01")
+	e.sync(all...)
+	closed("rm_ch")
+
+	// At most six sub-channels are open at once.
+	o.ok(t, "add_ch", "-ch_name access02")
+	for i := range 7 {
+		o.ok(t, "add_sub_ch", fmt.Sprintf("-ch_name access02 -sub_name sub%02d", i))
+	}
+	for i := range 6 {
+		o.ok(t, "open_sub_ch", fmt.Sprintf("-ch_name access02 -sub_name sub%02d", i))
+	}
+	o.fails(t, "open_sub_ch", "-ch_name access02 -sub_name sub06", "cannot open more than 6 sub-channels at once; close one first")
+	if rows := o.openRows(t); len(rows) != 6 {
+		t.Errorf("owner has %d sub-channels open, want 6", len(rows))
+	}
+	o.ok(t, "close_sub_ch", "-ch_name access02 -sub_name sub03")
+	o.ok(t, "open_sub_ch", "-ch_name access02 -sub_name sub06")
+}
+
+// role is a user's relation to a channel in the permission test.
+type role struct {
+	name     string
+	level    uint8 // stored level; 0 = no membership row
+	pending  bool  // the row is a pending invitation
+	override bool  // the session has owner override on (actor only)
+}
+
+// eff is the effective level of host.md §6.2.
+func (r role) eff() uint8 {
+	switch {
+	case r.override:
+		return 1
+	case r.level == 0 || r.pending:
+		return 5
+	}
+	return r.level
+}
+
+var (
+	actorRoles = []role{{name: "owner", level: 1}, {name: "admin", level: 2}, {name: "officer", level: 3},
+		{name: "regular", level: 4}, {name: "invitee", level: 4, pending: true}, {name: "public"},
+		{name: "override", override: true}}
+	targetRoles = []role{{name: "owner", level: 1}, {name: "admin", level: 2}, {name: "officer", level: 3},
+		{name: "regular", level: 4}, {name: "invitee", level: 4, pending: true}, {name: "non-member"}}
+)
+
+// permEnv builds one fresh channel per case directly in the store.
+type permEnv struct {
+	*env
+	actor, target, filler store.User
+	a                     *sess
+	n                     int
+}
+
+// channel creates a channel where the actor (and the target, if given)
+// have the roles, with sub-channels subx (level 4, id 0) and pubx
+// (level 5, id 1) and read-only flags (0, 3) and (1, 5).
+func (p *permEnv) channel(t *testing.T, a role, tg *role) store.Channel {
+	t.Helper()
+	ctx := context.Background()
+	st := p.h.Store
+	p.n++
+	owner := p.filler
+	switch {
+	case a.level == 1 && !a.pending:
+		owner = p.actor
+	case tg != nil && tg.level == 1 && !tg.pending:
+		owner = p.target
+	}
+	ch, err := st.CreateChannel(ctx, fmt.Sprintf("perm%04d", p.n), owner.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(u store.User, r role) {
+		if r.level == 0 || (r.level == 1 && !r.pending) {
+			return
+		}
+		if err := st.AddMember(ctx, store.Member{ChannelID: ch.ID, UserID: u.ID, Pending: r.pending, Level: r.level}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(p.actor, a)
+	if tg != nil {
+		add(p.target, *tg)
+	}
+	if _, err := st.CreateSubChannel(ctx, ch.ID, "subx", 0); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := st.CreateSubChannel(ctx, ch.ID, "pubx", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.LowestLevel = 5
+	if err := st.UpdateSubChannel(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []store.ReadOnlyFlag{{ChannelID: ch.ID, SubID: 0, Level: 3}, {ChannelID: ch.ID, SubID: 1, Level: 5}} {
+		if err := st.AddReadOnlyFlag(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ch
+}
+
+// member returns a membership row, or ok false.
+func (p *permEnv) member(t *testing.T, ch uint64, u wire.UserID) (store.Member, bool) {
+	t.Helper()
+	m, err := p.h.Store.Member(context.Background(), ch, u)
+	if err != nil && err != store.ErrNotFound {
+		t.Fatal(err)
+	}
+	return m, err == nil
+}
+
+// viewRows counts the data rows a table viewer printed.
+func viewRows(res *client.Result) []string {
+	lines := strings.Split(strings.TrimRight(res.Text(), "\n"), "\n")
+	if len(lines) < 2 {
+		return nil
+	}
+	return lines[2:]
+}
+
+// TestPermissions is the permission matrix of host.md §6.2: every command
+// with a level rule, run by every kind of actor against every kind of
+// target, checking the answer and the database afterwards.
+func TestPermissions(t *testing.T) {
+	e := newEnv(t)
+	p := &permEnv{env: e, actor: e.user("actor"), target: e.user("target"), filler: e.user("filler")}
+	p.a = e.login("actor", "actor")
+	ctx := context.Background()
+	st := e.h.Store
+
+	// threshold commands: allowed iff effective level <= max.
+	type threshold struct {
+		cmd, args string
+		max       uint8
+		denied    string
+		check     func(t *testing.T, ch store.Channel, allowed bool)
+	}
+	subLevel := func(t *testing.T, ch store.Channel, name string) (store.SubChannel, bool) {
+		sc, err := st.SubChannelByName(ctx, ch.ID, name)
+		if err != nil && err != store.ErrNotFound {
+			t.Fatal(err)
+		}
+		return sc, err == nil
+	}
+	hasFlag := func(t *testing.T, ch store.Channel, f store.ReadOnlyFlag) bool {
+		fs, err := st.ReadOnlyFlags(ctx, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range fs {
+			if g == f {
+				return true
+			}
+		}
+		return false
+	}
+	thresholds := []threshold{
+		{"rm_ch", "", 1, "only the owner can delete the channel", func(t *testing.T, ch store.Channel, allowed bool) {
+			_, err := st.ChannelByID(ctx, ch.ID)
+			if gone := err == store.ErrNotFound; gone != allowed {
+				t.Errorf("channel deleted = %v (%v)", gone, err)
+			}
+		}},
+		{"rename_ch", "-new_name %s_r", 1, "only the owner can rename the channel", func(t *testing.T, ch store.Channel, allowed bool) {
+			got, err := st.ChannelByID(ctx, ch.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if renamed := got.Name == ch.Name+"_r"; renamed != allowed {
+				t.Errorf("channel name %q", got.Name)
+			}
+		}},
+		{"add_sub_ch", "-sub_name newsub", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			if _, ok := subLevel(t, ch, "newsub"); ok != allowed {
+				t.Errorf("sub-channel created = %v", ok)
+			}
+		}},
+		{"rm_sub_ch", "-sub_name subx", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			if _, ok := subLevel(t, ch, "subx"); ok == allowed {
+				t.Errorf("sub-channel still exists = %v", ok)
+			}
+		}},
+		{"rename_sub_ch", "-sub_name subx -new_name suby", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			if _, ok := subLevel(t, ch, "suby"); ok != allowed {
+				t.Errorf("sub-channel renamed = %v", ok)
+			}
+		}},
+		{"set_sub_ch_level", "-sub_name subx -level 2", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			sc, _ := subLevel(t, ch, "subx")
+			if changed := sc.LowestLevel == 2; changed != allowed {
+				t.Errorf("lowest level %d", sc.LowestLevel)
+			}
+		}},
+		{"set_active_flag", "-sub_name subx -state 1", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			if sc, _ := subLevel(t, ch, "subx"); sc.ActiveUpdates != allowed {
+				t.Errorf("active flag %v", sc.ActiveUpdates)
+			}
+		}},
+		{"add_rdonly_flag", "-sub_id 7 -level 4", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			if ok := hasFlag(t, ch, store.ReadOnlyFlag{ChannelID: ch.ID, SubID: 7, Level: 4}); ok != allowed {
+				t.Errorf("flag added = %v", ok)
+			}
+		}},
+		{"rm_rdonly_flag", "-sub_id 0 -level 3", 2, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			if ok := hasFlag(t, ch, store.ReadOnlyFlag{ChannelID: ch.ID, SubID: 0, Level: 3}); ok == allowed {
+				t.Errorf("flag still there = %v", ok)
+			}
+		}},
+		{"invite_to_ch", "-user target", 3, "access denied", func(t *testing.T, ch store.Channel, allowed bool) {
+			m, ok := p.member(t, ch.ID, p.target.ID)
+			if ok != allowed || (ok && (!m.Pending || m.Level != 4)) {
+				t.Errorf("invitation row %v %+v", ok, m)
+			}
+		}},
+		{"ls_ch_members", "", 4, "you are not a member of this channel", nil},
+	}
+
+	for _, a := range actorRoles {
+		if a.override {
+			p.a.ok(t, "ch_owner_override", "-state 1")
+		}
+		for _, th := range thresholds {
+			ch := p.channel(t, a, nil)
+			args := "-ch_name " + ch.Name
+			if th.args != "" {
+				args += " " + strings.ReplaceAll(th.args, "%s", ch.Name)
+			}
+			allowed := a.eff() <= th.max
+			res := p.a.run(t, th.cmd, args)
+			what := fmt.Sprintf("%s by %s", th.cmd, a.name)
+			if allowed {
+				checkErrs(t, what, res, nil)
+			} else {
+				checkErrs(t, what, res, []string{th.denied})
+			}
+			if th.check != nil {
+				t.Run(what, func(t *testing.T) { th.check(t, ch, allowed) })
+			}
+		}
+
+		// Listings: members see everything, others only level-5 entries.
+		ch := p.channel(t, a, nil)
+		member := a.eff() <= 4
+		subs := viewRows(p.a.ok(t, "ls_sub_chs", "-ch_name "+ch.Name))
+		flags := viewRows(p.a.ok(t, "ls_rdonly_flags", "-ch_name "+ch.Name))
+		if member && (len(subs) != 2 || len(flags) != 2) || !member && (len(subs) != 1 || len(flags) != 1 ||
+			!strings.Contains(subs[0], "pubx") || strings.Fields(flags[0])[3] != "5") {
+			t.Errorf("listings by %s: sub-channels %q, flags %q", a.name, subs, flags)
+		}
+
+		// open_sub_ch: effective level <= the sub-channel's lowest level;
+		// close_sub_ch: no check.
+		for lowest := uint8(1); lowest <= 5; lowest++ {
+			ch := p.channel(t, a, nil)
+			sc, _ := st.SubChannelByName(ctx, ch.ID, "subx")
+			sc.LowestLevel = lowest
+			if err := st.UpdateSubChannel(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			args := "-ch_name " + ch.Name + " -sub_name subx"
+			what := fmt.Sprintf("open_sub_ch level %d by %s", lowest, a.name)
+			allowed := a.eff() <= lowest
+			if allowed {
+				checkErrs(t, what, p.a.run(t, "open_sub_ch", args), nil)
+			} else {
+				checkErrs(t, what, p.a.run(t, "open_sub_ch", args), []string{"access denied"})
+			}
+			if rows := p.a.openRows(t); (len(rows) == 1) != allowed {
+				t.Errorf("%s: open rows %q", what, rows)
+			}
+			checkErrs(t, "close_sub_ch by "+a.name, p.a.run(t, "close_sub_ch", args), nil)
+			if rows := p.a.openRows(t); len(rows) != 0 {
+				t.Errorf("%s: still open after close_sub_ch: %q", what, rows)
+			}
+		}
+
+		// accept_ch / decline_ch: only the invitee.
+		for _, cmd := range []string{"accept_ch", "decline_ch"} {
+			ch := p.channel(t, a, nil)
+			before, hadRow := p.member(t, ch.ID, p.actor.ID)
+			res := p.a.run(t, cmd, "-ch_name "+ch.Name)
+			after, hasRow := p.member(t, ch.ID, p.actor.ID)
+			what := fmt.Sprintf("%s by %s", cmd, a.name)
+			if a.pending {
+				checkErrs(t, what, res, nil)
+				if cmd == "accept_ch" && (!hasRow || after.Pending || after.Level != 4) {
+					t.Errorf("%s: row after %+v", what, after)
+				}
+				if cmd == "decline_ch" && hasRow {
+					t.Errorf("%s: row still there", what)
+				}
+			} else {
+				checkErrs(t, what, res, []string{"you have no invitation to this channel"})
+				if hadRow != hasRow || before != after {
+					t.Errorf("%s: row changed from %+v to %+v", what, before, after)
+				}
+			}
+		}
+
+		// remove_ch_member on another user.
+		for _, tg := range targetRoles {
+			if a.level == 1 && !a.pending && tg.level == 1 {
+				continue // one owner per channel
+			}
+			ch := p.channel(t, a, &tg)
+			before, hadRow := p.member(t, ch.ID, p.target.ID)
+			res := p.a.run(t, "remove_ch_member", "-ch_name "+ch.Name+" -user target")
+			_, hasRow := p.member(t, ch.ID, p.target.ID)
+			what := fmt.Sprintf("remove_ch_member %s by %s", tg.name, a.name)
+			var want []string
+			switch {
+			case tg.level == 0:
+				want = []string{"target is not a member", "access denied"}
+			case tg.pending && a.eff() <= 3, !tg.pending && a.eff() < tg.level:
+			default:
+				want = []string{"access denied"}
+			}
+			checkErrs(t, what, res, want)
+			if allowed := want == nil; (allowed && hasRow) || (!allowed && hadRow != hasRow) {
+				t.Errorf("%s: row before %v %+v, after %v", what, hadRow, before, hasRow)
+			}
+		}
+
+		// remove_ch_member on oneself: members leave, the owner cannot.
+		{
+			ch := p.channel(t, a, nil)
+			_, hadRow := p.member(t, ch.ID, p.actor.ID)
+			res := p.a.run(t, "remove_ch_member", "-ch_name "+ch.Name+" -user actor")
+			_, hasRow := p.member(t, ch.ID, p.actor.ID)
+			what := "leave by " + a.name
+			var want []string
+			switch {
+			case a.level == 1:
+				want = []string{"the owner cannot leave; assign a new owner first", "access denied"}
+			case a.level == 0:
+				want = []string{"target is not a member", "access denied"}
+			}
+			checkErrs(t, what, res, want)
+			if want == nil && hasRow || want != nil && hadRow != hasRow {
+				t.Errorf("%s: row before %v, after %v", what, hadRow, hasRow)
+			}
+		}
+
+		// set_member_level: new level >= caller's and target's > caller's.
+		for _, tg := range targetRoles {
+			if a.level == 1 && !a.pending && tg.level == 1 {
+				continue
+			}
+			for nl := uint8(1); nl <= 4; nl++ {
+				ch := p.channel(t, a, &tg)
+				ownerBefore := p.owner(t, ch.ID)
+				before, hadRow := p.member(t, ch.ID, p.target.ID)
+				res := p.a.run(t, "set_member_level", fmt.Sprintf("-ch_name %s -user target -level %d", ch.Name, nl))
+				after, hasRow := p.member(t, ch.ID, p.target.ID)
+				what := fmt.Sprintf("set_member_level %s to %d by %s", tg.name, nl, a.name)
+				var want []string
+				switch {
+				case nl < a.eff() || tg.eff() <= a.eff():
+					want = []string{"access denied"}
+				case tg.level == 0 || tg.pending:
+					want = []string{"target is not a member"}
+				}
+				checkErrs(t, what, res, want)
+				if want != nil {
+					if hadRow != hasRow || before != after || p.owner(t, ch.ID) != ownerBefore {
+						t.Errorf("%s: changed: %+v -> %+v", what, before, after)
+					}
+					continue
+				}
+				if !hasRow || after.Level != nl || after.Pending {
+					t.Errorf("%s: row after %+v", what, after)
+				}
+				if nl == 1 {
+					prev, _ := p.member(t, ch.ID, ownerBefore)
+					if prev.Level != 2 || p.owner(t, ch.ID) != p.target.ID {
+						t.Errorf("%s: previous owner now %+v", what, prev)
+					}
+				}
+			}
+		}
+		if a.override {
+			p.a.ok(t, "ch_owner_override", "-state 0")
+		}
+	}
+}
+
+// owner returns the user id of the channel's owner row.
+func (p *permEnv) owner(t *testing.T, ch uint64) (id wire.UserID) {
+	t.Helper()
+	ms, err := p.h.Store.Members(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range ms {
+		if m.Level == 1 && !m.Pending {
+			id = m.UserID
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("channel %d has %d owners", ch, n)
+	}
+	return id
+}
