@@ -76,6 +76,7 @@ type Host struct {
 	ranks    []store.CommandRank
 	ranksOK  bool
 	stop     context.CancelFunc
+	mods     *externalModules // external modules (modules.go)
 
 	logs *asyncLog
 }
@@ -119,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.ranksOK = false
 		h.mu.Unlock()
 	})
+	if h.mods, err = newExternalModules(ctx, h); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -326,10 +330,10 @@ func (h *Host) PasswordHash(pw string) (string, error) {
 // ProductVersion returns this implementation's version.
 func (h *Host) ProductVersion() string { return h.cfg.Version }
 
-// Modules returns the modules sessions load commands from.
-func (h *Host) Modules() []module.Module {
-	return append([]module.Module{h.internal}, h.cfg.ExtraModules...)
-}
+// Modules returns the modules sessions load commands from: the internal
+// module, the extra in-process modules, then the registered external
+// modules (modules.go). Callers must not modify the slice.
+func (h *Host) Modules() []module.Module { return h.mods.modules() }
 
 // Trusted reports whether m is the host's own module.
 func (h *Host) Trusted(m module.Module) bool {

@@ -314,5 +314,8 @@ func (s *Session) teardown() {
 		s.killInstance(in)
 	}
 	s.cfg.Bus.Leave(s.cfg.ID)
+	if o, ok := s.cfg.Host.(Observer); ok {
+		o.SessionPublished(s.cfg.ID, nil)
+	}
 	s.out.close()
 }

@@ -82,6 +82,17 @@ func (s *Session) publish() {
 		info.Channels = slices.Sorted(maps.Keys(st.channels))
 	}
 	s.info.Store(info)
+	if o, ok := s.cfg.Host.(Observer); ok {
+		o.SessionPublished(s.cfg.ID, info)
+	}
+}
+
+// Observer is implemented by hosts that mirror session state outside the
+// session (the module session data of docs/modules.md). SessionPublished
+// is called on the session's loop with every snapshot the session
+// publishes, and with nil once the session has ended.
+type Observer interface {
+	SessionPublished(id wire.SessionID, info *module.SessionInfo)
 }
 
 func (s *Session) peerInfo() wire.PeerInfo {

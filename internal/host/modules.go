@@ -1,0 +1,169 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// externalModules is the host's set of external modules: the executables
+// registered in the store (add_mod / rm_mod), in table order, minus the
+// ones the crash limit disabled. It is loaded when the host starts and
+// reloaded by bus hooks on ASYNC_ENABLE_MOD and ASYNC_DISABLE_MOD, which
+// run before the sessions react to those asyncs, so that every session
+// reloads its commands against the new set.
+//
+// A module disabled by the crash limit stays out of the set until it is
+// removed from the store (rm_mod; add_mod then brings it back with a clean
+// record) or the host process restarts. Disabling publishes
+// ASYNC_DISABLE_MOD with the path, so sessions unload its commands (with
+// ASYNC_RM_CMD) and kill its running instances.
+type externalModules struct {
+	h  *Host
+	rt *module.Runtime
+
+	mu       sync.Mutex
+	byPath   map[string]*module.External
+	order    []string
+	disabled map[string]bool
+
+	list atomic.Pointer[[]module.Module] // what Host.Modules returns
+}
+
+// storeTimeout bounds the store reads of the bus hooks.
+const storeTimeout = 5 * time.Second
+
+func newExternalModules(ctx context.Context, h *Host) (*externalModules, error) {
+	m := &externalModules{
+		h:        h,
+		rt:       module.NewRuntime(module.ExternalConfig{Debug: h.Debug, Log: h.log}),
+		byPath:   make(map[string]*module.External),
+		disabled: make(map[string]bool),
+	}
+	if err := m.reload(ctx); err != nil {
+		return nil, err
+	}
+	h.bus.Hook(wire.AsyncEnableMod, func(msg *bus.Message) { m.changed(msg, true) })
+	h.bus.Hook(wire.AsyncDisableMod, func(msg *bus.Message) { m.changed(msg, false) })
+	return m, nil
+}
+
+// changed runs before sessions handle ASYNC_ENABLE_MOD / ASYNC_DISABLE_MOD:
+// the set is reloaded from the store, and an enabled module that was
+// already known gets its cached listings refreshed.
+func (m *externalModules) changed(msg *bus.Message, enable bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := m.reload(ctx); err != nil {
+		m.h.log.Error("reload modules", "err", err)
+		return
+	}
+	if enable {
+		m.mu.Lock()
+		e := m.byPath[wire.DecodeText(msg.Data)]
+		m.mu.Unlock()
+		if e != nil {
+			e.Refresh()
+		}
+	}
+}
+
+// reload makes the set match the store: new paths get a module, removed
+// ones are closed (their running instances are killed by the sessions
+// unloading their commands).
+func (m *externalModules) reload(ctx context.Context) error {
+	paths, err := m.h.cfg.Store.Modules(ctx)
+	if err != nil {
+		return fmt.Errorf("host: modules: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := make(map[string]*module.External, len(paths))
+	order := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if _, dup := next[p]; dup {
+			continue
+		}
+		e := m.byPath[p]
+		if e == nil {
+			e = m.rt.NewExternal(p, m.crashed)
+		}
+		next[p] = e
+		order = append(order, p)
+	}
+	for p, e := range m.byPath {
+		if next[p] == nil {
+			e.Close()
+			delete(m.disabled, p)
+		}
+	}
+	m.byPath, m.order = next, order
+	m.rebuildLocked()
+	return nil
+}
+
+func (m *externalModules) rebuildLocked() {
+	l := make([]module.Module, 0, 1+len(m.h.cfg.ExtraModules)+len(m.order))
+	l = append(l, m.h.internal)
+	l = append(l, m.h.cfg.ExtraModules...)
+	for _, p := range m.order {
+		if !m.disabled[p] {
+			l = append(l, m.byPath[p])
+		}
+	}
+	m.list.Store(&l)
+}
+
+// crashed is called when the crash limit disables a module.
+func (m *externalModules) crashed(e *module.External) {
+	m.mu.Lock()
+	if m.byPath[e.Path()] != e {
+		m.mu.Unlock()
+		return
+	}
+	m.disabled[e.Path()] = true
+	m.rebuildLocked()
+	m.mu.Unlock()
+	m.h.log.Warn("module disabled after repeated crashes", "module", e.Path())
+	m.h.bus.Publish(&bus.Message{ID: wire.AsyncDisableMod, Data: wire.EncodeText(e.Path())}, true)
+}
+
+func (m *externalModules) modules() []module.Module { return *m.list.Load() }
+
+// ConfigureModules changes how external module processes are run (idle
+// timeout, kill grace, connect and listing timeouts, crash limit, queue
+// bounds); processes started afterwards use it. Debug and Log default to
+// the host's debug log and logger.
+func (h *Host) ConfigureModules(cfg module.ExternalConfig) {
+	if cfg.Debug == nil {
+		cfg.Debug = h.Debug
+	}
+	if cfg.Log == nil {
+		cfg.Log = h.log
+	}
+	h.mods.rt.SetConfig(cfg)
+}
+
+// ExternalModule returns the registered external module with the given
+// (stored) path, or nil.
+func (h *Host) ExternalModule(path string) *module.External {
+	h.mods.mu.Lock()
+	defer h.mods.mu.Unlock()
+	return h.mods.byPath[path]
+}
+
+// ModuleRuntime returns the runtime shared by the external modules
+// (session data, private directory).
+func (h *Host) ModuleRuntime() *module.Runtime { return h.mods.rt }
+
+// SessionPublished keeps the session data external modules read up to
+// date (session.Observer).
+func (h *Host) SessionPublished(id wire.SessionID, info *module.SessionInfo) {
+	h.mods.rt.Publish(id, info)
+}
