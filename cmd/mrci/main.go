@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -125,6 +127,7 @@ func serveCmd(opts *options) *cobra.Command {
 	var addr string
 	var forceTLS bool
 	var maxSessions uint32
+	var metricsAddr string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "run the host in the foreground (legacy: -host)",
@@ -171,6 +174,15 @@ func serveCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if metricsAddr != "" {
+				srv := &http.Server{Addr: metricsAddr, Handler: h.Metrics().Handler(), ReadHeaderTimeout: 10 * time.Second}
+				go func() {
+					if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						log.Error("metrics server", "err", err)
+					}
+				}()
+				defer srv.Close()
+			}
 			log.Info("mrci host listening", "addr", ln.Addr().String(), "wire_version", wire.Version.String(),
 				"version", version, "force_tls", forceTLS, "data_dir", opts.dataDir)
 			return h.Serve(ctx, ln)
@@ -178,6 +190,7 @@ func serveCmd(opts *options) *cobra.Command {
 	}
 	c.Flags().StringVar(&addr, "addr", "", "listen address ip:port (default: the stored setting, 127.0.0.1:35516 at first)")
 	c.Flags().BoolVar(&forceTLS, "force-tls", false, "make every client, loopback included, use TLS (reply 2)")
+	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /debug/pprof/ on this address (e.g. 127.0.0.1:9516)")
 	c.Flags().Uint32Var(&maxSessions, "max-sessions", 0, "store a new maximum number of concurrent sessions (default: keep the stored setting, 100 at first)")
 	return c
 }

@@ -46,9 +46,47 @@ var (
 	ErrBadMode    = errors.New("bus: not an IPC mode")
 )
 
-type set map[*entry]struct{}
+// set is a set of sessions that iterates as fast as a slice: casts walk
+// it for every message, while joins and leaves are comparatively rare.
+type set struct {
+	list []*entry
+	pos  map[*entry]int
+}
+
+func (s *set) add(e *entry) {
+	if _, ok := s.pos[e]; ok {
+		return
+	}
+	if s.pos == nil {
+		s.pos = make(map[*entry]int)
+	}
+	s.pos[e] = len(s.list)
+	s.list = append(s.list, e)
+}
+
+func (s *set) remove(e *entry) {
+	i, ok := s.pos[e]
+	if !ok {
+		return
+	}
+	last := len(s.list) - 1
+	s.list[i] = s.list[last]
+	s.pos[s.list[i]] = i
+	s.list[last] = nil
+	s.list = s.list[:last]
+	delete(s.pos, e)
+}
+
+// members returns the set's sessions (nil-safe); callers must not keep it.
+func (s *set) members() []*entry {
+	if s == nil {
+		return nil
+	}
+	return s.list
+}
 
 type entry struct {
+	id       wire.SessionID
 	m        Member
 	user     wire.UserID
 	open     wire.SubChannelList
@@ -59,10 +97,10 @@ type entry struct {
 type Bus struct {
 	mu        sync.RWMutex
 	sessions  map[wire.SessionID]*entry
-	byUser    map[wire.UserID]set
-	bySub     map[wire.SubChannel]set
-	byChannel map[uint64]set // sessions whose channel list holds the id
-	openCh    map[uint64]set // sessions with a sub-channel of the id open
+	byUser    map[wire.UserID]*set
+	bySub     map[wire.SubChannel]*set
+	byChannel map[uint64]*set // sessions whose channel list holds the id
+	openCh    map[uint64]*set // sessions with a sub-channel of the id open
 
 	hooks map[wire.AsyncID][]func(*Message)
 
@@ -73,10 +111,10 @@ type Bus struct {
 func New() *Bus {
 	return &Bus{
 		sessions:  make(map[wire.SessionID]*entry),
-		byUser:    make(map[wire.UserID]set),
-		bySub:     make(map[wire.SubChannel]set),
-		byChannel: make(map[uint64]set),
-		openCh:    make(map[uint64]set),
+		byUser:    make(map[wire.UserID]*set),
+		bySub:     make(map[wire.SubChannel]*set),
+		byChannel: make(map[uint64]*set),
+		openCh:    make(map[uint64]*set),
 		hooks:     make(map[wire.AsyncID][]func(*Message)),
 	}
 }
@@ -105,7 +143,7 @@ func (b *Bus) Join(m Member) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.sessions[m.SessionID()]; !ok {
-		b.sessions[m.SessionID()] = &entry{m: m}
+		b.sessions[m.SessionID()] = &entry{id: m.SessionID(), m: m}
 	}
 }
 
@@ -150,19 +188,19 @@ func (b *Bus) SetChannels(id wire.SessionID, channels []uint64) {
 	}
 }
 
-func add[K comparable](idx map[K]set, k K, e *entry) {
+func add[K comparable](idx map[K]*set, k K, e *entry) {
 	s := idx[k]
 	if s == nil {
-		s = make(set)
+		s = &set{}
 		idx[k] = s
 	}
-	s[e] = struct{}{}
+	s.add(e)
 }
 
-func remove[K comparable](idx map[K]set, k K, e *entry) {
+func remove[K comparable](idx map[K]*set, k K, e *entry) {
 	if s := idx[k]; s != nil {
-		delete(s, e)
-		if len(s) == 0 {
+		s.remove(e)
+		if len(s.list) == 0 {
 			delete(idx, k)
 		}
 	}
@@ -264,7 +302,7 @@ func (b *Bus) Publish(msg *Message, self bool) {
 	case ToUser:
 		var u wire.UserID
 		copy(u[:], d)
-		for e := range b.byUser[u] {
+		for _, e := range b.byUser[u].members() {
 			b.deliverUnlessSelf(e, msg, self)
 		}
 	case ToSession:
@@ -275,7 +313,7 @@ func (b *Bus) Publish(msg *Message, self bool) {
 		}
 	case ToSubChannel:
 		sc, _ := wire.ParseSubChannel(d)
-		for e := range b.bySub[sc] {
+		for _, e := range b.bySub[sc].members() {
 			b.deliverUnlessSelf(e, msg, self)
 		}
 	case ToSubChannels:
@@ -295,7 +333,7 @@ func (b *Bus) deliver(e *entry, msg *Message) {
 }
 
 func (b *Bus) deliverUnlessSelf(e *entry, msg *Message, self bool) {
-	if !self && e.m.SessionID() == msg.From {
+	if !self && e.id == msg.From {
 		return
 	}
 	b.deliver(e, msg)
@@ -309,13 +347,13 @@ func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry
 		return
 	}
 	entries := list.Entries()
-	var seen set
+	var seen map[*entry]struct{}
 	if len(entries) > 1 {
-		seen = make(set)
+		seen = make(map[*entry]struct{})
 	}
 	for _, sc := range entries {
-		for e := range b.bySub[sc] {
-			if !self && e.m.SessionID() == msg.From {
+		for _, e := range b.bySub[sc].members() {
+			if !self && e.id == msg.From {
 				continue
 			}
 			if seen != nil {
@@ -352,9 +390,9 @@ func (b *Bus) cast(msg *Message, self bool) {
 // user the event names (bytes 8..40 of member events), once each.
 func (b *Bus) toChannel(msg *Message, self bool) {
 	ch := binary.LittleEndian.Uint64(msg.Data)
-	seen := make(set)
-	visit := func(s set) {
-		for e := range s {
+	seen := make(map[*entry]struct{})
+	visit := func(s *set) {
+		for _, e := range s.members() {
 			if _, dup := seen[e]; dup {
 				continue
 			}
@@ -389,9 +427,10 @@ func (b *Bus) SendTo(to wire.SessionID, msg *Message) bool {
 func (b *Bus) SessionsOf(user wire.UserID) []wire.SessionID {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	out := make([]wire.SessionID, 0, len(b.byUser[user]))
-	for e := range b.byUser[user] {
-		out = append(out, e.m.SessionID())
+	members := b.byUser[user].members()
+	out := make([]wire.SessionID, 0, len(members))
+	for _, e := range members {
+		out = append(out, e.id)
 	}
 	return out
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/cmds"
+	"github.com/mrci/mrci/internal/metrics"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/password"
 	"github.com/mrci/mrci/internal/session"
@@ -78,7 +79,8 @@ type Host struct {
 	stop     context.CancelFunc
 	mods     *externalModules // external modules (modules.go)
 
-	logs *asyncLog
+	logs    *asyncLog
+	metrics *metrics.Metrics
 }
 
 // New creates a host. Call Serve to accept connections.
@@ -107,6 +109,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		sessions: make(map[wire.SessionID]*session.Session),
 		logs:     newAsyncLog(cfg.Store, cfg.Log),
 	}
+	h.metrics = metrics.New(func() float64 { return float64(h.live.Load()) },
+		func() float64 { return float64(h.bus.Delivered()) })
 	s, err := cfg.Store.Settings(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("host: settings: %w", err)
@@ -125,6 +129,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	return h, nil
 }
+
+// Metrics returns the host's metrics (served by metrics.Handler).
+func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
 
 // Bus returns the host's async bus.
 func (h *Host) Bus() *bus.Bus { return h.bus }
@@ -262,7 +269,9 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	s := session.New(session.Config{
 		ID: sid, Conn: conn, Stream: stream, IP: ipText, AppName: hdr.AppName,
 		Bus: h.bus, Host: h, Store: h.cfg.Store, Log: h.log, Limits: h.cfg.Limits, Dir: h.cfg.Dir,
+		Metrics: h.metrics,
 	})
+	h.metrics.SessionsOpened.Inc()
 	h.mu.Lock()
 	h.sessions[sid] = s
 	h.mu.Unlock()

@@ -291,6 +291,7 @@ func (s *Session) instanceAsync(ctx context.Context, e instAsync) {
 		return
 	}
 	if err := s.checkOwnAsync(e.id, e.data); err != nil {
+		s.cfg.Metrics.Inc(asyncsRefused)
 		s.log.Warn("async refused", "command", e.in.cmd.clientName, "err", err)
 		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.clientName, err))
 		return
@@ -298,6 +299,7 @@ func (s *Session) instanceAsync(ctx context.Context, e instAsync) {
 	trusted := s.cfg.Host.Trusted(e.in.cmd.mod)
 	msg, err := s.cfg.Bus.Emit(s.cfg.ID, e.mode, e.id, e.data, trusted)
 	if err != nil {
+		s.cfg.Metrics.Inc(asyncsRefused)
 		s.log.Warn("async refused", "command", e.in.cmd.clientName, "err", err)
 		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.clientName, err))
 		return

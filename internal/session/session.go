@@ -23,7 +23,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/metrics"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/wire"
@@ -85,7 +88,8 @@ type Config struct {
 	Store   store.Store
 	Log     *slog.Logger
 	Limits  Limits
-	Dir     string // initial working directory for modules
+	Dir     string           // initial working directory for modules
+	Metrics *metrics.Metrics // nil: not counted
 }
 
 // Session is one client connection.
@@ -144,8 +148,7 @@ func (s *Session) Deliver(m *bus.Message) {
 	if len(s.mailbox) >= s.lim.Mailbox {
 		s.mbOver = true
 		s.mbMu.Unlock()
-		s.log.Warn("mailbox overflow; ending slow session")
-		s.end()
+		s.slowConsumer("mailbox overflow")
 		return
 	}
 	s.mailbox = append(s.mailbox, m)
@@ -162,9 +165,25 @@ func (s *Session) Deliver(m *bus.Message) {
 // DeliverFrame queues an encoded cast frame; over the soft limit it is
 // dropped and counted.
 func (s *Session) DeliverFrame(frame []byte) {
-	if s.out.push(frame, true) == overflowed {
-		s.end()
+	switch s.out.push(frame, true) {
+	case droppedFrame:
+		s.cfg.Metrics.Inc(castsDropped)
+	case overflowed:
+		s.slowConsumer("outbound queue overflow")
 	}
+}
+
+func castsDropped(m *metrics.Metrics) prometheus.Counter  { return m.CastsDropped }
+func framesIn(m *metrics.Metrics) prometheus.Counter      { return m.FramesIn }
+func framesOut(m *metrics.Metrics) prometheus.Counter     { return m.FramesOut }
+func slowConsumers(m *metrics.Metrics) prometheus.Counter { return m.SlowConsumers }
+func asyncsRefused(m *metrics.Metrics) prometheus.Counter { return m.AsyncsRefused }
+
+// slowConsumer ends a session that cannot keep up.
+func (s *Session) slowConsumer(why string) {
+	s.log.Warn("ending slow session", "reason", why)
+	s.cfg.Metrics.Inc(slowConsumers)
+	s.end()
 }
 
 // Dropped returns how many cast frames were dropped for this session.
@@ -253,6 +272,7 @@ func (s *Session) readLoop() {
 			s.end()
 			return
 		}
+		s.cfg.Metrics.Inc(framesIn)
 		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}}) {
 			return
 		}
@@ -323,8 +343,8 @@ func (s *Session) handleEvent(ctx context.Context, ev event) {
 		s.instanceExited(e)
 	case setOverride:
 		s.st.override = bool(e)
+		s.publish()
 	}
-	s.publish()
 }
 
 // sendFrame queues one frame for the client. A queue over its hard limit
@@ -337,9 +357,10 @@ func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
 	b := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)), t, cmd, branch, len(payload))
 	b = append(b, payload...)
 	if s.out.push(b, false) == overflowed {
-		s.log.Warn("outbound queue overflow; ending slow session")
-		s.end()
+		s.slowConsumer("outbound queue overflow")
+		return
 	}
+	s.cfg.Metrics.Inc(framesOut)
 }
 
 // sendAsync sends a frame on an async id (branch 0).

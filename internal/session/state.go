@@ -19,16 +19,17 @@ const maxChannels = 200
 
 // state is everything the loop owns.
 type state struct {
-	user     *store.User // nil while nobody is logged in
-	override bool        // channel owner override
-	open     wire.SubChannelList
-	writable wire.SubChannelList
-	active   bool
-	channels map[uint64]struct{}
-	p2pIn    map[wire.SessionID]struct{} // requests received
-	p2pOut   map[wire.SessionID]struct{} // requests sent
-	p2pOpen  map[wire.SessionID]struct{} // accepted links
-	dir      string
+	user       *store.User // nil while nobody is logged in
+	registered string      // user.Created formatted for my_info
+	override   bool        // channel owner override
+	open       wire.SubChannelList
+	writable   wire.SubChannelList
+	active     bool
+	channels   map[uint64]struct{}
+	p2pIn      map[wire.SessionID]struct{} // requests received
+	p2pOut     map[wire.SessionID]struct{} // requests sent
+	p2pOpen    map[wire.SessionID]struct{} // accepted links
+	dir        string
 
 	cmds      map[uint16]*loadedCmd
 	cmdKeys   map[cmdKey]*loadedCmd
@@ -49,6 +50,9 @@ func (st *state) init(cfg Config) {
 }
 
 func sortedIDs(m map[wire.SessionID]struct{}) []wire.SessionID {
+	if len(m) == 0 {
+		return nil
+	}
 	ids := slices.Collect(maps.Keys(m))
 	slices.SortFunc(ids, func(a, b wire.SessionID) int { return slices.Compare(a[:], b[:]) })
 	return ids
@@ -78,8 +82,10 @@ func (s *Session) publish() {
 		info.Email = u.Email
 		info.EmailVerified = u.EmailVerified
 		info.Rank = u.Rank
-		info.Registered = u.Created.UTC().Format("2006-01-02 15:04:05")
-		info.Channels = slices.Sorted(maps.Keys(st.channels))
+		info.Registered = st.registered
+		if len(st.channels) > 0 {
+			info.Channels = slices.Sorted(maps.Keys(st.channels))
+		}
 	}
 	s.info.Store(info)
 	if o, ok := s.cfg.Host.(Observer); ok {
@@ -125,6 +131,7 @@ func (s *Session) login(ctx context.Context, id wire.UserID) {
 		s.logout(ctx, false)
 	}
 	s.st.user = &u
+	s.st.registered = u.Created.UTC().Format("2006-01-02 15:04:05")
 	s.cfg.Bus.SetUser(s.cfg.ID, u.ID)
 	s.loadChannels(ctx)
 	s.publish()
