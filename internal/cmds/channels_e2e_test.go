@@ -38,7 +38,27 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return &env{t: t, h: hosttest.StartWith(t, hosttest.Options{ForceTLS: true}), users: map[string]store.User{}}
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith starts a host whose settings change is applied before it starts.
+func newEnvWith(t *testing.T, change func(*store.Settings)) *env {
+	t.Helper()
+	o := hosttest.Options{ForceTLS: true}
+	if change != nil {
+		o.Setup = func(st store.Store) {
+			ctx := context.Background()
+			s, err := st.Settings(ctx)
+			if err == nil {
+				change(&s)
+				err = st.SaveSettings(ctx, s)
+			}
+			if err != nil {
+				t.Fatalf("settings: %v", err)
+			}
+		}
+	}
+	return &env{t: t, h: hosttest.StartWith(t, o), users: map[string]store.User{}}
 }
 
 // user returns the account name, creating it (rank 1: every internal
@@ -87,6 +107,13 @@ func isMyInfo(f wire.Frame) bool {
 // not returned); command-table frames are skipped.
 func (s *sess) until(t *testing.T, stop func(wire.Frame) bool) []wire.Frame {
 	t.Helper()
+	out, _ := s.waitFor(t, stop)
+	return out
+}
+
+// waitFor is until that also returns the frame that matched.
+func (s *sess) waitFor(t *testing.T, stop func(wire.Frame) bool) ([]wire.Frame, wire.Frame) {
+	t.Helper()
 	var out []wire.Frame
 	timeout := time.After(10 * time.Second)
 	for {
@@ -96,7 +123,7 @@ func (s *sess) until(t *testing.T, stop func(wire.Frame) bool) []wire.Frame {
 				t.Fatalf("%s: connection ended while waiting for frames", s)
 			}
 			if stop(f) {
-				return out
+				return out, f
 			}
 			if f.Cmd == uint16(wire.AsyncAddCmd) || f.Cmd == uint16(wire.AsyncRmCmd) {
 				continue
@@ -104,7 +131,7 @@ func (s *sess) until(t *testing.T, stop func(wire.Frame) bool) []wire.Frame {
 			out = append(out, f)
 		case <-timeout:
 			t.Fatalf("%s: timed out waiting for frames; got %v", s, describe(out))
-			return nil
+			return nil, wire.Frame{}
 		}
 	}
 }
@@ -988,4 +1015,271 @@ func (p *permEnv) owner(t *testing.T, ch uint64) (id wire.UserID) {
 		t.Errorf("channel %d has %d owners", ch, n)
 	}
 	return id
+}
+
+// TestCast casts text and binary frames between members sharing a
+// sub-channel: every other session with the sub-channel open receives the
+// frame unchanged under ASYNC_CAST, the sender never does, sessions on
+// other sub-channels do not, and nothing is cast from a read-only
+// sub-channel.
+func TestCast(t *testing.T) {
+	e := newEnv(t)
+	a, a2 := e.login("caster1", "caster#1"), e.login("caster1", "caster#2")
+	b := e.login("caster2", "regular")
+	c := e.login("caster3", "other-sub")
+	x := e.login("outsider3", "outsider")
+	all := []*sess{a, a2, b, c, x}
+
+	a.fails(t, "cast", "hello", "no sub-channel is open; open a sub-channel you may write to first (open_sub_ch)")
+	a.ok(t, "add_ch", "-ch_name castch01")
+	a.ok(t, "add_sub_ch", "-ch_name castch01 -sub_name talk")
+	a.ok(t, "add_sub_ch", "-ch_name castch01 -sub_name other")
+	for _, u := range []string{"caster2", "caster3"} {
+		a.ok(t, "invite_to_ch", "-ch_name castch01 -user "+u)
+	}
+	b.ok(t, "accept_ch", "-ch_name castch01")
+	c.ok(t, "accept_ch", "-ch_name castch01")
+	for _, s := range []*sess{a, a2, b} {
+		s.ok(t, "open_sub_ch", "-ch_name castch01 -sub_name talk")
+	}
+	c.ok(t, "open_sub_ch", "-ch_name castch01 -sub_name other")
+	e.sync(all...)
+
+	castAndCheck := func(step string, from *sess, typ wire.TypeID, payload []byte, to ...*sess) {
+		t.Helper()
+		res := from.send(t, "cast", typ, payload)
+		if len(res.Frames) != 1 || res.Frames[0].Type != wire.TypeIdle {
+			t.Errorf("%s: cast answered %s, want only IDLE", step, describe(res.Frames))
+		}
+		e.expect(step, all, isCast, []wire.Frame{frame(wire.AsyncCast, typ, payload)}, to...)
+	}
+	castAndCheck("text", a, wire.TypeText, wire.EncodeText("hello there"), a2, b)
+	castAndCheck("binary", b, wire.TypeBytes, []byte{0, 1, 2, 0xfe, 0xff}, a, a2)
+	castAndCheck("empty", a2, wire.TypeBytes, nil, a, b)
+	castAndCheck("any type", b, wire.TypeID(200), []byte("raw"), a, a2)
+	castAndCheck("other sub-channel", c, wire.TypeText, wire.EncodeText("anyone?"))
+	b.sendFails(t, "cast", wire.TypePingPeers, make([]byte, wire.PeerInfoLen), "PING_PEERS frames cannot be cast; use ping_peers")
+
+	// Read-only for level 4: b may receive on talk but not cast to it.
+	a.ok(t, "add_rdonly_flag", "-ch_name castch01 -sub_id 0 -level 4")
+	e.sync(all...)
+	for _, s := range []*sess{a, a2, b} {
+		s.ok(t, "open_sub_ch", "-ch_name castch01 -sub_name talk")
+	}
+	e.sync(all...)
+	b.fails(t, "cast", "not allowed", "every open sub-channel is read-only for you; open a sub-channel you may write to first")
+	e.expect("read-only cast", all, isCast, nil)
+	castAndCheck("to read-only receiver", a, wire.TypeText, wire.EncodeText("listen"), a2, b)
+
+	// With a writable sub-channel open too, b's casts go there only.
+	b.ok(t, "open_sub_ch", "-ch_name castch01 -sub_name other")
+	e.sync(all...)
+	castAndCheck("writable only", b, wire.TypeText, wire.EncodeText("over here"), c)
+}
+
+func isP2P(f wire.Frame) bool { return f.Cmd == uint16(wire.AsyncP2P) }
+
+// TestP2P runs the peer-to-peer handshake: request, decline, accept,
+// data both ways, close, and the link ending when a peer disconnects; no
+// data passes before a link is open.
+func TestP2P(t *testing.T) {
+	e := newEnv(t)
+	p, q, r := e.login("peer1", "p"), e.login("peer2", "q"), e.login("peer3", "r")
+	all := []*sess{p, q, r}
+	pInfo := wire.PeerInfo{SessionID: p.sid, UserID: p.uid, UserName: "peer1", AppName: "hosttest"}
+	rInfo := wire.PeerInfo{SessionID: r.sid, UserID: r.uid, UserName: "peer3", AppName: "hosttest"}
+	data := func(to *sess, b ...byte) []byte { return append(append([]byte(nil), to.sid[:]...), b...) }
+	lsP2P := func(s *sess) [][]string {
+		t.Helper()
+		lines := strings.Split(s.ok(t, "ls_p2p", "").Text(), "\n")
+		if len(lines) < 3 || lines[0] != "" || strings.Join(strings.Fields(lines[1]), " ") != "peer_id pending" {
+			t.Fatalf("%s: ls_p2p printed %q", s, lines)
+		}
+		var rows [][]string
+		for _, l := range lines[3:] {
+			if l != "" {
+				rows = append(rows, strings.Fields(l))
+			}
+		}
+		return rows
+	}
+	row := func(s *sess, pending string) []string { return []string{s.sid.String(), pending} }
+	wantRows := func(s *sess, want ...[]string) {
+		t.Helper()
+		if got := lsP2P(s); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: ls_p2p rows %q, want %q", s, got, want)
+		}
+	}
+
+	// Argument checks; TEXT frames are ignored by the SESSION_ID commands.
+	p.sendFails(t, "p2p_request", wire.TypeSessionID, q.sid[:27], "session id must be 28 bytes")
+	if res := p.send(t, "p2p_request", wire.TypeText, wire.EncodeText(q.sid.String())); len(res.Frames) != 1 {
+		t.Errorf("p2p_request with TEXT answered %s", describe(res.Frames))
+	}
+	p.sendFails(t, "p2p_request", wire.TypeSessionID, p.sid[:], "cannot open a P2P link with your own session")
+	p.sendFails(t, "to_peer", wire.TypeText, q.sid[:20], "payload lacks the session id header")
+	p.sendFails(t, "to_peer", wire.TypeText, data(q, 'x', 0), "no open P2P connection with that peer")
+	q.sendFails(t, "p2p_open", wire.TypeSessionID, p.sid[:], "no pending request from that peer")
+	q.sendFails(t, "p2p_close", wire.TypeSessionID, p.sid[:], "no pending request or connection with that peer")
+	e.expect("nothing yet", all, isP2P, nil)
+
+	// Request: q is shown p's PEER_INFO; nobody else hears of it.
+	p.sendOK(t, "p2p_request", wire.TypeSessionID, q.sid[:])
+	e.expect("request", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2PRequest, pInfo.Marshal())}, q)
+	p.sendFails(t, "p2p_request", wire.TypeSessionID, q.sid[:], "a request with that peer is already pending")
+	q.sendFails(t, "p2p_request", wire.TypeSessionID, p.sid[:], "a request with that peer is already pending")
+	wantRows(p, row(q, "1"))
+	wantRows(q, row(p, "1"))
+
+	// No data passes while the request is pending, in either direction.
+	p.sendFails(t, "to_peer", wire.TypeText, data(q, 'h', 0), "no open P2P connection with that peer")
+	q.sendFails(t, "to_peer", wire.TypeText, data(p, 'h', 0), "no open P2P connection with that peer")
+	e.expect("no data while pending", all, isP2P, nil)
+
+	// Accept: p receives P2P_OPEN carrying q's session id.
+	q.sendOK(t, "p2p_open", wire.TypeSessionID, p.sid[:])
+	e.expect("open", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2POpen, q.sid[:])}, p)
+	q.sendFails(t, "p2p_open", wire.TypeSessionID, p.sid[:], "already connected")
+	p.sendFails(t, "p2p_request", wire.TypeSessionID, q.sid[:], "already connected to that peer")
+	wantRows(p, row(q, "0"))
+	wantRows(q, row(p, "0"))
+	pad := func(s string, n int) string { return s + strings.Repeat(" ", n-len(s)) }
+	if got, want := p.ok(t, "ls_p2p", "").Text(), "\n"+pad("peer_id", 60)+pad("pending", 11)+"\n"+
+		pad("-------", 60)+pad("-------", 11)+"\n"+pad(q.sid.String(), 60)+pad("0", 11)+"\n"; got != want {
+		t.Errorf("ls_p2p printed %q, want %q", got, want)
+	}
+
+	// Data both ways, text and binary, with the sender's id prepended.
+	hi := wire.EncodeText("hi q")
+	p.sendOK(t, "to_peer", wire.TypeText, data(q, hi...))
+	e.expect("p to q", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeText, append(p.sid[:], hi...))}, q)
+	q.sendOK(t, "to_peer", wire.TypeBytes, data(p, 0, 0xff, 7))
+	e.expect("q to p", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeBytes, append(q.sid[:], 0, 0xff, 7))}, p)
+	q.sendOK(t, "to_peer", wire.TypeBytes, data(p))
+	e.expect("empty data", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeBytes, q.sid[:])}, p)
+	r.sendFails(t, "to_peer", wire.TypeText, data(q, 'x', 0), "no open P2P connection with that peer")
+	p.sendFails(t, "to_peer", wire.TypeP2PClose, data(q), "P2P_CLOSE frames cannot be sent with to_peer; use p2p_request, p2p_open or p2p_close")
+	e.expect("refused data", all, isP2P, nil)
+
+	// Close: q receives P2P_CLOSE with p's id; the link is gone on both sides.
+	p.sendOK(t, "p2p_close", wire.TypeSessionID, q.sid[:])
+	e.expect("close", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2PClose, p.sid[:])}, q)
+	wantRows(p)
+	wantRows(q)
+	q.sendFails(t, "to_peer", wire.TypeText, data(p, 'x', 0), "no open P2P connection with that peer")
+
+	// Decline: r asks p, p declines; r is told.
+	r.sendOK(t, "p2p_request", wire.TypeSessionID, p.sid[:])
+	e.expect("request 2", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2PRequest, rInfo.Marshal())}, p)
+	p.sendOK(t, "p2p_close", wire.TypeSessionID, r.sid[:])
+	e.expect("decline", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2PClose, p.sid[:])}, r)
+	wantRows(p)
+	wantRows(r)
+	p.sendFails(t, "p2p_open", wire.TypeSessionID, r.sid[:], "no pending request from that peer")
+
+	// Withdrawing one's own request.
+	r.sendOK(t, "p2p_request", wire.TypeSessionID, q.sid[:])
+	e.expect("request 3", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2PRequest, rInfo.Marshal())}, q)
+	r.sendOK(t, "p2p_close", wire.TypeSessionID, q.sid[:])
+	e.expect("withdraw", all, isP2P, []wire.Frame{frame(wire.AsyncP2P, wire.TypeP2PClose, r.sid[:])}, q)
+	wantRows(q)
+
+	// Disconnecting ends the link: the peer gets P2P_CLOSE with the
+	// departed session's id. A pending request from it is dropped too.
+	p.sendOK(t, "p2p_request", wire.TypeSessionID, q.sid[:])
+	q.sendOK(t, "p2p_open", wire.TypeSessionID, p.sid[:])
+	p.sendOK(t, "p2p_request", wire.TypeSessionID, r.sid[:])
+	e.sync(all...)
+	wantRows(p, row(q, "0"), row(r, "1"))
+	_ = p.c.Close()
+	for _, s := range []*sess{q, r} {
+		_, f := s.waitFor(t, isP2P)
+		if want := frame(wire.AsyncP2P, wire.TypeP2PClose, p.sid[:]); !sameFrames([]wire.Frame{f}, []wire.Frame{want}) {
+			t.Errorf("%s: after the peer disconnected received %s, want %s", s, describe([]wire.Frame{f}), describe([]wire.Frame{want}))
+		}
+	}
+	got := e.sync(q, r)
+	for _, s := range []*sess{q, r} {
+		if fs := only(got[s], isP2P); len(fs) != 0 {
+			t.Errorf("%s: extra P2P frames %s", s, describe(fs))
+		}
+		wantRows(s)
+	}
+}
+
+// TestPingPeers checks ping_peers over an active sub-channel (the global
+// active flag is on by default, which makes every sub-channel active).
+func TestPingPeers(t *testing.T) {
+	e := newEnv(t)
+	a, b, c := e.login("pinger1", "a"), e.login("pinger2", "b"), e.login("pinger3", "c")
+	all := []*sess{a, b, c}
+
+	a.fails(t, "ping_peers", "", "no active-update sub-channel is open, peers could not answer")
+	a.ok(t, "add_ch", "-ch_name pingch01")
+	a.ok(t, "add_sub_ch", "-ch_name pingch01 -sub_name room")
+	a.ok(t, "add_sub_ch", "-ch_name pingch01 -sub_name hall")
+	a.ok(t, "set_sub_ch_level", "-ch_name pingch01 -sub_name room -level 5")
+	a.ok(t, "set_sub_ch_level", "-ch_name pingch01 -sub_name hall -level 5")
+	a.ok(t, "open_sub_ch", "-ch_name pingch01 -sub_name room")
+	b.ok(t, "open_sub_ch", "-ch_name pingch01 -sub_name room")
+	c.ok(t, "open_sub_ch", "-ch_name pingch01 -sub_name hall")
+	e.sync(all...)
+
+	a.ok(t, "ping_peers", "")
+	got := e.sync(all...)
+	if fs := only(got[a], pingFrames); !sameFrames(fs, []wire.Frame{frame(wire.AsyncToPeer, wire.TypePeerInfo, peerInfo(b, "pinger2"))}) {
+		t.Errorf("pinger received %s", describe(fs))
+	}
+	if fs := only(got[b], pingFrames); !sameFrames(fs, []wire.Frame{frame(wire.AsyncLimitedCast, wire.TypePeerInfo, peerInfo(a, "pinger1"))}) {
+		t.Errorf("pinged peer received %s", describe(fs))
+	}
+	if fs := only(got[c], pingFrames); len(fs) != 0 {
+		t.Errorf("session on another sub-channel received %s", describe(fs))
+	}
+}
+
+func peerInfo(s *sess, name string) []byte {
+	p := wire.PeerInfo{SessionID: s.sid, UserID: s.uid, UserName: name, AppName: "hosttest"}
+	return p.Marshal()
+}
+
+func pingFrames(f wire.Frame) bool {
+	return (f.Cmd == uint16(wire.AsyncLimitedCast) || f.Cmd == uint16(wire.AsyncToPeer)) && f.Type == wire.TypePeerInfo
+}
+
+// TestActiveFlag checks the per-sub-channel active flag while the host's
+// global flag is off: set_active_flag emits CH_ACT_FLAG, sessions with the
+// sub-channel open recompute their active flag, nothing is forwarded.
+func TestActiveFlag(t *testing.T) {
+	e := newEnvWith(t, func(s *store.Settings) { s.ActiveUpdates = false })
+	a, b := e.login("pinger1", "a"), e.login("pinger2", "b")
+	all := []*sess{a, b}
+	a.ok(t, "add_ch", "-ch_name pingch01")
+	a.ok(t, "add_sub_ch", "-ch_name pingch01 -sub_name room")
+	a.ok(t, "set_sub_ch_level", "-ch_name pingch01 -sub_name room -level 5")
+	a.ok(t, "open_sub_ch", "-ch_name pingch01 -sub_name room")
+	b.ok(t, "open_sub_ch", "-ch_name pingch01 -sub_name room")
+	a.fails(t, "ping_peers", "", "no active-update sub-channel is open, peers could not answer")
+
+	res := a.ok(t, "set_active_flag", "-ch_name pingch01 -sub_name room -state 1")
+	if res.Text() != "" {
+		t.Errorf("set_active_flag printed %q with the global flag off", res.Text())
+	}
+	e.expect("CH_ACT_FLAG is not forwarded", all, func(f wire.Frame) bool { return f.Cmd == uint16(wire.AsyncChActFlag) }, nil)
+	a.ok(t, "ping_peers", "")
+	got := e.sync(all...)
+	if fs := only(got[a], pingFrames); !sameFrames(fs, []wire.Frame{frame(wire.AsyncToPeer, wire.TypePeerInfo, peerInfo(b, "pinger2"))}) {
+		t.Errorf("pinger received %s after set_active_flag", describe(fs))
+	}
+	if fs := only(got[b], pingFrames); !sameFrames(fs, []wire.Frame{frame(wire.AsyncLimitedCast, wire.TypePeerInfo, peerInfo(a, "pinger1"))}) {
+		t.Errorf("pinged peer received %s", describe(fs))
+	}
+
+	a.ok(t, "set_active_flag", "-ch_name pingch01 -sub_name room -state 0")
+	e.sync(all...)
+	a.fails(t, "ping_peers", "", "no active-update sub-channel is open, peers could not answer")
+	sc, err := e.h.Store.SubChannelByName(context.Background(), e.channelID("pingch01"), "room")
+	if err != nil || sc.ActiveUpdates {
+		t.Errorf("sub-channel after set_active_flag 0: %+v, %v", sc, err)
+	}
 }
