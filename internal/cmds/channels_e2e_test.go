@@ -1283,3 +1283,287 @@ func TestActiveFlag(t *testing.T) {
 		t.Errorf("sub-channel after set_active_flag 0: %+v, %v", sc, err)
 	}
 }
+
+// dbState renders every channel, membership, sub-channel and read-only
+// flag row, to check that refused commands change nothing.
+func (e *env) dbState() string {
+	e.t.Helper()
+	var b strings.Builder
+	for _, v := range []store.View{store.ViewChannels, store.ViewMembers, store.ViewSubChannels, store.ViewReadOnly} {
+		rows, err := e.h.Store.ListView(context.Background(), v, nil, store.Page{Limit: 10000})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, r := range rows {
+			fmt.Fprintf(&b, "%s %q\n", v, r.Cells)
+		}
+	}
+	return b.String()
+}
+
+// TestArgumentChecks runs every command with missing, malformed and
+// unknown arguments: each gets its error text and nothing changes.
+func TestArgumentChecks(t *testing.T) {
+	e := newEnv(t)
+	o := e.login("argowner", "owner")
+	e.user("arguser")
+	o.ok(t, "add_ch", "-ch_name argch01")
+	o.ok(t, "add_ch", "-ch_name argch02")
+	o.ok(t, "add_sub_ch", "-ch_name argch01 -sub_name subone")
+	o.ok(t, "add_sub_ch", "-ch_name argch01 -sub_name subtwo")
+	o.ok(t, "add_rdonly_flag", "-ch_name argch01 -sub_id 0 -level 3")
+	o.ok(t, "invite_to_ch", "-ch_name argch02 -user arguser")
+
+	const (
+		chMissing  = "-ch_name missing"
+		subMissing = "-sub_name missing"
+		badCh      = "invalid channel name (4-32 chars, no spaces)"
+		badSub     = "invalid sub-channel name (4-32 chars, no spaces)"
+		badNew     = "invalid new name (4-32 chars, no spaces)"
+		badUser    = "invalid user name (2-24 chars, no spaces)"
+		noCh       = "no such channel"
+		noSub      = "no such sub-channel"
+		noUser     = "no such user"
+		level14    = "level must be 1-4"
+		level15    = "level must be 1-5"
+		state01    = "-state must be 1 or 0"
+	)
+	long := strings.Repeat("x", 33)
+	cases := []struct {
+		cmd, args string
+		errs      []string
+	}{
+		{"add_ch", "", []string{chMissing}},
+		{"add_ch", "-ch_name -x", []string{chMissing}},
+		{"add_ch", "-ch_name abc", []string{badCh}},
+		{"add_ch", "-ch_name " + long, []string{badCh}},
+		{"add_ch", "-ch_name 'has space'", []string{badCh}},
+		{"add_ch", "-ch_name ARGCH01", []string{"channel already exists"}},
+		{"rm_ch", "", []string{chMissing}},
+		{"rm_ch", "-ch_name ab", []string{badCh}},
+		{"rm_ch", "-ch_name nosuch1", []string{noCh}},
+		{"rename_ch", "", []string{chMissing}},
+		{"rename_ch", "-ch_name argch01", []string{"-new_name missing"}},
+		{"rename_ch", "-ch_name argch01 -x y -new_name abcde", []string{"-new_name missing"}}, // 4-token limit
+		{"rename_ch", "-ch_name ab -new_name abcde", []string{badCh}},
+		{"rename_ch", "-ch_name argch01 -new_name ab", []string{badNew}},
+		{"rename_ch", "-ch_name nosuch1 -new_name abcde", []string{noCh}},
+		{"rename_ch", "-ch_name argch01 -new_name ARGCH02", []string{"channel already exists"}},
+		{"find_ch", "-name ab", []string{"not a valid channel name"}},
+		{"find_ch", "-id x1", []string{"not a valid channel id"}},
+		{"find_ch", "-id 0", []string{"not a valid channel id"}},
+		{"invite_to_ch", "", []string{chMissing}},
+		{"invite_to_ch", "-ch_name argch01", []string{"-user missing"}},
+		{"invite_to_ch", "-ch_name ab -user arguser", []string{badCh}},
+		{"invite_to_ch", "-ch_name argch01 -user a", []string{badUser}},
+		{"invite_to_ch", "-ch_name nosuch1 -user arguser", []string{noCh}},
+		{"invite_to_ch", "-ch_name argch01 -user nosuchuser", []string{noUser}},
+		{"invite_to_ch", "-ch_name argch01 -user argowner", []string{"already a member"}},
+		{"invite_to_ch", "-ch_name argch02 -user arguser", []string{"already invited"}},
+		{"accept_ch", "", []string{chMissing}},
+		{"accept_ch", "-ch_name ab", []string{badCh}},
+		{"accept_ch", "-ch_name nosuch1", []string{noCh}},
+		{"accept_ch", "-ch_name argch01", []string{"you have no invitation to this channel"}},
+		{"decline_ch", "", []string{chMissing}},
+		{"decline_ch", "-ch_name argch02", []string{"you have no invitation to this channel"}},
+		{"remove_ch_member", "", []string{chMissing}},
+		{"remove_ch_member", "-ch_name argch01", []string{"-user missing"}},
+		{"remove_ch_member", "-ch_name ab -user arguser", []string{badCh}},
+		{"remove_ch_member", "-ch_name argch01 -user 'a b'", []string{badUser}},
+		{"remove_ch_member", "-ch_name nosuch1 -user arguser", []string{noCh}},
+		{"remove_ch_member", "-ch_name argch01 -user nosuchuser", []string{noUser}},
+		{"remove_ch_member", "-ch_name argch01 -user arguser", []string{"target is not a member", "access denied"}},
+		{"remove_ch_member", "-ch_name argch01 -user argowner", []string{"the owner cannot leave; assign a new owner first", "access denied"}},
+		{"set_member_level", "", []string{chMissing}},
+		{"set_member_level", "-ch_name argch01", []string{"-user missing"}},
+		{"set_member_level", "-ch_name argch01 -user arguser", []string{"-level missing"}},
+		{"set_member_level", "-ch_name ab -user arguser -level 2", []string{badCh}},
+		{"set_member_level", "-ch_name argch01 -user a -level 2", []string{badUser}},
+		{"set_member_level", "-ch_name argch01 -user arguser -level 5", []string{level14}},
+		{"set_member_level", "-ch_name argch01 -user arguser -level 0", []string{level14}},
+		{"set_member_level", "-ch_name argch01 -user arguser -level two", []string{level14}},
+		{"set_member_level", "-ch_name nosuch1 -user arguser -level 2", []string{noCh}},
+		{"set_member_level", "-ch_name argch01 -user nosuchuser -level 2", []string{noUser}},
+		{"set_member_level", "-ch_name argch01 -user argowner -level 2", []string{"access denied"}},
+		{"set_member_level", "-ch_name argch01 -user arguser -level 2", []string{"target is not a member"}},
+		{"set_member_level", "-ch_name argch02 -user arguser -level 2", []string{"target is not a member"}},
+		{"ls_ch_members", "", []string{chMissing}},
+		{"ls_ch_members", "-ch_name ab", []string{badCh}},
+		{"ls_ch_members", "-ch_name nosuch1", []string{noCh}},
+		{"ch_owner_override", "", []string{"-state missing"}},
+		{"ch_owner_override", "-state 2", []string{state01}},
+		{"ch_owner_override", "-state yes", []string{state01}},
+		{"add_sub_ch", "", []string{chMissing}},
+		{"add_sub_ch", "-ch_name argch01", []string{subMissing}},
+		{"add_sub_ch", "-ch_name ab -sub_name abcd", []string{badCh}},
+		{"add_sub_ch", "-ch_name argch01 -sub_name ab", []string{badSub}},
+		{"add_sub_ch", "-ch_name nosuch1 -sub_name abcd", []string{noCh}},
+		{"add_sub_ch", "-ch_name argch01 -sub_name SUBONE", []string{"sub-channel already exists"}},
+		{"rm_sub_ch", "", []string{chMissing}},
+		{"rm_sub_ch", "-ch_name argch01", []string{subMissing}},
+		{"rm_sub_ch", "-ch_name argch01 -sub_name nosub1", []string{noSub}},
+		{"rename_sub_ch", "-ch_name argch01 -sub_name subone", []string{"-new_name missing"}},
+		{"rename_sub_ch", "-ch_name argch01 -sub_name s -new_name abcd", []string{badSub}},
+		{"rename_sub_ch", "-ch_name argch01 -sub_name subone -new_name ab", []string{badNew}},
+		{"rename_sub_ch", "-ch_name nosuch1 -sub_name subone -new_name abcd", []string{noCh}},
+		{"rename_sub_ch", "-ch_name argch01 -sub_name nosub1 -new_name abcd", []string{noSub}},
+		{"rename_sub_ch", "-ch_name argch01 -sub_name subone -new_name SubTwo", []string{"sub-channel already exists"}},
+		{"ls_sub_chs", "", []string{chMissing}},
+		{"ls_sub_chs", "-ch_name ab", []string{badCh}},
+		{"ls_sub_chs", "-ch_name nosuch1", []string{noCh}},
+		{"set_sub_ch_level", "-ch_name argch01 -sub_name subone", []string{"-level missing"}},
+		{"set_sub_ch_level", "-ch_name argch01 -sub_name subone -level 6", []string{level15}},
+		{"set_sub_ch_level", "-ch_name argch01 -sub_name subone -level 0", []string{level15}},
+		{"set_sub_ch_level", "-ch_name argch01 -sub_name nosub1 -level 3", []string{noSub}},
+		{"set_active_flag", "-ch_name argch01 -sub_name subone", []string{"-state missing"}},
+		{"set_active_flag", "-ch_name argch01 -sub_name subone -state 2", []string{state01}},
+		{"set_active_flag", "-ch_name argch01 -sub_name nosub1 -state 1", []string{noSub}},
+		{"add_rdonly_flag", "", []string{chMissing}},
+		{"add_rdonly_flag", "-ch_name argch01", []string{"-sub_id missing"}},
+		{"add_rdonly_flag", "-ch_name argch01 -sub_id 0", []string{"-level missing"}},
+		{"add_rdonly_flag", "-ch_name ab -sub_id 0 -level 1", []string{badCh}},
+		{"add_rdonly_flag", "-ch_name argch01 -sub_id 256 -level 1", []string{"sub id must be 0-255"}},
+		{"add_rdonly_flag", "-ch_name argch01 -sub_id x -level 1", []string{"sub id must be 0-255"}},
+		{"add_rdonly_flag", "-ch_name argch01 -sub_id 0 -level 6", []string{level15}},
+		{"add_rdonly_flag", "-ch_name nosuch1 -sub_id 0 -level 1", []string{noCh}},
+		{"add_rdonly_flag", "-ch_name argch01 -sub_id 0 -level 3", []string{"read-only flag for that sub id and level already exists"}},
+		{"rm_rdonly_flag", "-ch_name argch01 -sub_id 0 -level 0", []string{level15}},
+		{"rm_rdonly_flag", "-ch_name argch01 -sub_id 5 -level 5", []string{"no such read-only flag"}},
+		{"ls_rdonly_flags", "", []string{chMissing}},
+		{"ls_rdonly_flags", "-ch_name nosuch1", []string{noCh}},
+		{"open_sub_ch", "", []string{chMissing}},
+		{"open_sub_ch", "-ch_name argch01", []string{subMissing}},
+		{"open_sub_ch", "-ch_name nosuch1 -sub_name subone", []string{noCh}},
+		{"open_sub_ch", "-ch_name argch01 -sub_name nosub1", []string{noSub}},
+		{"close_sub_ch", "", []string{chMissing}},
+		{"close_sub_ch", "-ch_name argch01 -sub_name nosub1", []string{noSub}},
+	}
+	e.sync(o)
+	before := e.dbState()
+	for _, c := range cases {
+		o.fails(t, c.cmd, c.args, c.errs...)
+	}
+	if after := e.dbState(); after != before {
+		t.Errorf("refused commands changed the database:\n%s\nwas\n%s", after, before)
+	}
+	if rows := o.openRows(t); len(rows) != 0 {
+		t.Errorf("refused commands opened %q", rows)
+	}
+	e.expect("refused commands emit nothing", []*sess{o}, isChannelEvent, nil)
+
+	// Renaming to a different case of its own name is allowed.
+	o.ok(t, "rename_ch", "-ch_name argch01 -new_name ArgCh01")
+	o.ok(t, "rename_sub_ch", "-ch_name argch01 -sub_name subone -new_name SubOne")
+}
+
+// TestSubChannelLimit checks the max_sub_channels setting.
+func TestSubChannelLimit(t *testing.T) {
+	e := newEnvWith(t, func(s *store.Settings) { s.MaxSubChannels = 2 })
+	o := e.login("limiter", "owner")
+	o.ok(t, "add_ch", "-ch_name limit01")
+	o.ok(t, "add_sub_ch", "-ch_name limit01 -sub_name sub0")
+	o.ok(t, "add_sub_ch", "-ch_name limit01 -sub_name sub1")
+	o.fails(t, "add_sub_ch", "-ch_name limit01 -sub_name sub2", "channel reached its maximum of 2 sub-channels")
+	// Freed ids are reused, smallest first.
+	o.ok(t, "rm_sub_ch", "-ch_name limit01 -sub_name sub0")
+	o.ok(t, "add_sub_ch", "-ch_name limit01 -sub_name sub2")
+	sc, err := e.h.Store.SubChannelByName(context.Background(), e.channelID("limit01"), "sub2")
+	if err != nil || sc.ID != 0 || sc.LowestLevel != 4 || sc.ActiveUpdates {
+		t.Errorf("new sub-channel %+v, %v", sc, err)
+	}
+}
+
+// fieldsOf splits viewer data rows into fields.
+func fieldsOf(rows []string) [][]string {
+	var out [][]string
+	for _, r := range rows {
+		out = append(out, strings.Fields(r))
+	}
+	return out
+}
+
+// TestListings checks that the channel listings are restricted by exact
+// channel id and caller, and that they page.
+func TestListings(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.login("lister1", "a"), e.login("lister2", "b")
+	ctx := context.Background()
+	st := e.h.Store
+	for _, name := range []string{"lst01", "lst011", "lst02"} {
+		a.ok(t, "add_ch", "-ch_name "+name)
+	}
+	c := e.login("lister3", "c")
+	c.ok(t, "add_ch", "-ch_name other01")
+	id01, id011, id02, idOther := e.channelID("lst01"), e.channelID("lst011"), e.channelID("lst02"), e.channelID("other01")
+	a.ok(t, "invite_to_ch", "-ch_name lst01 -user lister2")
+	b.ok(t, "accept_ch", "-ch_name lst01")
+	a.ok(t, "invite_to_ch", "-ch_name lst02 -user lister2")
+	a.ok(t, "add_sub_ch", "-ch_name lst01 -sub_name sub01")
+	a.ok(t, "add_sub_ch", "-ch_name lst011 -sub_name sub011")
+	a.ok(t, "add_rdonly_flag", "-ch_name lst01 -sub_id 0 -level 4")
+	a.ok(t, "add_rdonly_flag", "-ch_name lst011 -sub_id 0 -level 5")
+	disp := "BeeDisp"
+	if err := st.UpdateUser(ctx, e.user("lister2").ID, store.UserUpdate{DisplayName: &disp}); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(what string, got [][]string, want ...[]string) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: rows %q, want %q", what, got, want)
+		}
+	}
+	str := func(n uint64) string { return fmt.Sprint(n) }
+
+	res := b.ok(t, "ls_chs", "")
+	if !strings.HasPrefix(res.Text(), "channel_id") {
+		t.Errorf("ls_chs printed %q", res.Text())
+	}
+	check("ls_chs", fieldsOf(viewRows(res)), []string{str(id01), "lst01", "0", "4"}, []string{str(id02), "lst02", "1", "4"})
+	check("ls_chs of c", fieldsOf(viewRows(c.ok(t, "ls_chs", "-channel_name lst"))), []string{str(idOther), "other01", "0", "1"})
+
+	check("find_ch -name", fieldsOf(viewRows(c.ok(t, "find_ch", "-name LST0"))),
+		[]string{str(id01), "lst01"}, []string{str(id011), "lst011"}, []string{str(id02), "lst02"})
+	check("find_ch -id", fieldsOf(viewRows(c.ok(t, "find_ch", "-id "+str(id01)))), []string{str(id01), "lst01"})
+	if rows := viewRows(c.ok(t, "find_ch", "")); len(rows) != 4 {
+		t.Errorf("find_ch without filter: %q", rows)
+	}
+
+	check("ls_ch_members", fieldsOf(viewRows(b.ok(t, "ls_ch_members", "-ch_name lst01"))),
+		[]string{str(id01), "lister1", "0", "1"}, []string{str(id01), "lister2", "BeeDisp", "0", "4"})
+	check("ls_ch_members -user_name", fieldsOf(viewRows(b.ok(t, "ls_ch_members", "-ch_name lst01 -user_name ter2"))),
+		[]string{str(id01), "lister2", "BeeDisp", "0", "4"})
+	check("ls_ch_members -disp_name", fieldsOf(viewRows(b.ok(t, "ls_ch_members", "-ch_name lst01 -disp_name beed"))),
+		[]string{str(id01), "lister2", "BeeDisp", "0", "4"})
+	check("ls_ch_members of lst02", fieldsOf(viewRows(a.ok(t, "ls_ch_members", "-ch_name lst02"))),
+		[]string{str(id02), "lister1", "0", "1"}, []string{str(id02), "lister2", "BeeDisp", "1", "4"})
+	c.fails(t, "ls_ch_members", "-ch_name lst01", "you are not a member of this channel")
+	b.fails(t, "ls_ch_members", "-ch_name lst02", "you are not a member of this channel")
+
+	check("ls_sub_chs", fieldsOf(viewRows(b.ok(t, "ls_sub_chs", "-ch_name lst01"))), []string{"0", "sub01", "4", "0"})
+	check("ls_sub_chs non-member", fieldsOf(viewRows(c.ok(t, "ls_sub_chs", "-ch_name lst01"))))
+	check("ls_rdonly_flags", fieldsOf(viewRows(b.ok(t, "ls_rdonly_flags", "-ch_name lst01"))), []string{"lst01", str(id01), "0", "4"})
+	check("ls_rdonly_flags non-member", fieldsOf(viewRows(c.ok(t, "ls_rdonly_flags", "-ch_name lst011"))), []string{"lst011", str(id011), "0", "5"})
+	check("ls_rdonly_flags non-member, level 4 flag", fieldsOf(viewRows(c.ok(t, "ls_rdonly_flags", "-ch_name lst01"))))
+
+	// Paging: 51 sub-channels print as 50 rows, a question, then 1 row;
+	// the answers reach the viewer.
+	for i := range 51 {
+		if _, err := st.CreateSubChannel(ctx, idOther, fmt.Sprintf("page%03d", i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prompts := 0
+	p := client.TextPrompts(client.PromptFunc(func(context.Context, wire.Frame) (string, error) {
+		prompts++
+		return "y", nil
+	}), func(f wire.Frame) bool { return strings.HasPrefix(wire.DecodeText(f.Payload), "next page") })
+	res, err := c.c.RunInteractive(ctx10(t), "ls_sub_chs", "-ch_name other01", p)
+	if err != nil || res.Err() != nil {
+		t.Fatalf("ls_sub_chs paging: %v %v", err, res.Err())
+	}
+	n := strings.Count(res.Text(), "page0")
+	if prompts != 1 || n != 51 {
+		t.Errorf("ls_sub_chs paging: %d prompts, %d rows", prompts, n)
+	}
+}
