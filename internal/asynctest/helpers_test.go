@@ -33,7 +33,11 @@ type opts struct {
 	trust  bool // TrustExtra: the test module may emit privileged asyncs
 	plain  bool // loopback plaintext instead of ForceTLS (HOST_CERT + TLS)
 	limits session.Limits
-	setup  func(st store.Store)
+	// inactive turns the host-wide active-update flag off (before the host
+	// starts: the host caches its settings), so only sub-channels with
+	// their own flag make sessions active.
+	inactive bool
+	setup    func(st store.Store)
 }
 
 // env is one running host with the test module, plus an anonymous
@@ -59,6 +63,16 @@ func start(t *testing.T, o opts) *env {
 		Setup: func(st store.Store) {
 			if err := st.AddCommandRank(context.Background(), store.CommandRank{Module: modID, Command: "ranked", Rank: 2}); err != nil {
 				t.Fatal(err)
+			}
+			if o.inactive {
+				s, err := st.Settings(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.ActiveUpdates = false
+				if err := st.SaveSettings(context.Background(), s); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if o.setup != nil {
 				o.setup(st)
@@ -466,20 +480,6 @@ func (e *env) subChannel(ch uint64, name string, active bool) wire.SubChannel {
 		}
 	}
 	return wire.SubChannel{Channel: ch, Sub: s.ID}
-}
-
-// globalActive sets the host-wide active-update flag.
-func (e *env) globalActive(on bool) {
-	e.t.Helper()
-	ctx := context.Background()
-	s, err := e.h.Store.Settings(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	s.ActiveUpdates = on
-	if err := e.h.Store.SaveSettings(ctx, s); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 func subBytes(s wire.SubChannel) []byte { return wire.AppendSubChannel(nil, s) }

@@ -257,8 +257,11 @@ func (s *Session) receiveChannelEvent(ctx context.Context, m *bus.Message) {
 	switch m.ID {
 	case wire.AsyncNewChMember, wire.AsyncInviteAccepted:
 		t = wire.TypeChMemberInfo
-		if named {
-			if info, err := wire.ParseChMemberInfo(d); err == nil && !info.Pending && len(s.st.channels) < maxChannels {
+		if named && len(s.st.channels) < maxChannels {
+			// accept_ch sends only [8 chid][32 uid] (commands.md §15.1 #11):
+			// an acceptance makes the named user a member whatever its shape.
+			info, err := wire.ParseChMemberInfo(d)
+			if m.ID == wire.AsyncInviteAccepted || (err == nil && !info.Pending) {
 				s.st.channels[ch] = struct{}{}
 				s.syncChannels()
 			}
