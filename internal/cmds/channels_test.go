@@ -275,3 +275,179 @@ func TestCommandTable(t *testing.T) {
 		t.Errorf("%d commands defined, want %d", len(seen), len(want))
 	}
 }
+
+type fakeSession struct{ info *module.SessionInfo }
+
+func (f fakeSession) Snapshot() *module.SessionInfo { return f.info }
+
+type emitted struct {
+	mode wire.TypeID
+	id   wire.AsyncID
+	data []byte
+}
+
+type fakeSink struct {
+	frames []wire.Frame
+	asyncs []emitted
+}
+
+func (k *fakeSink) Frame(t wire.TypeID, p []byte) {
+	k.frames = append(k.frames, wire.Frame{Type: t, Payload: p})
+}
+func (k *fakeSink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
+	k.asyncs = append(k.asyncs, emitted{mode, id, data})
+}
+func (k *fakeSink) Exited(error) {}
+
+func (k *fakeSink) errs() []string {
+	var out []string
+	for _, f := range k.frames {
+		if f.Type == wire.TypeErr {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(wire.DecodeText(f.Payload), "err: "), "\n"))
+		}
+	}
+	return out
+}
+
+// runInline runs one inline command against a session snapshot.
+func runInline(t *testing.T, info *module.SessionInfo, name string, typ wire.TypeID, payload []byte) *fakeSink {
+	t.Helper()
+	m := module.NewInProcess(store.InternalModule, channelCommands())
+	k := &fakeSink{}
+	if !m.RunInline(t.Context(), name, module.Env{Session: fakeSession{info}}, k, typ, payload) {
+		t.Fatalf("%s is not inline", name)
+	}
+	if n := len(k.frames); n == 0 || k.frames[n-1].Type != wire.TypeIdle {
+		t.Fatalf("%s did not end with IDLE", name)
+	}
+	return k
+}
+
+func sid(b ...byte) wire.SessionID {
+	var s wire.SessionID
+	copy(s[:], b)
+	return s
+}
+
+// TestP2PCommandChecks covers the P2P commands' checks against session
+// snapshots, including the 100-entry capacities no e2e test reaches.
+func TestP2PCommandChecks(t *testing.T) {
+	me, peer := sid(1), sid(2)
+	many := func() []wire.SessionID {
+		out := make([]wire.SessionID, maxP2PPeers)
+		for i := range out {
+			out[i] = sid(9, byte(i))
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		info module.SessionInfo
+		cmd  string
+		typ  wire.TypeID
+		data []byte
+		err  string
+		emit []byte
+	}{
+		{"request", module.SessionInfo{}, "p2p_request", wire.TypeSessionID, peer[:], "", nil},
+		{"request short", module.SessionInfo{}, "p2p_request", wire.TypeSessionID, peer[:27], "session id must be 28 bytes", nil},
+		{"request long", module.SessionInfo{}, "p2p_request", wire.TypeSessionID, append(peer[:], 0), "session id must be 28 bytes", nil},
+		{"request self", module.SessionInfo{}, "p2p_request", wire.TypeSessionID, me[:], "cannot open a P2P link with your own session", nil},
+		{"request accepted", module.SessionInfo{P2PAccepted: []wire.SessionID{peer}}, "p2p_request", wire.TypeSessionID, peer[:], "already connected to that peer", nil},
+		{"request pending out", module.SessionInfo{P2PPendingOut: []wire.SessionID{peer}}, "p2p_request", wire.TypeSessionID, peer[:], "a request with that peer is already pending", nil},
+		{"request pending in", module.SessionInfo{P2PPendingIn: []wire.SessionID{peer}}, "p2p_request", wire.TypeSessionID, peer[:], "a request with that peer is already pending", nil},
+		{"request full", module.SessionInfo{P2PPendingOut: many()}, "p2p_request", wire.TypeSessionID, peer[:], "you have 100 unanswered requests; close some first (p2p_close)", nil},
+		{"open", module.SessionInfo{P2PPendingIn: []wire.SessionID{peer}}, "p2p_open", wire.TypeSessionID, peer[:], "", me[:]},
+		{"open none", module.SessionInfo{P2PPendingOut: []wire.SessionID{peer}}, "p2p_open", wire.TypeSessionID, peer[:], "no pending request from that peer", nil},
+		{"open accepted", module.SessionInfo{P2PAccepted: []wire.SessionID{peer}}, "p2p_open", wire.TypeSessionID, peer[:], "already connected", nil},
+		{"open full", module.SessionInfo{P2PPendingIn: []wire.SessionID{peer}, P2PAccepted: many()}, "p2p_open", wire.TypeSessionID, peer[:], "you have 100 open P2P links; close one first (p2p_close)", nil},
+		{"close accepted", module.SessionInfo{P2PAccepted: []wire.SessionID{peer}}, "p2p_close", wire.TypeSessionID, peer[:], "", me[:]},
+		{"close in", module.SessionInfo{P2PPendingIn: []wire.SessionID{peer}}, "p2p_close", wire.TypeSessionID, peer[:], "", me[:]},
+		{"close out", module.SessionInfo{P2PPendingOut: []wire.SessionID{peer}}, "p2p_close", wire.TypeSessionID, peer[:], "", me[:]},
+		{"close none", module.SessionInfo{}, "p2p_close", wire.TypeSessionID, peer[:], "no pending request or connection with that peer", nil},
+		{"to_peer", module.SessionInfo{P2PAccepted: []wire.SessionID{peer}}, "to_peer", wire.TypeBytes, append(peer[:], 1, 2), "", []byte{1, 2}},
+		{"to_peer short", module.SessionInfo{P2PAccepted: []wire.SessionID{peer}}, "to_peer", wire.TypeBytes, peer[:27], "payload lacks the session id header", nil},
+		{"to_peer pending", module.SessionInfo{P2PPendingOut: []wire.SessionID{peer}}, "to_peer", wire.TypeBytes, peer[:], "no open P2P connection with that peer", nil},
+		{"to_peer open type", module.SessionInfo{P2PAccepted: []wire.SessionID{peer}}, "to_peer", wire.TypeP2POpen, peer[:],
+			"P2P_OPEN frames cannot be sent with to_peer; use p2p_request, p2p_open or p2p_close", nil},
+	}
+	for _, tt := range tests {
+		info := tt.info
+		info.SessionID, info.LoggedIn, info.UserName = me, true, "me"
+		k := runInline(t, &info, tt.cmd, tt.typ, tt.data)
+		if tt.err != "" {
+			if got := k.errs(); !slices.Equal(got, []string{tt.err}) || len(k.asyncs) != 0 {
+				t.Errorf("%s: errors %q, asyncs %d", tt.name, got, len(k.asyncs))
+			}
+			continue
+		}
+		if len(k.errs()) != 0 || len(k.asyncs) != 1 {
+			t.Errorf("%s: errors %q, asyncs %d", tt.name, k.errs(), len(k.asyncs))
+			continue
+		}
+		a := k.asyncs[0]
+		if a.mode != wire.TypePubIPCFeedback || a.id != wire.AsyncP2P || !bytes.Equal(a.data[:28], peer[:]) || !bytes.Equal(a.data[28:56], me[:]) {
+			t.Errorf("%s: emitted %v %v % x", tt.name, a.mode, a.id, a.data)
+			continue
+		}
+		want := tt.emit
+		if tt.cmd == "p2p_request" {
+			p := info.PeerInfo()
+			want = p.Marshal()
+		}
+		wantType := map[string]wire.TypeID{"p2p_request": wire.TypeP2PRequest, "p2p_open": wire.TypeP2POpen,
+			"p2p_close": wire.TypeP2PClose, "to_peer": tt.typ}[tt.cmd]
+		if wire.TypeID(a.data[56]) != wantType || !bytes.Equal(a.data[57:], want) {
+			t.Errorf("%s: emitted type %v data % x", tt.name, wire.TypeID(a.data[56]), a.data[57:])
+		}
+	}
+	// TEXT frames do not start the SESSION_ID commands.
+	k := runInline(t, &module.SessionInfo{SessionID: me}, "p2p_request", wire.TypeText, wire.EncodeText("x"))
+	if len(k.frames) != 1 || len(k.asyncs) != 0 {
+		t.Errorf("p2p_request with TEXT: %d frames, %d asyncs", len(k.frames), len(k.asyncs))
+	}
+}
+
+func TestCastAndPingChecks(t *testing.T) {
+	var open, writable wire.SubChannelList
+	open.Add(wire.SubChannel{Channel: 5, Sub: 1})
+	open.Add(wire.SubChannel{Channel: 6, Sub: 2})
+	writable.Add(wire.SubChannel{Channel: 6, Sub: 2})
+
+	k := runInline(t, &module.SessionInfo{}, "cast", wire.TypeText, wire.EncodeText("x"))
+	if got := k.errs(); len(got) != 1 || !strings.HasPrefix(got[0], "no sub-channel is open") {
+		t.Errorf("cast with nothing open: %q", got)
+	}
+	k = runInline(t, &module.SessionInfo{Open: writable}, "cast", wire.TypeText, wire.EncodeText("x"))
+	if got := k.errs(); len(got) != 1 || !strings.HasPrefix(got[0], "every open sub-channel is read-only") {
+		t.Errorf("cast with read-only only: %q", got)
+	}
+	k = runInline(t, &module.SessionInfo{Open: open, Writable: writable}, "cast", wire.TypeID(77), []byte{9, 8})
+	if len(k.errs()) != 0 || len(k.asyncs) != 1 {
+		t.Fatalf("cast: errors %q, %d asyncs", k.errs(), len(k.asyncs))
+	}
+	if a := k.asyncs[0]; a.mode != wire.TypePubIPC || a.id != wire.AsyncCast ||
+		!bytes.Equal(a.data, append(append(writable.Marshal(), 77), 9, 8)) {
+		t.Errorf("cast emitted %v %v % x", a.mode, a.id, a.data)
+	}
+	if len(k.frames) != 1 {
+		t.Errorf("cast answered %d frames, want only IDLE", len(k.frames))
+	}
+
+	k = runInline(t, &module.SessionInfo{Open: open}, "ping_peers", wire.TypeText, nil)
+	if got := k.errs(); !slices.Equal(got, []string{"no active-update sub-channel is open, peers could not answer"}) {
+		t.Errorf("ping_peers inactive: %q", got)
+	}
+	k = runInline(t, &module.SessionInfo{Open: open, Active: true}, "ping_peers", wire.TypeText, nil)
+	if len(k.asyncs) != 1 || k.asyncs[0].mode != wire.TypePrivIPC || k.asyncs[0].id != wire.AsyncPingPeers || len(k.asyncs[0].data) != 0 {
+		t.Errorf("ping_peers emitted %+v", k.asyncs)
+	}
+
+	var a, b wire.SessionID
+	a[0], b[0] = 1, 2
+	k = runInline(t, &module.SessionInfo{P2PAccepted: []wire.SessionID{a}, P2PPendingIn: []wire.SessionID{b}}, "ls_p2p", wire.TypeText, nil)
+	want := "\n" + fixedTable([]string{"peer_id", "pending"}, [][]string{{a.String(), "0"}, {b.String(), "1"}}, 7)
+	if len(k.frames) != 2 || wire.DecodeText(k.frames[0].Payload) != want {
+		t.Errorf("ls_p2p printed %q", wire.DecodeText(k.frames[0].Payload))
+	}
+}

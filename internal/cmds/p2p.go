@@ -10,6 +10,10 @@ import (
 
 var sessionIDOnly = []wire.TypeID{wire.TypeSessionID}
 
+// maxP2PPeers is the capacity of each of a session's P2P sets (pending
+// in, pending out, accepted; commands.md §9).
+const maxP2PPeers = 100
+
 func p2pCommands() []*module.Command {
 	return []*module.Command{
 		{
@@ -78,6 +82,8 @@ func runP2PRequest(ctx context.Context, c *module.Call) error {
 		return module.Fail("already connected to that peer")
 	case slices.Contains(s.P2PPendingOut, peer), slices.Contains(s.P2PPendingIn, peer):
 		return module.Fail("a request with that peer is already pending")
+	case len(s.P2PPendingOut) >= maxP2PPeers:
+		return module.Fail("you have %d unanswered requests; close some first (p2p_close)", maxP2PPeers)
 	}
 	p := s.PeerInfo()
 	c.Emit(wire.TypePubIPCFeedback, wire.AsyncP2P, p2pPayload(peer, s.SessionID, wire.TypeP2PRequest, p.Marshal()))
@@ -95,6 +101,8 @@ func runP2POpen(ctx context.Context, c *module.Call) error {
 		return module.Fail("already connected")
 	case !slices.Contains(s.P2PPendingIn, peer):
 		return module.Fail("no pending request from that peer")
+	case len(s.P2PAccepted) >= maxP2PPeers:
+		return module.Fail("you have %d open P2P links; close one first (p2p_close)", maxP2PPeers)
 	}
 	c.Emit(wire.TypePubIPCFeedback, wire.AsyncP2P, p2pPayload(peer, s.SessionID, wire.TypeP2POpen, s.SessionID[:]))
 	return nil
