@@ -1,6 +1,7 @@
 package module
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -52,6 +53,7 @@ type External struct {
 	disabled bool
 	closed   bool
 	procs    map[*process]bool // running processes; true for listing ones
+	listRuns int               // listing processes started (tests)
 }
 
 // listing is one (possibly in-flight) listing of one category.
@@ -184,6 +186,7 @@ func (e *External) List(ctx context.Context, cat Category, env Env) ([]Def, erro
 	if !fresh {
 		l = &listing{key: key, gen: e.gen, done: make(chan struct{})}
 		e.cache[cat] = l
+		e.listRuns++
 		dir := ""
 		if env.Session != nil {
 			if s := env.Session.Snapshot(); s != nil {
@@ -293,16 +296,16 @@ func (e *External) collect(p *process, cat Category, cfg ExternalConfig) (defs [
 		return nil, false, fmt.Errorf("send HOST_VER: %w", err)
 	}
 	deadline := time.Now().Add(cfg.ListTimeout)
-	r := wire.NewIPCReader(conn, cfg.MaxFrame)
+	r := newIPCReader(conn, cfg.MaxFrame)
 	seen := make(map[string]bool)
 	for {
 		_ = conn.SetReadDeadline(minTime(time.Now().Add(cfg.ListQuiet), deadline))
-		f, rerr := r.ReadFrame()
+		f, rerr := r.next()
 		if rerr != nil {
 			if isEndOfPipe(rerr) {
 				break
 			}
-			return nil, false, fmt.Errorf("malformed IPC frame: %w", rerr)
+			return nil, false, rerr
 		}
 		switch f.Type {
 		case wire.TypeNewCmd:
@@ -342,15 +345,46 @@ func parseNewCmd(b []byte) (Def, bool) {
 	return Def{Name: name, GenFile: nc.GenFile, Library: nc.Library, Summary: nc.Summary, IO: nc.IO, Long: nc.Long}, true
 }
 
+// errMalformed is wrapped by ipcReader errors that are the module's fault:
+// an announced length over the limit, or a frame cut short.
+var errMalformed = errors.New("malformed IPC frame")
+
+// ipcReader reads IPC frames from a module (modules.md §4) and tells a
+// clean end of the pipe (nothing of a next frame read: EOF, reset, closed,
+// read deadline) from a malformed frame.
+type ipcReader struct {
+	r     *bufio.Reader
+	limit int
+	hdr   [wire.IPCHeaderLen]byte
+}
+
+func newIPCReader(r io.Reader, limit int) *ipcReader {
+	return &ipcReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
+}
+
+// next returns the next frame; errors wrap errMalformed or mean the end of
+// the pipe.
+func (x *ipcReader) next() (wire.IPCFrame, error) {
+	if n, err := io.ReadFull(x.r, x.hdr[:]); err != nil {
+		if n == 0 {
+			return wire.IPCFrame{}, err
+		}
+		return wire.IPCFrame{}, fmt.Errorf("%w: header cut short after %d bytes (%v)", errMalformed, n, err)
+	}
+	size := int(x.hdr[1]) | int(x.hdr[2])<<8 | int(x.hdr[3])<<16
+	if size > x.limit {
+		return wire.IPCFrame{}, fmt.Errorf("%w: %v frame of %d bytes announced, limit %d", errMalformed, wire.TypeID(x.hdr[0]), size, x.limit)
+	}
+	p := make([]byte, size)
+	if n, err := io.ReadFull(x.r, p); err != nil {
+		return wire.IPCFrame{}, fmt.Errorf("%w: %v frame cut short after %d of %d bytes (%v)", errMalformed, wire.TypeID(x.hdr[0]), n, size, err)
+	}
+	return wire.IPCFrame{Type: wire.TypeID(x.hdr[0]), Payload: p}, nil
+}
+
 // isEndOfPipe reports whether a read error means the module went away or
 // went quiet (as opposed to sending a malformed frame).
-func isEndOfPipe(err error) bool {
-	if errors.Is(err, io.EOF) || isClosed(err) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+func isEndOfPipe(err error) bool { return !errors.Is(err, errMalformed) }
 
 func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) ||

@@ -205,7 +205,7 @@ func (in *extInstance) end(connected bool, perr error) {
 	case !connected:
 		reason = fmt.Sprintf("command %s never connected: %v", in.name, perr)
 	case perr != nil:
-		reason = fmt.Sprintf("command %s sent a malformed IPC frame: %v", in.name, perr)
+		reason = fmt.Sprintf("command %s: %v", in.name, perr)
 	case in.p.forced.Load():
 		reason = fmt.Sprintf("command %s did not exit within %v of KILL_CMD and was killed", in.name, in.cfg.KillGrace)
 	case in.p.crashed():
@@ -249,9 +249,9 @@ func (in *extInstance) writeLoop(conn net.Conn) {
 // readLoop handles the module's frames until the pipe ends. It returns an
 // error only for a malformed frame.
 func (in *extInstance) readLoop(conn net.Conn) error {
-	r := wire.NewIPCReader(conn, in.cfg.MaxFrame)
+	r := newIPCReader(conn, in.cfg.MaxFrame)
 	for {
-		f, err := r.ReadFrame()
+		f, err := r.next()
 		if err != nil {
 			if isEndOfPipe(err) {
 				return nil

@@ -198,3 +198,17 @@ func (d *sessionData) close() {
 		d.ses, d.host = nil, nil
 	}
 }
+
+// ReadSessionFiles reads a session data file and a host data file
+// directly, for tools and tests (modules use Call.Session and
+// Call.HostSessions). It returns the session and the live session count.
+func ReadSessionFiles(sessionFile, hostFile string) (*SessionInfo, int, error) {
+	d := &sessionData{sesPath: sessionFile, hostPath: hostFile}
+	defer d.close()
+	s, err := d.session()
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := d.hostSessions()
+	return s, n, err
+}
