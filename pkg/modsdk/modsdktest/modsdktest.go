@@ -131,7 +131,10 @@ func run(mode string, args []string) int {
 	case mode == CrashAlways:
 		return 1
 	case mode == Oversize:
-		return raw(o.Pipe, func(c net.Conn) { c.Write([]byte{byte(wire.TypeText), 0xff, 0xff, 0xff, 1, 2, 3}); time.Sleep(time.Hour) })
+		return raw(o.Pipe, func(c net.Conn) {
+			c.Write([]byte{byte(wire.TypeText), 0xff, 0xff, 0xff, 1, 2, 3})
+			time.Sleep(time.Hour)
+		})
 	case mode == Truncated:
 		return raw(o.Pipe, func(c net.Conn) { c.Write([]byte{byte(wire.TypeText), 100, 0, 0, 1, 2, 3, 4}) })
 	case mode == BadList && listing:
