@@ -25,6 +25,9 @@ func New() *module.InProcess {
 	all = append(all, userAdminCommands()...)
 	all = append(all, hostCommands()...)
 	all = append(all, channelCommands()...)
+	all = append(all, moduleCommands()...)
+	all = append(all, rankCommands()...)
+	all = append(all, logCommands()...)
 	for _, c := range all {
 		c.Def.Library = Library
 	}
