@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -716,7 +717,7 @@ func (p *permEnv) channel(t *testing.T, a role, tg *role) store.Channel {
 func (p *permEnv) member(t *testing.T, ch uint64, u wire.UserID) (store.Member, bool) {
 	t.Helper()
 	m, err := p.h.Store.Member(context.Background(), ch, u)
-	if err != nil && err != store.ErrNotFound {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		t.Fatal(err)
 	}
 	return m, err == nil
@@ -750,7 +751,7 @@ func TestPermissions(t *testing.T) {
 	}
 	subLevel := func(t *testing.T, ch store.Channel, name string) (store.SubChannel, bool) {
 		sc, err := st.SubChannelByName(ctx, ch.ID, name)
-		if err != nil && err != store.ErrNotFound {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			t.Fatal(err)
 		}
 		return sc, err == nil
@@ -770,7 +771,7 @@ func TestPermissions(t *testing.T) {
 	thresholds := []threshold{
 		{"rm_ch", "", 1, "only the owner can delete the channel", func(t *testing.T, ch store.Channel, allowed bool) {
 			_, err := st.ChannelByID(ctx, ch.ID)
-			if gone := err == store.ErrNotFound; gone != allowed {
+			if gone := errors.Is(err, store.ErrNotFound); gone != allowed {
 				t.Errorf("channel deleted = %v (%v)", gone, err)
 			}
 		}},
