@@ -101,6 +101,7 @@ type Session struct {
 	events chan event
 	done   chan struct{}
 	ended  sync.Once
+	slow   atomic.Bool // ended as a slow consumer
 	info   atomic.Pointer[module.SessionInfo]
 
 	mbMu     sync.Mutex
@@ -179,8 +180,12 @@ func framesOut(m *metrics.Metrics) prometheus.Counter     { return m.FramesOut }
 func slowConsumers(m *metrics.Metrics) prometheus.Counter { return m.SlowConsumers }
 func asyncsRefused(m *metrics.Metrics) prometheus.Counter { return m.AsyncsRefused }
 
-// slowConsumer ends a session that cannot keep up.
+// slowConsumer ends a session that cannot keep up. Every frame pushed
+// after the first overflow overflows too; the session is counted once.
 func (s *Session) slowConsumer(why string) {
+	if !s.slow.CompareAndSwap(false, true) {
+		return
+	}
 	s.log.Warn("ending slow session", "reason", why)
 	s.cfg.Metrics.Inc(slowConsumers)
 	s.end()
