@@ -77,8 +77,12 @@ type fileKey struct {
 // if not nil, is called (on its own goroutine) when the crash limit
 // disables the module.
 func (rt *Runtime) NewExternal(path string, onDisable func(*External)) *External {
-	return &External{rt: rt, path: path, onDisable: onDisable,
+	e := &External{rt: rt, path: path, onDisable: onDisable,
 		cache: make(map[Category]*listing), procs: make(map[*process]bool)}
+	rt.extMu.Lock()
+	rt.exts[e] = struct{}{}
+	rt.extMu.Unlock()
+	return e
 }
 
 // ID returns the executable path.
@@ -113,6 +117,9 @@ func (e *External) Running() int {
 // processes still running are killed. Running command instances are ended
 // by their sessions (which unload the module's commands).
 func (e *External) Close() {
+	e.rt.extMu.Lock()
+	delete(e.rt.exts, e)
+	e.rt.extMu.Unlock()
 	e.mu.Lock()
 	e.closed = true
 	var listings []*process
@@ -163,7 +170,11 @@ func statKey(path string) (fileKey, error) {
 }
 
 // List returns the commands the module announces in a category, from the
-// cache when it is valid. Concurrent calls share one listing process.
+// cache when it is valid. Concurrent calls share one listing process. When
+// it has to start a listing, the other modules of the runtime start theirs
+// for the same category too, so that a session listing several cold
+// modules one after the other waits for the slowest rather than for all
+// of them in turn.
 func (e *External) List(ctx context.Context, cat Category, env Env) ([]Def, error) {
 	if err := e.usable(); err != nil {
 		return nil, err
@@ -172,36 +183,19 @@ func (e *External) List(ctx context.Context, cat Category, env Env) ([]Def, erro
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", e.path, err)
 	}
+	dir := ""
+	if env.Session != nil {
+		if s := env.Session.Snapshot(); s != nil {
+			dir = s.Dir
+		}
+	}
 	ttl := e.rt.Config().FailureTTL
 	e.mu.Lock()
-	l := e.cache[cat]
-	fresh := l != nil && l.key == key && l.gen == e.gen
-	if fresh {
-		select {
-		case <-l.done:
-			fresh = l.err == nil || time.Since(l.at) < ttl
-		default:
-		}
-	}
-	if !fresh {
-		l = &listing{key: key, gen: e.gen, done: make(chan struct{})}
-		e.cache[cat] = l
-		e.listRuns++
-		dir := ""
-		if env.Session != nil {
-			if s := env.Session.Snapshot(); s != nil {
-				dir = s.Dir
-			}
-		}
-		go func() {
-			defs, err := e.list(cat, dir)
-			e.mu.Lock()
-			l.defs, l.err, l.at = defs, err, time.Now()
-			e.mu.Unlock()
-			close(l.done)
-		}()
-	}
+	l, started := e.flightLocked(cat, key, dir, ttl)
 	e.mu.Unlock()
+	if started {
+		e.rt.prefetch(cat, e)
+	}
 	select {
 	case <-l.done:
 	case <-ctx.Done():
@@ -210,6 +204,49 @@ func (e *External) List(ctx context.Context, cat Category, env Env) ([]Def, erro
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return l.defs, l.err
+}
+
+// prefetch starts the listing of a category in the background unless a
+// valid one exists.
+func (e *External) prefetch(cat Category) {
+	if e.usable() != nil {
+		return
+	}
+	key, err := statKey(e.path)
+	if err != nil {
+		return
+	}
+	ttl := e.rt.Config().FailureTTL
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flightLocked(cat, key, "", ttl)
+}
+
+// flightLocked returns the valid listing of a category, starting a new
+// listing process when there is none. e.mu is held.
+func (e *External) flightLocked(cat Category, key fileKey, dir string, ttl time.Duration) (l *listing, started bool) {
+	l = e.cache[cat]
+	if l != nil && l.key == key && l.gen == e.gen {
+		select {
+		case <-l.done:
+			if l.err == nil || time.Since(l.at) < ttl {
+				return l, false
+			}
+		default:
+			return l, false // in flight
+		}
+	}
+	l = &listing{key: key, gen: e.gen, done: make(chan struct{})}
+	e.cache[cat] = l
+	e.listRuns++
+	go func() {
+		defs, err := e.list(cat, dir)
+		e.mu.Lock()
+		l.defs, l.err, l.at = defs, err, time.Now()
+		e.mu.Unlock()
+		close(l.done)
+	}()
+	return l, true
 }
 
 // catOption is the listing option of a category.

@@ -121,11 +121,14 @@ type Runtime struct {
 	sockSeq  uint64
 	sessions sync.Map // wire.SessionID -> *sessionEntry
 	count    atomic.Int64
+
+	extMu sync.Mutex
+	exts  map[*External]struct{} // modules not closed
 }
 
 // NewRuntime returns a runtime with the given configuration.
 func NewRuntime(cfg ExternalConfig) *Runtime {
-	rt := &Runtime{}
+	rt := &Runtime{exts: make(map[*External]struct{})}
 	rt.SetConfig(cfg)
 	return rt
 }
@@ -217,6 +220,21 @@ func (rt *Runtime) release() {
 	rt.blank.close()
 	_ = os.RemoveAll(rt.dir)
 	rt.dir, rt.hostMem, rt.blank = "", nil, nil
+}
+
+// prefetch starts the listings of a category for every module but one.
+func (rt *Runtime) prefetch(cat Category, except *External) {
+	rt.extMu.Lock()
+	others := make([]*External, 0, len(rt.exts))
+	for e := range rt.exts {
+		if e != except {
+			others = append(others, e)
+		}
+	}
+	rt.extMu.Unlock()
+	for _, e := range others {
+		e.prefetch(cat)
+	}
 }
 
 // Dir returns the private directory, or "" while it does not exist.
