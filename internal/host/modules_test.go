@@ -432,3 +432,18 @@ func TestModuleSessionDataAndAsyncs(t *testing.T) {
 	})
 	_ = before
 }
+
+func TestModuleIdleTimeout(t *testing.T) {
+	h, paths := modHost(t, func(c *module.ExternalConfig) { c.IdleTimeout = 300 * time.Millisecond }, modsdktest.Normal)
+	c := h.Root(t)
+	waitCmds(t, c, []string{"pid"}, nil)
+	first := runText(t, c, "pid", "")
+	if again := runText(t, c, "pid", ""); again != first {
+		t.Fatalf("calls within the idle time used processes %s and %s", first, again)
+	}
+	ext := h.ExternalModule(paths[0])
+	waitUntil(t, 5*time.Second, "idle process ended", func() bool { return ext.Running() == 0 })
+	if later := runText(t, c, "pid", ""); later == first {
+		t.Fatal("the idle-killed process answered again")
+	}
+}
