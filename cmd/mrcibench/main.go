@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,8 @@ type target struct {
 	proc     *exec.Cmd
 	// asyncBuffer is the client async channel capacity (0: the default).
 	asyncBuffer int
+	cpuProfile  string
+	profFile    *os.File
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -63,6 +66,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	f.StringVar(&t.spawn, "spawn", "", "path of an mrci binary to start for the run")
 	f.IntVar(&t.pid, "host-pid", 0, "process id of the host, for memory readings")
 	f.IntVar(&t.workers, "workers", 8, "concurrent workers for connecting and logging in")
+	f.StringVar(&t.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
 	root.SetOut(out)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.start(cmd.Context()) }
 	root.PersistentPostRun = func(*cobra.Command, []string) { t.stop() }
@@ -73,6 +77,16 @@ func newRoot(out io.Writer) *cobra.Command {
 const spawnPassword = "Bench-Root-Pass-1"
 
 func (t *target) start(ctx context.Context) error {
+	if t.cpuProfile != "" {
+		f, err := os.Create(t.cpuProfile)
+		if err != nil {
+			return err
+		}
+		t.profFile = f
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	if t.spawn == "" {
 		return nil
 	}
@@ -110,6 +124,10 @@ func (t *target) start(ctx context.Context) error {
 }
 
 func (t *target) stop() {
+	if t.profFile != nil {
+		pprof.StopCPUProfile()
+		_ = t.profFile.Close()
+	}
 	if t.proc != nil {
 		_ = t.proc.Process.Signal(os.Interrupt)
 		_ = t.proc.Wait()

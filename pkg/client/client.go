@@ -124,8 +124,16 @@ type Client struct {
 	certPEM   []byte
 	encrypted bool
 
-	wmu  sync.Mutex
-	wbuf []byte
+	// Writes are batched: Send appends the encoded frame to wbuf and wakes
+	// the flusher goroutine, which writes everything pending at once (many
+	// frames per write when the caller sends faster than one write each).
+	wmu         sync.Mutex
+	wbuf        []byte
+	wspare      []byte
+	wnotify     chan struct{} // wakes the flusher
+	wflushed    chan struct{} // signalled after each write, for backpressure
+	writing     bool          // the flusher holds a batch it is writing
+	flusherDone chan struct{}
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced whenever cmds or myInfo change
@@ -193,19 +201,22 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		_ = tc.SetNoDelay(true)
 	}
 	c := &Client{
-		opts:       opts,
-		raw:        raw,
-		conn:       raw,
-		cn:         opts.CommonName,
-		changed:    make(chan struct{}),
-		cmds:       make(map[string]wire.NewCmd),
-		names:      make(map[uint16]string),
-		calls:      make(map[uint32]*Call),
-		draining:   make(map[uint32]bool),
-		async:      make(chan wire.Frame, opts.AsyncBuffer),
-		ready:      make(chan struct{}),
-		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
+		opts:        opts,
+		raw:         raw,
+		conn:        raw,
+		cn:          opts.CommonName,
+		changed:     make(chan struct{}),
+		cmds:        make(map[string]wire.NewCmd),
+		names:       make(map[uint16]string),
+		calls:       make(map[uint32]*Call),
+		draining:    make(map[uint32]bool),
+		async:       make(chan wire.Frame, opts.AsyncBuffer),
+		ready:       make(chan struct{}),
+		done:        make(chan struct{}),
+		readerDone:  make(chan struct{}),
+		wnotify:     make(chan struct{}, 1),
+		wflushed:    make(chan struct{}, 1),
+		flusherDone: make(chan struct{}),
 	}
 	// Until the session is ready, a cancelled ctx aborts any blocked I/O.
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
@@ -219,6 +230,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	c.fr = wire.NewReader(c.conn, opts.MaxPayload)
 	go c.readLoop()
+	go c.flusher()
 	select {
 	case <-c.ready:
 	case <-c.done:
@@ -443,8 +455,10 @@ func (c *Client) fail(err error) {
 // Close closes the connection and waits for the reader goroutine to end.
 // Blocked methods return ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
+	c.flushPending()
 	c.fail(ErrClosed)
 	<-c.readerDone
+	<-c.flusherDone
 	return nil
 }
 
@@ -499,26 +513,97 @@ func (c *Client) DroppedAsync() uint64 { return c.dropped.Load() }
 func (c *Client) Send(f wire.Frame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	for len(c.wbuf) >= maxPendingWrite {
+		c.wmu.Unlock()
+		select {
+		case <-c.wflushed:
+		case <-c.done:
+		}
+		c.wmu.Lock()
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
 	if err := c.Err(); err != nil {
 		return err
 	}
 	var err error
-	c.wbuf, err = wire.AppendFrame(c.wbuf[:0], f)
-	if err != nil {
+	if c.wbuf, err = wire.AppendFrame(c.wbuf, f); err != nil {
 		return err
 	}
-	if c.opts.WriteTimeout > 0 {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	}
-	_, err = c.conn.Write(c.wbuf)
-	if cap(c.wbuf) > 1<<20 {
-		c.wbuf = nil
-	}
-	if err != nil {
-		c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
-		return c.Err()
+	select {
+	case c.wnotify <- struct{}{}:
+	default:
 	}
 	return nil
+}
+
+// maxPendingWrite bounds the bytes Send queues before it waits for the
+// flusher (backpressure instead of unbounded memory).
+const maxPendingWrite = 4 << 20
+
+// flusher writes what Send queued, batching frames that arrive while a
+// write is in progress into the next write.
+func (c *Client) flusher() {
+	defer close(c.flusherDone)
+	for {
+		select {
+		case <-c.wnotify:
+		case <-c.done:
+			return
+		}
+		c.wmu.Lock()
+		buf := c.wbuf
+		c.wbuf = c.wspare[:0]
+		c.wspare = nil
+		c.writing = len(buf) > 0
+		c.wmu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		if c.opts.WriteTimeout > 0 {
+			_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		}
+		if _, err := c.conn.Write(buf); err != nil {
+			c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
+			return
+		}
+		c.wmu.Lock()
+		if cap(buf) <= 1<<20 {
+			c.wspare = buf[:0]
+		}
+		c.writing = false
+		c.wmu.Unlock()
+		select {
+		case c.wflushed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flushPending waits (up to a second) until the flusher has written
+// everything Send queued (used by Close).
+func (c *Client) flushPending() {
+	deadline := time.After(time.Second)
+	for {
+		c.wmu.Lock()
+		idle := len(c.wbuf) == 0 && !c.writing
+		c.wmu.Unlock()
+		if idle || c.Err() != nil {
+			return
+		}
+		select {
+		case c.wnotify <- struct{}{}:
+		default:
+		}
+		select {
+		case <-c.wflushed:
+		case <-c.done:
+			return
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // Commands returns a snapshot of the command table: client-visible command
