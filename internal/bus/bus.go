@@ -248,7 +248,8 @@ func (b *Bus) setChannelsLocked(e *entry, channels []uint64) {
 //
 // Emit delivers to the other sessions only. It returns the message, and
 // the emitting session acts on it itself, in order with its command's
-// output, when mode is PRIV_IPC or PUB_IPC_WITH_FEEDBACK.
+// output, when mode is PRIV_IPC or PUB_IPC_WITH_FEEDBACK. Emit takes
+// ownership of data: the caller must not modify it afterwards.
 func (b *Bus) Emit(from wire.SessionID, mode wire.TypeID, id wire.AsyncID, data []byte, trusted bool) (*Message, error) {
 	if !mode.IsIPC() {
 		return nil, fmt.Errorf("%w: %v", ErrBadMode, mode)
@@ -270,7 +271,7 @@ func (b *Bus) Emit(from wire.SessionID, mode wire.TypeID, id wire.AsyncID, data 
 		r.MinLen > 0 && len(data) < r.MinLen:
 		return nil, fmt.Errorf("%w: %v with %d bytes", ErrBadLength, id, len(data))
 	}
-	msg := &Message{ID: id, Data: append([]byte(nil), data...), From: from, Mode: mode}
+	msg := &Message{ID: id, Data: data, From: from, Mode: mode}
 	if mode != wire.TypePrivIPC {
 		b.Publish(msg, false)
 	}

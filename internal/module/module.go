@@ -80,7 +80,8 @@ type Sink interface {
 	// Frame sends an output frame to the client on the instance's ids.
 	Frame(t wire.TypeID, payload []byte)
 	// Async emits an async command with an IPC mode (PRIV_IPC, PUB_IPC or
-	// PUB_IPC_WITH_FEEDBACK).
+	// PUB_IPC_WITH_FEEDBACK). The sink takes ownership of data; the
+	// instance must not modify it afterwards.
 	Async(mode wire.TypeID, id wire.AsyncID, data []byte)
 	// Exited reports that the instance has ended; err is nil for a normal exit.
 	Exited(err error)

@@ -331,7 +331,8 @@ func (s *Session) checkOwnAsync(id wire.AsyncID, d []byte) error {
 		if len(d) <= wire.SubChannelListLen {
 			return fmt.Errorf("%v: payload of %d bytes is too short", id, len(d))
 		}
-		if w := s.st.writable.Marshal(); string(d[:wire.SubChannelListLen]) != string(w) {
+		var w [wire.SubChannelListLen]byte
+		if s.st.writable.Append(w[:0]); string(d[:wire.SubChannelListLen]) != string(w[:]) {
 			return fmt.Errorf("%v: sub-channel list is not the session's writable list", id)
 		}
 		if wire.TypeID(d[wire.SubChannelListLen]) == wire.TypePingPeers {

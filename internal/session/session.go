@@ -252,13 +252,18 @@ func (s *Session) post(ev event) bool {
 
 func (s *Session) readLoop() {
 	r := wire.NewReader(s.cfg.Stream, s.lim.MaxPayload)
+	deadline := false // a payload deadline is set on the connection
 	for {
-		_ = s.cfg.Conn.SetReadDeadline(time.Time{})
+		if deadline {
+			_ = s.cfg.Conn.SetReadDeadline(time.Time{})
+			deadline = false
+		}
 		h, err := r.ReadHeader()
 		if errors.Is(err, wire.ErrPayloadTooLarge) {
 			// Skip the oversize payload so the stream stays in step.
 			s.post(oversize{h: h, limit: s.lim.MaxPayload})
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
+			deadline = true
 			if _, err := io.CopyN(io.Discard, readerOf(r), int64(h.Len)); err != nil {
 				s.end()
 				return
@@ -269,8 +274,10 @@ func (s *Session) readLoop() {
 			s.end()
 			return
 		}
-		if h.Len > 0 {
+		// A payload that is not buffered yet must arrive within FrameTimeout.
+		if h.Len > r.Buffered() {
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
+			deadline = true
 		}
 		p, err := r.ReadPayload(h.Len)
 		if err != nil {
