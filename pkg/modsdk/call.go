@@ -243,6 +243,8 @@ func (c *Call) leftovers() []Frame {
 func (m *Module) serve(ctx context.Context, p *pipe, cmd *Command, data *sessionData) error {
 	frames := make(chan Frame, 16)
 	readErr := make(chan error, 1)
+	stopRead := make(chan struct{})
+	defer close(stopRead)
 	go func() {
 		defer close(frames)
 		r := wire.NewIPCReader(p.conn, 0)
@@ -254,7 +256,11 @@ func (m *Module) serve(ctx context.Context, p *pipe, cmd *Command, data *session
 				}
 				return
 			}
-			frames <- Frame{Type: f.Type, Payload: f.Payload}
+			select {
+			case frames <- Frame{Type: f.Type, Payload: f.Payload}:
+			case <-stopRead:
+				return
+			}
 		}
 	}()
 	keepAlive := m.KeepAlive
