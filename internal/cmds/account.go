@@ -122,7 +122,7 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		}
 		ok := false
 		if validate.Password(pw) {
-			if ok, err = password.Verify(pw, u.PasswordHash); err != nil && !errors.Is(err, password.ErrMalformed) {
+			if ok, err = c.Host().VerifyPassword(pw, u.PasswordHash); err != nil && !errors.Is(err, password.ErrMalformed) {
 				return err
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,7 @@ type Host struct {
 
 	logs    *asyncLog
 	metrics *metrics.Metrics
+	hashing chan struct{} // bounds concurrent password hashing
 }
 
 // New creates a host. Call Serve to accept connections.
@@ -108,6 +110,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		internal: cmds.New(),
 		sessions: make(map[wire.SessionID]*session.Session),
 		logs:     newAsyncLog(cfg.Store, cfg.Log),
+		hashing:  make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	h.metrics = metrics.New(func() float64 { return float64(h.live.Load()) },
 		func() float64 { return float64(h.bus.Delivered()) })
@@ -331,9 +334,21 @@ func (h *Host) Settings(ctx context.Context) (store.Settings, error) {
 // SessionCount returns the number of live sessions.
 func (h *Host) SessionCount() int { return int(h.live.Load()) }
 
-// PasswordHash hashes a password with the host's argon2id parameters.
+// PasswordHash hashes a password with the host's argon2id parameters. At
+// most GOMAXPROCS hashes run at once, so a burst of logins cannot claim
+// unbounded memory (each argon2id hash holds its memory cost while it runs).
 func (h *Host) PasswordHash(pw string) (string, error) {
+	h.hashing <- struct{}{}
+	defer func() { <-h.hashing }()
 	return password.Hash(pw, h.cfg.PasswordParams)
+}
+
+// VerifyPassword checks a password against a stored hash, with the same
+// concurrency bound as PasswordHash.
+func (h *Host) VerifyPassword(pw, hash string) (bool, error) {
+	h.hashing <- struct{}{}
+	defer func() { <-h.hashing }()
+	return password.Verify(pw, hash)
 }
 
 // ProductVersion returns this implementation's version.

@@ -145,6 +145,7 @@ type inprocInstance struct {
 	mu         sync.Mutex
 	queue      []inputFrame
 	killed     bool
+	closed     bool // finished after a call; takes no more input
 	halted     bool
 	cancelCall context.CancelFunc
 	notify     chan struct{}
@@ -182,7 +183,7 @@ func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
 		in.wake()
 		return true
 	}
-	if len(in.queue) >= inputQueueLimit {
+	if in.closed || len(in.queue) >= inputQueueLimit {
 		return false
 	}
 	in.queue = append(in.queue, inputFrame{t, payload})
@@ -217,6 +218,9 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 	}
 }
 
+// run serves calls until the instance is killed or has nothing queued
+// after a call: an idle in-process instance costs nothing, the next frame
+// for its (command, branch) simply starts a new one (see Closed).
 func (in *inprocInstance) run() {
 	defer in.sink.Exited(nil)
 	for {
@@ -228,7 +232,22 @@ func (in *inprocInstance) run() {
 			in.call(f)
 		}
 		in.sink.Frame(wire.TypeIdle, nil)
+		in.mu.Lock()
+		if len(in.queue) == 0 {
+			in.closed = true
+			in.mu.Unlock()
+			return
+		}
+		in.mu.Unlock()
 	}
+}
+
+// Closed reports whether the instance has finished and takes no more
+// input; the session then starts a new instance for the next frame.
+func (in *inprocInstance) Closed() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.closed || in.killed
 }
 
 func (in *inprocInstance) call(f inputFrame) {

@@ -74,6 +74,13 @@ type Instance interface {
 	Kill()
 }
 
+// Closer is implemented by instances that can finish on their own between
+// calls (in-process instances do after every call). When Input refuses a
+// frame and Closed reports true, the session starts a new instance.
+type Closer interface {
+	Closed() bool
+}
+
 // Sink receives what an instance produces. Calls from one instance are
 // delivered in order; they may block while the session is busy.
 type Sink interface {
@@ -147,6 +154,8 @@ type HostView interface {
 	SessionCount() int
 	// PasswordHash hashes a new password with the host's parameters.
 	PasswordHash(pw string) (string, error)
+	// VerifyPassword checks a password against a stored hash.
+	VerifyPassword(pw, hash string) (bool, error)
 	// ProductVersion is this implementation's own version.
 	ProductVersion() string
 }

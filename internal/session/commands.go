@@ -238,6 +238,12 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	}
 	id32 := f.ID32()
 	in := s.st.instances[id32]
+	if in != nil && in.idle {
+		if cl, ok := in.inst.(module.Closer); ok && cl.Closed() {
+			delete(s.st.instances, id32) // finished after its last call
+			in = nil
+		}
+	}
 	if in == nil {
 		if f.Type.IsControl() {
 			return // nothing runs there; never start an instance for a control frame
@@ -269,9 +275,18 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	if !f.Type.IsControl() {
 		in.idle = false
 	}
-	if !in.inst.Input(f.Type, f.Payload) {
-		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command's input queue is full; the frame was dropped.\n"))
+	if in.inst.Input(f.Type, f.Payload) {
+		return
 	}
+	if cl, ok := in.inst.(module.Closer); ok && cl.Closed() {
+		// The instance finished between calls: start a fresh one.
+		delete(s.st.instances, id32)
+		if !f.Type.IsControl() {
+			s.dispatch(ctx, f)
+		}
+		return
+	}
+	s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command's input queue is full; the frame was dropped.\n"))
 }
 
 func (s *Session) instanceOutput(e instOutput) {
