@@ -371,9 +371,10 @@ func TestModuleCrashLimit(t *testing.T) {
 	if !h.ExternalModule(paths[0]).Disabled() {
 		t.Fatal("module not disabled")
 	}
-	if got := runText(t, c, "ls_dbg", "-log_entry disabled"); !strings.Contains(got, "abnormal exits") {
-		t.Fatalf("ls_dbg:\n%s", got)
-	}
+	// The debug log is written in the background.
+	waitUntil(t, 5*time.Second, "debug log entry", func() bool {
+		return strings.Contains(runText(t, c, "ls_dbg", "-log_entry disabled"), "abnormal exits")
+	})
 	// New sessions do not list it either.
 	c2 := h.Root(t)
 	waitCmds(t, c2, []string{"my_info"}, []string{"echo"})
