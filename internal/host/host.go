@@ -224,7 +224,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	var sid wire.SessionID
 	_, _ = rand.Read(sid[:])
 	_ = conn.SetDeadline(time.Now().Add(h.cfg.HeaderTimeout))
-	br := bufio.NewReaderSize(conn, 16<<10)
+	br := bufio.NewReaderSize(conn, 4<<10)
 	raw := make([]byte, wire.ClientHeaderLen)
 	if _, err := io.ReadFull(br, raw); err != nil {
 		h.log.Debug("no client header", "ip", ipText, "err", err)
@@ -241,6 +241,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 
 	reply := wire.HostHeader{Reply: wire.ReplyPlain, Version: wire.Version, SessionID: sid}
 	var stream io.ReadWriter = bufferedConn{conn, br}
+	var reader io.Reader = br
 	if !ip.IsLoopback() || h.cfg.ForceTLS {
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {
@@ -263,14 +264,14 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 			h.log.Debug("tls handshake failed", "ip", ipText, "err", err)
 			return
 		}
-		stream = tc
+		stream, reader = tc, nil
 	} else if _, err := conn.Write(reply.Marshal()); err != nil {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
 
 	s := session.New(session.Config{
-		ID: sid, Conn: conn, Stream: stream, IP: ipText, AppName: hdr.AppName,
+		ID: sid, Conn: conn, Stream: stream, Reader: reader, IP: ipText, AppName: hdr.AppName,
 		Bus: h.bus, Host: h, Store: h.cfg.Store, Log: h.log, Limits: h.cfg.Limits, Dir: h.cfg.Dir,
 		Metrics: h.metrics,
 	})

@@ -112,10 +112,14 @@ func (q *outQueue) droppedCount() uint64 {
 	return q.dropped
 }
 
+// writers holds the 64 KiB buffered writers sessions borrow for the
+// duration of one batch, so an idle session holds no write buffer.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
 // writeLoop drains q into w until done closes or a write fails. Each batch
-// is written under one write deadline.
+// goes through one pooled buffered writer and one flush, under one write
+// deadline.
 func writeLoop(q *outQueue, w io.Writer, conn net.Conn, timeout time.Duration, done <-chan struct{}) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
 	for {
 		batch, ok := q.take(done)
 		if !ok {
@@ -124,14 +128,24 @@ func writeLoop(q *outQueue, w io.Writer, conn net.Conn, timeout time.Duration, d
 		if timeout > 0 {
 			_ = conn.SetWriteDeadline(time.Now().Add(timeout))
 		}
-		for _, f := range batch {
-			if _, err := bw.Write(f); err != nil {
-				return err
-			}
-		}
-		if err := bw.Flush(); err != nil {
+		if err := writeBatch(w, batch); err != nil {
 			return err
 		}
 		q.recycle(batch)
 	}
+}
+
+func writeBatch(w io.Writer, batch [][]byte) error {
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() {
+		bw.Reset(nil)
+		writers.Put(bw)
+	}()
+	for _, f := range batch {
+		if _, err := bw.Write(f); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }

@@ -13,6 +13,7 @@
 package session
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -78,9 +79,12 @@ var DefaultLimits = Limits{
 
 // Config describes a ready connection (header exchanged, TLS done).
 type Config struct {
-	ID      wire.SessionID
-	Conn    net.Conn      // the raw connection, for deadlines and closing
-	Stream  io.ReadWriter // plaintext or TLS stream (buffered header bytes included)
+	ID     wire.SessionID
+	Conn   net.Conn      // the raw connection, for deadlines and closing
+	Stream io.ReadWriter // plaintext or TLS stream (buffered header bytes included)
+	// Reader, if set, is read instead of Stream (a *bufio.Reader is used
+	// as it is, so bytes it already buffered are not lost).
+	Reader  io.Reader
 	IP      string
 	AppName string
 	Bus     *bus.Bus
@@ -236,6 +240,10 @@ func (s *Session) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// readBufferSize is the read buffer of a session: small, because idle
+// sessions are many; large payloads are read straight into their slice.
+const readBufferSize = 4 << 10
+
 // event is what the loop processes besides mailbox messages.
 type event interface{}
 
@@ -251,7 +259,11 @@ func (s *Session) post(ev event) bool {
 }
 
 func (s *Session) readLoop() {
-	r := wire.NewReader(s.cfg.Stream, s.lim.MaxPayload)
+	src := s.cfg.Reader
+	if src == nil {
+		src = bufio.NewReaderSize(s.cfg.Stream, readBufferSize)
+	}
+	r := wire.NewReader(src, s.lim.MaxPayload)
 	deadline := false // a payload deadline is set on the connection
 	for {
 		if deadline {
