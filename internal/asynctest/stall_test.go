@@ -220,4 +220,3 @@ func TestStalledReceiverEndedByWriteTimeout(t *testing.T) {
 	}
 	t.Logf("stalled receiver ended by the write deadline after %d casts", n-10)
 }
-
