@@ -184,6 +184,9 @@ func (rt *Runtime) createDirLocked() error {
 	if err != nil {
 		return fmt.Errorf("module runtime: create private directory: %w", err)
 	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs // modules get absolute paths
+	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		_ = os.RemoveAll(dir)
 		return fmt.Errorf("module runtime: %w", err)
