@@ -47,6 +47,8 @@ func (e *External) Start(ctx context.Context, name string, env Env, sink Sink) (
 	return in, nil
 }
 
+var _ Closer = (*extInstance)(nil)
+
 // extInstance is one run-mode process serving one (command, branch).
 type extInstance struct {
 	e      *External
@@ -71,7 +73,9 @@ type extInstance struct {
 }
 
 // Input queues one client frame for the module. Control frames are never
-// refused; KILL_CMD also arms the forced kill (3 s by default).
+// refused; KILL_CMD also arms the forced kill (3 s by default). Other
+// frames are refused once the process is ending or gone (Closed), so the
+// session starts a fresh process for them.
 func (in *extInstance) Input(t wire.TypeID, payload []byte) bool {
 	if t == wire.TypeKillCmd {
 		in.kill(false)
@@ -83,8 +87,8 @@ func (in *extInstance) Input(t wire.TypeID, payload []byte) bool {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.closed {
-		return true // the session learns of the end through Exited
+	if in.closed || in.killing {
+		return t.IsControl() // control frames of an ending process are moot
 	}
 	if !t.IsControl() {
 		if len(in.queue) >= in.cfg.InputFrames || in.qbytes+len(frame) > in.cfg.InputBytes {
@@ -96,6 +100,14 @@ func (in *extInstance) Input(t wire.TypeID, payload []byte) bool {
 	in.qbytes += len(frame)
 	in.signal()
 	return true
+}
+
+// Closed reports whether the process has ended or is being ended (after
+// KILL_CMD or the idle timeout) and takes no more calls (module.Closer).
+func (in *extInstance) Closed() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.closed || in.killing
 }
 
 // Kill runs the kill sequence: KILL_CMD now, a forced kill after the

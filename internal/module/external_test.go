@@ -507,6 +507,10 @@ func TestExternalIdleTimeoutAndKeepAlive(t *testing.T) {
 	if d := time.Since(start); ex.err != nil || len(seen) != 0 || d < 300*time.Millisecond {
 		t.Fatalf("idle kill: after %v, err %v, frames %v", d, ex.err, seen)
 	}
+	// The session starts a new process for the next call.
+	if !in.(Closer).Closed() || in.Input(wire.TypeText, nil) {
+		t.Fatal("an ended instance still takes calls")
+	}
 
 	// A call waiting for input survives thanks to the SDK's keep-alive.
 	win, wsink := f.start(t, e, "wait")
