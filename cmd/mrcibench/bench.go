@@ -233,6 +233,8 @@ func connCmd(t *target) *cobra.Command {
 
 func idleCmd(t *target) *cobra.Command {
 	var n int
+	var anonymous bool
+	var settle time.Duration
 	c := &cobra.Command{
 		Use:   "idle",
 		Short: "n idle logged-in sessions: host memory per session",
@@ -251,21 +253,27 @@ func idleCmd(t *target) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cs, err := t.loginMany(ctx, n)
+			connect := t.loginMany
+			if anonymous {
+				connect = t.dialMany
+			}
+			cs, err := connect(ctx, n)
 			if err != nil {
 				return err
 			}
 			defer closeAll(cs)
-			time.Sleep(time.Second)
+			time.Sleep(settle)
 			after, err := rss(t.pid)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d tls=%v: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session\n",
-				n, t.tls, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024)
+			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d anonymous=%v tls=%v: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session\n",
+				n, anonymous, t.tls, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024)
 			return nil
 		},
 	}
 	c.Flags().IntVarP(&n, "sessions", "n", 1000, "idle sessions")
+	c.Flags().BoolVar(&anonymous, "anonymous", false, "connect without logging in")
+	c.Flags().DurationVar(&settle, "settle", 5*time.Second, "wait this long after connecting before reading the host's memory")
 	return c
 }

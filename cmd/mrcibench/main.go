@@ -159,6 +159,15 @@ func (t *target) login(ctx context.Context) (*client.Client, error) {
 
 // loginMany logs n sessions in with the configured number of workers.
 func (t *target) loginMany(ctx context.Context, n int) ([]*client.Client, error) {
+	return t.connectMany(ctx, n, t.login)
+}
+
+// dialMany connects n anonymous sessions.
+func (t *target) dialMany(ctx context.Context, n int) ([]*client.Client, error) {
+	return t.connectMany(ctx, n, t.dial)
+}
+
+func (t *target) connectMany(ctx context.Context, n int, connect func(context.Context) (*client.Client, error)) ([]*client.Client, error) {
 	out := make([]*client.Client, n)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -168,7 +177,7 @@ func (t *target) loginMany(ctx context.Context, n int) ([]*client.Client, error)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				c, err := t.login(ctx)
+				c, err := connect(ctx)
 				if err != nil {
 					errs <- fmt.Errorf("session %d: %w", i, err)
 					continue
