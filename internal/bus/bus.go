@@ -348,24 +348,27 @@ func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry
 		return
 	}
 	entries := list.Entries()
-	var seen map[*entry]struct{}
-	if len(entries) > 1 {
-		seen = make(map[*entry]struct{})
-	}
-	for _, sc := range entries {
+	for i, sc := range entries {
 		for _, e := range b.bySub[sc].members() {
 			if !self && e.id == msg.From {
 				continue
 			}
-			if seen != nil {
-				if _, dup := seen[e]; dup {
-					continue
-				}
-				seen[e] = struct{}{}
+			if i > 0 && openAny(&e.open, entries[:i]) {
+				continue // already reached through an earlier entry
 			}
 			fn(e, msg)
 		}
 	}
+}
+
+// openAny reports whether any of scs is in the open list.
+func openAny(open *wire.SubChannelList, scs []wire.SubChannel) bool {
+	for _, sc := range scs {
+		if open.Contains(sc) {
+			return true
+		}
+	}
+	return false
 }
 
 // cast encodes the cast frame once and queues the same bytes for every
