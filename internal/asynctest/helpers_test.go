@@ -204,23 +204,6 @@ func (p *peer) snap() module.SessionInfo {
 	return info
 }
 
-// waitSnap polls the snapshot until pred holds (state another session
-// changes is applied by this session's loop asynchronously).
-func (p *peer) waitSnap(what string, pred func(module.SessionInfo) bool) module.SessionInfo {
-	p.t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		s := p.snap()
-		if pred(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: session state never became %s: %+v", p.name, what, s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func isCmdAsync(f wire.Frame) bool {
 	return f.Cmd == uint16(wire.AsyncAddCmd) || f.Cmd == uint16(wire.AsyncRmCmd)
 }
@@ -336,22 +319,6 @@ func (e *env) quiet(peers ...*peer) {
 			e.t.Errorf("%s: unexpected async frames: %s", peers[i].name, strings.Join(s, " "))
 		}
 	}
-}
-
-// debugRows returns the debug log entries after key, with the last key.
-func (e *env) debugRows(after int64) ([]string, int64) {
-	e.t.Helper()
-	rows, err := e.h.Store.ListView(context.Background(), store.ViewDebug, nil, store.Page{After: after})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := make([]string, 0, len(rows))
-	last := after
-	for _, r := range rows {
-		out = append(out, r.Cells[1])
-		last = r.Key
-	}
-	return out, last
 }
 
 // debugMark has p write a unique marker to the debug log (ASYNC_DEBUG_TEXT)

@@ -146,12 +146,11 @@ func (d *debugLog) String() string {
 
 // fixture is a runtime with fast timers, a debug log and a session.
 type fixture struct {
-	rt   *Runtime
-	dbg  *debugLog
-	ses  *fakeSession
-	env  Env
-	cfg  ExternalConfig
-	tdir string
+	rt  *Runtime
+	dbg *debugLog
+	ses *fakeSession
+	env Env
+	cfg ExternalConfig
 }
 
 func newFixture(t *testing.T, tweak func(*ExternalConfig)) *fixture {
