@@ -207,6 +207,12 @@ func (s *Session) load(m module.Module, d module.Def) {
 func (s *Session) unload(c *loadedCmd) {
 	for id32, in := range s.st.instances {
 		if in.cmd == c {
+			if !in.idle {
+				// End the call the client is waiting on before the id goes.
+				cmd, branch := uint16(id32), uint16(id32>>16)
+				s.sendFrame(wire.TypeErr, cmd, branch, wire.EncodeText("err: The command was removed from this session while it was running.\n"))
+				s.sendFrame(wire.TypeIdle, cmd, branch, nil)
+			}
 			s.killInstance(in)
 			delete(s.st.instances, id32)
 		}

@@ -42,19 +42,22 @@ func TextLen(s string) int {
 }
 
 // DecodeText decodes UTF-16LE text the robust way of protocol.md §15.4: on
-// 2-byte boundaries, dropping U+0000 units and one leading BOM, replacing
-// unpaired surrogates with U+FFFD and ignoring a trailing odd byte.
+// 2-byte boundaries, dropping U+0000 units and one leading BOM (the first
+// unit that is not U+0000, as the original strips zeros before decoding),
+// replacing unpaired surrogates with U+FFFD and ignoring a trailing odd byte.
 func DecodeText(b []byte) string {
 	n := len(b) / 2
-	if n >= 1 && b[0] == 0xFF && b[1] == 0xFE {
-		b = b[2:]
-		n--
-	}
 	out := make([]byte, 0, n)
+	first := true // no non-zero unit seen yet: a U+FEFF here is the BOM
 	for i := 0; i < n; i++ {
 		u := rune(binary.LittleEndian.Uint16(b[2*i:]))
+		if u == 0 {
+			continue
+		}
+		bom := u == 0xFEFF && first
+		first = false
 		switch {
-		case u == 0:
+		case bom:
 			continue
 		case utf16.IsSurrogate(u):
 			if u < 0xDC00 && i+1 < n {
