@@ -340,8 +340,13 @@ func TestModuleRemovedWhileRunning(t *testing.T) {
 	waitUntil(t, 5*time.Second, "ASYNC_RM_CMD for wait and echo", func() bool {
 		return asyncs.has(rmCmdFrame(waitID)) && asyncs.has(rmCmdFrame(echoID))
 	})
-	if _, err := call.Next(ctx); err == nil || !strings.Contains(err.Error(), "removed") {
-		t.Fatalf("running call after removal: %v", err)
+	// The running call is ended for the client: ERR, then IDLE.
+	if f, err := call.Next(ctx); err != nil || f.Type != wire.TypeErr ||
+		!strings.Contains(wire.DecodeText(f.Payload), "was removed from this session") {
+		t.Fatalf("running call after removal: %v %v %q", err, f.Type, wire.DecodeText(f.Payload))
+	}
+	if f, err := call.Next(ctx); err != nil || f.Type != wire.TypeIdle {
+		t.Fatalf("running call after removal: %v %v, want IDLE", err, f.Type)
 	}
 	waitUntil(t, 5*time.Second, "instance ended", func() bool { return ext.Running() == 0 })
 	waitCmds(t, admin, nil, []string{"echo"})
