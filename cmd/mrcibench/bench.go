@@ -64,7 +64,8 @@ func castCmd(t *target) *cobra.Command {
 			total := int64(n) * int64(m)
 			lat := make([][]time.Duration, n)
 			var wg sync.WaitGroup
-			done := make(chan struct{})
+			done := make(chan struct{}) // every message reached every receiver
+			stop := make(chan struct{}) // give up waiting (some were dropped)
 			for i, r := range receivers {
 				wg.Add(1)
 				go func() {
@@ -89,6 +90,8 @@ func castCmd(t *target) *cobra.Command {
 								return
 							}
 						case <-done:
+							return
+						case <-stop:
 							return
 						case <-r.Done():
 							return
@@ -121,6 +124,7 @@ func castCmd(t *target) *cobra.Command {
 			case <-done:
 			case <-time.After(timeout):
 			}
+			close(stop)
 			wg.Wait()
 			elapsed := time.Duration(last.Load() - start.UnixNano())
 			var all []time.Duration
@@ -144,7 +148,7 @@ func castCmd(t *target) *cobra.Command {
 	c.Flags().IntVarP(&n, "receivers", "n", 10, "receiving sessions")
 	c.Flags().IntVarP(&m, "messages", "m", 100000, "messages to cast")
 	c.Flags().IntVarP(&size, "size", "s", 64, "payload bytes per message (≥16)")
-	c.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up waiting for deliveries after this long")
+	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "after the last send, give up waiting for deliveries after this long (casts over a receiver's queue limit are dropped by design)")
 	return c
 }
 
