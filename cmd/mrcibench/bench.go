@@ -16,7 +16,7 @@ import (
 )
 
 func castCmd(t *target) *cobra.Command {
-	var n, m, size int
+	var n, m, size, rate int
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "cast",
@@ -113,6 +113,11 @@ func castCmd(t *target) *cobra.Command {
 			payload := make([]byte, size)
 			start := time.Now()
 			for i := range m {
+				if rate > 0 { // pace the sender: message i is due at i/rate seconds
+					if due := start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second))); time.Until(due) > time.Millisecond {
+						time.Sleep(time.Until(due))
+					}
+				}
 				binary.LittleEndian.PutUint64(payload[0:], uint64(time.Now().UnixNano()))
 				binary.LittleEndian.PutUint64(payload[8:], uint64(i))
 				if err := call.Send(wire.TypeBytes, payload); err != nil {
@@ -138,8 +143,8 @@ func castCmd(t *target) *cobra.Command {
 				dropped += r.DroppedAsync()
 			}
 			fmt.Fprintf(cmd.OutOrStdout(),
-				"cast n=%d m=%d size=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, client-side drops %d, GOMAXPROCS %d\n",
-				n, m, size, t.tls, got, total, 100*float64(got)/float64(total), elapsed.Round(time.Millisecond),
+				"cast n=%d m=%d size=%d rate=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, client-side drops %d, GOMAXPROCS %d\n",
+				n, m, size, rate, t.tls, got, total, 100*float64(got)/float64(total), elapsed.Round(time.Millisecond),
 				float64(got)/elapsed.Seconds(), float64(got)*float64(size)/elapsed.Seconds()/1e6,
 				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond), dropped, runtime.GOMAXPROCS(0))
 			return nil
@@ -148,6 +153,7 @@ func castCmd(t *target) *cobra.Command {
 	c.Flags().IntVarP(&n, "receivers", "n", 10, "receiving sessions")
 	c.Flags().IntVarP(&m, "messages", "m", 100000, "messages to cast")
 	c.Flags().IntVarP(&size, "size", "s", 64, "payload bytes per message (≥16)")
+	c.Flags().IntVar(&rate, "rate", 0, "messages per second to send (0: as fast as possible); latency is meaningful below saturation")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "after the last send, give up waiting for deliveries after this long (casts over a receiver's queue limit are dropped by design)")
 	return c
 }
