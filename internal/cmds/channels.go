@@ -356,23 +356,31 @@ func runLsChs(ctx context.Context, c *module.Call) error {
 	return showPages(ctx, c, store.ViewMyChannels, []store.Filter{{Column: "user_id", Value: s.UserID.String(), Exact: true}})
 }
 
-func runInviteToCh(ctx context.Context, c *module.Call) error {
+// channelAndUser checks and resolves the -ch_name and -user arguments in
+// the spec's order: both present, both valid, the channel exists, the user
+// exists.
+func channelAndUser(ctx context.Context, c *module.Call) (store.Channel, store.User, error) {
 	name, user := c.Param("-ch_name"), c.Param("-user")
 	switch {
 	case name == "":
-		return module.Fail("-ch_name missing")
+		return store.Channel{}, store.User{}, module.Fail("-ch_name missing")
 	case user == "":
-		return module.Fail("-user missing")
+		return store.Channel{}, store.User{}, module.Fail("-user missing")
 	case !validate.ChannelName(name):
-		return module.Fail(msgInvalidChName)
+		return store.Channel{}, store.User{}, module.Fail(msgInvalidChName)
 	case !validate.UserName(user):
-		return module.Fail(msgInvalidUserName)
+		return store.Channel{}, store.User{}, module.Fail(msgInvalidUserName)
 	}
 	ch, err := channelNamed(ctx, c, name)
 	if err != nil {
-		return err
+		return ch, store.User{}, err
 	}
 	u, err := userNamed(ctx, c, user)
+	return ch, u, err
+}
+
+func runInviteToCh(ctx context.Context, c *module.Call) error {
+	ch, u, err := channelAndUser(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -462,22 +470,7 @@ func memberPayload(ch uint64, user wire.UserID) []byte {
 }
 
 func runRemoveChMember(ctx context.Context, c *module.Call) error {
-	name, user := c.Param("-ch_name"), c.Param("-user")
-	switch {
-	case name == "":
-		return module.Fail("-ch_name missing")
-	case user == "":
-		return module.Fail("-user missing")
-	case !validate.ChannelName(name):
-		return module.Fail(msgInvalidChName)
-	case !validate.UserName(user):
-		return module.Fail(msgInvalidUserName)
-	}
-	ch, err := channelNamed(ctx, c, name)
-	if err != nil {
-		return err
-	}
-	u, err := userNamed(ctx, c, user)
+	ch, u, err := channelAndUser(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -66,26 +66,23 @@ func (l *asyncLog) wake() {
 }
 
 func (l *asyncLog) activity(a store.Activity) {
-	l.mu.Lock()
-	switch {
-	case l.closed:
-	case len(l.acts)+len(l.debug) >= logQueue:
-		l.dropped++
-	default:
-		l.acts = append(l.acts, a)
-	}
-	l.mu.Unlock()
-	l.wake()
+	l.add(func() { l.acts = append(l.acts, a) })
 }
 
 func (l *asyncLog) debugf(msg string) {
+	l.add(func() { l.debug = append(l.debug, msg) })
+}
+
+// add queues a row with appendRow (called under l.mu) unless the log is
+// closed or full, and wakes the writer.
+func (l *asyncLog) add(appendRow func()) {
 	l.mu.Lock()
 	switch {
 	case l.closed:
 	case len(l.acts)+len(l.debug) >= logQueue:
 		l.dropped++
 	default:
-		l.debug = append(l.debug, msg)
+		appendRow()
 	}
 	l.mu.Unlock()
 	l.wake()

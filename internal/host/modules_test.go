@@ -104,17 +104,6 @@ func runText(t *testing.T, c *client.Client, cmd, args string) string {
 	return res.Text()
 }
 
-func runErr(t *testing.T, c *client.Client, cmd, args, want string) {
-	t.Helper()
-	res, err := c.Run(modCtx(t), cmd, args)
-	if err != nil {
-		t.Fatalf("%s %s: %v", cmd, args, err)
-	}
-	if e := res.Err(); e == nil || !strings.Contains(e.Error(), want) {
-		t.Fatalf("%s %s: error %v, want %q", cmd, args, e, want)
-	}
-}
-
 func TestModuleCommandsPerRank(t *testing.T) {
 	h, paths := modHost(t, nil, modsdktest.Normal)
 	mod := paths[0]
