@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -22,6 +23,7 @@ type outQueue struct {
 	spare   [][]byte
 	bytes   int
 	closed  bool
+	casts   bool // a cast from another session is queued
 	dropped uint64
 	soft    int
 	hard    int
@@ -57,6 +59,7 @@ func (q *outQueue) push(frame []byte, droppable bool) pushResult {
 	}
 	q.frames = append(q.frames, frame)
 	q.bytes += len(frame)
+	q.casts = q.casts || droppable
 	wasEmpty := len(q.frames) == 1
 	q.mu.Unlock()
 	if wasEmpty {
@@ -77,12 +80,23 @@ func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
 			q.frames = q.spare[:0]
 			q.spare = nil
 			q.bytes = 0
+			q.casts = false
 			q.mu.Unlock()
 			return out, true
 		}
 		q.mu.Unlock()
 		select {
 		case <-q.notify:
+			// When casts are waiting, let the producers that are running
+			// add to the batch before taking it: under fan-out load this
+			// turns many small writes into fewer large ones. A session's
+			// own replies are written at once (no yield on that path).
+			q.mu.Lock()
+			casts := q.casts
+			q.mu.Unlock()
+			if casts {
+				runtime.Gosched()
+			}
 		case <-done:
 			return nil, false
 		}
