@@ -60,45 +60,49 @@ func castCmd(t *target) *cobra.Command {
 			}
 
 			var received atomic.Int64
-			var last atomic.Int64
 			total := int64(n) * int64(m)
 			lat := make([][]time.Duration, n)
 			var wg sync.WaitGroup
-			done := make(chan struct{}) // every message reached every receiver
 			stop := make(chan struct{}) // give up waiting (some were dropped)
+			// Receivers range over the client's async channel (it closes when
+			// the client does), read the clock only for sampled messages and
+			// their last one, and count deliveries locally.
+			var lastMu sync.Mutex
+			var lastAt int64
+			noteLast := func(ns int64) {
+				lastMu.Lock()
+				lastAt = max(lastAt, ns)
+				lastMu.Unlock()
+			}
 			for i, r := range receivers {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					mine := 0
-					for {
-						select {
-						case f := <-r.Async():
-							if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
-								continue
-							}
-							mine++
+					mine, lastSample := 0, int64(0)
+					defer func() {
+						received.Add(int64(mine))
+						noteLast(lastSample)
+					}()
+					for f := range r.Async() {
+						if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
+							continue
+						}
+						mine++
+						if seq := binary.LittleEndian.Uint64(f.Payload[8:]); seq%97 == 0 || mine == m {
 							now := time.Now().UnixNano()
-							if seq := binary.LittleEndian.Uint64(f.Payload[8:]); seq%97 == 0 {
-								lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
-							}
-							last.Store(now)
-							if received.Add(1) == total {
-								close(done)
-							}
-							if mine == m {
-								return
-							}
-						case <-done:
-							return
-						case <-stop:
-							return
-						case <-r.Done():
+							lastSample = now
+							lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
+						}
+						if mine == m {
 							return
 						}
 					}
 				}()
 			}
+			go func() { // on timeout, close the receivers so their loops end
+				<-stop
+				closeAll(receivers)
+			}()
 			call, err := sender.Start(ctx, "cast")
 			if err != nil {
 				return err
@@ -125,13 +129,15 @@ func castCmd(t *target) *cobra.Command {
 				}
 			}
 			sendDur := time.Since(start)
+			finished := make(chan struct{})
+			go func() { wg.Wait(); close(finished) }()
 			select {
-			case <-done:
+			case <-finished:
 			case <-time.After(timeout):
 			}
 			close(stop)
 			wg.Wait()
-			elapsed := time.Duration(last.Load() - start.UnixNano())
+			elapsed := time.Duration(lastAt - start.UnixNano())
 			var all []time.Duration
 			for _, l := range lat {
 				all = append(all, l...)
