@@ -116,10 +116,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		func() float64 { return float64(h.bus.Delivered()) })
 	s, err := cfg.Store.Settings(ctx)
 	if err != nil {
+		h.logs.close()
 		return nil, fmt.Errorf("host: settings: %w", err)
 	}
 	h.maxSessions.Store(s.MaxSessions)
 	if err := h.loadBans(ctx); err != nil {
+		h.logs.close()
 		return nil, err
 	}
 	h.bus.Hook(wire.AsyncCmdRanksChanged, func(*bus.Message) {
@@ -128,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.mu.Unlock()
 	})
 	if h.mods, err = newExternalModules(ctx, h); err != nil {
+		h.logs.close()
 		return nil, err
 	}
 	return h, nil
