@@ -366,7 +366,10 @@ func (s *Session) handleEvent(ctx context.Context, ev event) {
 	case instExited:
 		s.instanceExited(e)
 	case setOverride:
-		s.st.override = bool(e)
+		if s.st.override != bool(e) {
+			s.st.override = bool(e)
+			s.recheckAccess(ctx)
+		}
 		s.publish()
 	}
 }

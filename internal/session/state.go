@@ -264,17 +264,8 @@ func (s *Session) openSubChannel(ctx context.Context, sc wire.SubChannel) {
 		s.sysErr("cannot open more than 6 sub-channels at once; close one first")
 		return
 	}
-	level := s.effectiveLevel(ctx, sc.Channel)
-	readOnly := false
-	if flags, err := s.cfg.Store.ReadOnlyFlags(ctx, sc.Channel); err == nil {
-		for _, f := range flags {
-			if f.SubID == sc.Sub && f.Level == level {
-				readOnly = true
-			}
-		}
-	}
 	s.st.open.Add(sc)
-	if !readOnly {
+	if !s.readOnly(ctx, sc, s.effectiveLevel(ctx, sc.Channel)) {
 		s.st.writable.Add(sc)
 	}
 	s.cfg.Bus.SetOpen(s.cfg.ID, s.st.open)
@@ -282,6 +273,42 @@ func (s *Session) openSubChannel(ctx context.Context, sc wire.SubChannel) {
 	if s.st.active {
 		s.peerStat(s.st.open, s.st.open, false)
 	}
+}
+
+// readOnly reports whether a read-only flag marks the sub-channel for level.
+func (s *Session) readOnly(ctx context.Context, sc wire.SubChannel, level uint8) bool {
+	flags, err := s.cfg.Store.ReadOnlyFlags(ctx, sc.Channel)
+	if err != nil {
+		return false
+	}
+	for _, f := range flags {
+		if f.SubID == sc.Sub && f.Level == level {
+			return true
+		}
+	}
+	return false
+}
+
+// recheckAccess applies a change of the session's levels (the owner
+// override flag) to its open sub-channels: those it may no longer open are
+// closed (with PEER_STAT), and the writable list follows the read-only flags
+// of its new levels.
+func (s *Session) recheckAccess(ctx context.Context) {
+	var lost []wire.SubChannel
+	for _, e := range s.st.open.Entries() {
+		level := s.effectiveLevel(ctx, e.Channel)
+		sub, err := s.cfg.Store.SubChannelByID(ctx, e.Channel, e.Sub)
+		if err != nil || level > sub.LowestLevel {
+			lost = append(lost, e)
+			continue
+		}
+		if s.readOnly(ctx, e, level) {
+			s.st.writable.Remove(e)
+		} else {
+			s.st.writable.Add(e)
+		}
+	}
+	s.closeSubChannels(ctx, true, func(e wire.SubChannel) bool { return slices.Contains(lost, e) })
 }
 
 // closeSubChannels removes the given entries; with notify, active peers
