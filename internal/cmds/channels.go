@@ -265,14 +265,7 @@ func runAddCh(ctx context.Context, c *module.Call) error {
 }
 
 func runRmCh(ctx context.Context, c *module.Call) error {
-	name := c.Param("-ch_name")
-	switch {
-	case name == "":
-		return module.Fail("-ch_name missing")
-	case !validate.ChannelName(name):
-		return module.Fail(msgInvalidChName)
-	}
-	ch, err := channelNamed(ctx, c, name)
+	ch, err := channelArg(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -412,14 +405,7 @@ func runInviteToCh(ctx context.Context, c *module.Call) error {
 // ownInvitation runs the checks of accept_ch / decline_ch and returns the
 // channel, the caller's account and the pending membership.
 func ownInvitation(ctx context.Context, c *module.Call) (store.Channel, store.User, error) {
-	name := c.Param("-ch_name")
-	switch {
-	case name == "":
-		return store.Channel{}, store.User{}, module.Fail("-ch_name missing")
-	case !validate.ChannelName(name):
-		return store.Channel{}, store.User{}, module.Fail(msgInvalidChName)
-	}
-	ch, err := channelNamed(ctx, c, name)
+	ch, err := channelArg(ctx, c)
 	if err != nil {
 		return ch, store.User{}, err
 	}
@@ -561,14 +547,7 @@ func runSetMemberLevel(ctx context.Context, c *module.Call) error {
 }
 
 func runLsChMembers(ctx context.Context, c *module.Call) error {
-	name := c.Param("-ch_name")
-	switch {
-	case name == "":
-		return module.Fail("-ch_name missing")
-	case !validate.ChannelName(name):
-		return module.Fail(msgInvalidChName)
-	}
-	ch, err := channelNamed(ctx, c, name)
+	ch, err := channelArg(ctx, c)
 	if err != nil {
 		return err
 	}
