@@ -23,7 +23,8 @@ type EmailConfig struct {
 	// RootCAs verifies the SMTP server's certificate (nil: system roots).
 	RootCAs *x509.CertPool
 	// Queue tunes the delivery queue (zero values: the defaults of
-	// mail.QueueOptions); the host sets Transport, Log and Debug.
+	// mail.QueueOptions); the host sets Transport and Log, and sends the
+	// Debug lines to its debug log (and to Queue.Debug too, if set).
 	Queue mail.QueueOptions
 	// FirstAttemptWait bounds how long a command waits for the result of
 	// a mail's first delivery attempt (0: the configured connect and send
@@ -45,6 +46,9 @@ func newMailer(h *Host) *mailer {
 	o.Transport = m.transport
 	o.Log = h.log.With("component", "mail")
 	o.Debug = h.Debug
+	if extra := h.cfg.Email.Queue.Debug; extra != nil {
+		o.Debug = func(msg string) { h.Debug(msg); extra(msg) }
+	}
 	m.q = mail.NewQueue(o)
 	return m
 }

@@ -277,11 +277,11 @@ func (q *Queue) finish(p *pending, err error) {
 	if p.attempt == 0 {
 		p.first <- err
 	}
+	if p.job.GiveUp != nil {
+		p.job.GiveUp(err)
+	}
 	q.o.Log.Warn("mail given up", "job", p.job.Label, "attempts", p.attempt, "err", err)
 	if q.o.Debug != nil {
 		q.o.Debug(fmt.Sprintf("mail: %s: given up after %d attempt(s): %v", p.job.Label, p.attempt, err))
-	}
-	if p.job.GiveUp != nil {
-		p.job.GiveUp(err)
 	}
 }

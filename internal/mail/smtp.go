@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"strings"
 	"time"
@@ -136,8 +137,8 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err := msg.From(s.cfg.From); err != nil {
 		return Permanent(fmt.Errorf("mail: sender address: %w", err))
 	}
-	if strings.ContainsAny(m.To, "\r\n,;<>\"") {
-		return Permanent(fmt.Errorf("mail: refusing recipient address %q", m.To))
+	if err := singleAddress(m.To); err != nil {
+		return Permanent(err)
 	}
 	if err := msg.To(m.To); err != nil {
 		return Permanent(fmt.Errorf("mail: recipient address: %w", err))
@@ -171,6 +172,19 @@ func (s *SMTP) Probe(ctx context.Context) error {
 	}
 	if err := cl.Close(); err != nil {
 		return fmt.Errorf("mail: smtp %s: quit: %w", s.addr(), err)
+	}
+	return nil
+}
+
+// singleAddress accepts exactly one bare address (a quoted local part is
+// fine): no display name, no list, no control characters.
+func singleAddress(to string) error {
+	if strings.ContainsFunc(to, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("mail: refusing recipient address %q", to)
+	}
+	a, err := mail.ParseAddress(to)
+	if err != nil || a.Name != "" || a.String() != "<"+to+">" {
+		return fmt.Errorf("mail: refusing recipient address %q", to)
 	}
 	return nil
 }
