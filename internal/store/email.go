@@ -114,7 +114,7 @@ func (s *EmailSettings) Set(key, value string) error {
 	case KeySMTPPort:
 		var p uint64
 		if p, err = strconv.ParseUint(value, 10, 16); err == nil {
-			s.SMTPPort = uint16(p)
+			s.SMTPPort = uint16(p) // 0: the TLS mode's default port
 		}
 	case KeySMTPTLS:
 		if err = ValidateSMTPTLS(value); err == nil {
@@ -133,19 +133,22 @@ func (s *EmailSettings) Set(key, value string) error {
 			s.SMTPFrom = value
 		}
 	case KeySMTPConnTimeout:
-		s.ConnectTimeout, err = parseDuration(value, time.Second, 10*time.Minute)
+		err = setDuration(&s.ConnectTimeout, value, time.Second, 10*time.Minute)
 	case KeySMTPSendTimeout:
-		s.SendTimeout, err = parseDuration(value, time.Second, 30*time.Minute)
+		err = setDuration(&s.SendTimeout, value, time.Second, 30*time.Minute)
 	case KeyCodeExpiry:
-		s.CodeExpiry, err = parseDuration(value, time.Minute, 24*time.Hour)
+		err = setDuration(&s.CodeExpiry, value, time.Minute, 24*time.Hour)
 	case KeyResetPerAccount:
-		s.ResetPerAccount, err = parseCount(value)
+		err = setCount(&s.ResetPerAccount, value)
 	case KeyResetPerIP:
-		s.ResetPerIP, err = parseCount(value)
+		err = setCount(&s.ResetPerIP, value)
 	case KeyResetWindow:
-		s.ResetWindow, err = parseDuration(value, time.Minute, 7*24*time.Hour)
+		err = setDuration(&s.ResetWindow, value, time.Minute, 7*24*time.Hour)
 	case KeyLogoutOnRecovery:
-		s.LogoutOnRecovery, err = strconv.ParseBool(value)
+		var b bool
+		if b, err = strconv.ParseBool(value); err == nil {
+			s.LogoutOnRecovery = b
+		}
 	default:
 		return fmt.Errorf("unknown e-mail setting %q", key)
 	}
@@ -295,23 +298,27 @@ func loopbackHost(h string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-func parseDuration(v string, lo, hi time.Duration) (time.Duration, error) {
+// setDuration assigns a Go duration ("90s", "15m") within lo..hi.
+func setDuration(dst *time.Duration, v string, lo, hi time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if d < lo || d > hi {
-		return 0, fmt.Errorf("%v is outside %v..%v", d, lo, hi)
+		return fmt.Errorf("%v is outside %v..%v", d, lo, hi)
 	}
-	return d, nil
+	*dst = d
+	return nil
 }
 
-func parseCount(v string) (uint32, error) {
+// setCount assigns a count from 1 to 4294967295.
+func setCount(dst *uint32, v string) error {
 	n, err := strconv.ParseUint(v, 10, 32)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a count from 1 to 4294967295", v)
+		return fmt.Errorf("%q is not a count from 1 to 4294967295", v)
 	}
-	return uint32(n), nil
+	*dst = uint32(n)
+	return nil
 }
 
 // EmailCode is a pending address-verification code of one account.
