@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/mrci/mrci/internal/host"
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/mail"
@@ -88,6 +90,10 @@ type mailEnv struct {
 // and authentication, and a host that delivers to it.
 func startMail(t *testing.T, mod func(*store.EmailSettings, *store.Settings)) *mailEnv {
 	t.Helper()
+	// Registered first, so it runs last: after the host, its mail queue,
+	// the SMTP server and the clients have stopped, no goroutine is left.
+	existing := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, existing) })
 	srv := mailtest.Start(t, mailtest.Options{StartTLS: true, User: "mrci", Password: "smtp-Secret-1"})
 	e := &mailEnv{srv: srv, clock: &fakeClock{t: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)},
 		debug: &debugLines{ch: make(chan string, 1)}}
@@ -648,4 +654,39 @@ func TestEmailTemplateUpload(t *testing.T) {
 		"file too large (max 20,000 bytes / 10,000 characters)")
 	wantErr(t, run(t, root, "set_email_template", "-reset_template -client_file x -len abc"), "'abc' is not a valid integer")
 	wantErr(t, run(t, root, "set_email_template", "-reset_template -client_file x -len 0"), "size cannot be zero or negative")
+}
+
+// TestEmailCommandListings: verify_email exists only while
+// eable_email_verify is on; the recovery commands are public only while
+// enable_pw_reset is on (and stay user commands).
+func TestEmailCommandListings(t *testing.T) {
+	on := startMail(t, nil)
+	on.h.CreateUser(t, "alice", "Alice-Pass-1", 2)
+	anon := on.h.Dial(t)
+	for _, name := range []string{"request_pw_reset", "recover_acct"} {
+		if _, err := anon.WaitCommand(hosttest.Ctx(t, 10*time.Second), name); err != nil {
+			t.Fatalf("public %s: %v", name, err)
+		}
+	}
+	if _, err := on.h.Login(t, "alice", "Alice-Pass-1").WaitCommand(hosttest.Ctx(t, 10*time.Second), "verify_email"); err != nil {
+		t.Fatalf("verify_email: %v", err)
+	}
+	off := startMail(t, func(_ *store.EmailSettings, s *store.Settings) { s.EnableEmailVerify, s.EnablePwReset = false, false })
+	off.h.CreateUser(t, "alice", "Alice-Pass-1", 2)
+	alice := off.h.Login(t, "alice", "Alice-Pass-1")
+	root := off.h.Root(t)
+	anon = off.h.Dial(t)
+	if _, err := anon.WaitCommand(hosttest.Ctx(t, 10*time.Second), "auth"); err != nil { // the public list arrived
+		t.Fatal(err)
+	}
+	if _, err := root.WaitCommand(hosttest.Ctx(t, 10*time.Second), "request_pw_reset"); err != nil {
+		t.Fatalf("root lost request_pw_reset: %v", err)
+	}
+	for c, names := range map[*client.Client][]string{anon: {"request_pw_reset", "recover_acct"}, alice: {"verify_email"}, root: {"verify_email"}} {
+		for _, name := range names {
+			if _, ok := c.CommandID(name); ok {
+				t.Fatalf("%s listed while disabled", name)
+			}
+		}
+	}
 }
