@@ -192,6 +192,7 @@ func serveCmd(opts *options) *cobra.Command {
 	c.Flags().BoolVar(&forceTLS, "force-tls", false, "make every client, loopback included, use TLS (reply 2)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /debug/pprof/ on this address (e.g. 127.0.0.1:9516)")
 	c.Flags().Uint32Var(&maxSessions, "max-sessions", 0, "store a new maximum number of concurrent sessions (default: keep the stored setting, 100 at first)")
+	addSMTPFlags(c, opts) // smtp.go
 	return c
 }
 

@@ -60,6 +60,8 @@ type Config struct {
 	// They are not trusted with privileged asyncs unless TrustExtra is set.
 	ExtraModules []module.Module
 	TrustExtra   bool
+	// Email configures mail delivery and the e-mail commands (email.go).
+	Email EmailConfig
 }
 
 // Host is a running MRCI host.
@@ -83,6 +85,7 @@ type Host struct {
 	logs    *asyncLog
 	metrics *metrics.Metrics
 	hashing chan struct{} // bounds concurrent password hashing
+	mail    *mailer       // mail delivery (email.go)
 }
 
 // New creates a host. Call Serve to accept connections.
@@ -133,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.logs.close()
 		return nil, err
 	}
+	h.mail = newMailer(h)
 	return h, nil
 }
 
@@ -158,6 +162,7 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() {
 		h.closeSessions()
 		wg.Wait()
+		h.mail.close()
 		h.logs.close()
 	}()
 	for {

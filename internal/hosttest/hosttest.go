@@ -55,6 +55,8 @@ type Options struct {
 	TrustExtra bool
 	// HeaderTimeout overrides the 5 s client-header deadline.
 	HeaderTimeout time.Duration
+	// Email configures mail delivery (see host.EmailConfig).
+	Email host.EmailConfig
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -86,7 +88,7 @@ func StartWith(t testing.TB, o Options) *Host {
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
-		HeaderTimeout: o.HeaderTimeout,
+		HeaderTimeout: o.HeaderTimeout, Email: o.Email,
 	})
 	if err != nil {
 		t.Fatalf("host: %v", err)

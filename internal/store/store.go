@@ -321,6 +321,38 @@ type Store interface {
 	// filters (only ViewActLog, ViewDebug and ViewBans allow it) and returns
 	// how many were deleted.
 	DeleteView(ctx context.Context, v View, filters []Filter) (int64, error)
+
+	// E-mail verification and password recovery (issue 11; email.go).
+
+	// EmailSettings returns the mail settings (defaults for missing keys).
+	EmailSettings(ctx context.Context) (EmailSettings, error)
+	// SaveEmailSettings stores every mail setting.
+	SaveEmailSettings(ctx context.Context, s EmailSettings) error
+	// PutEmailCode inserts or replaces the verification code of an account
+	// (its attempts start again from c.Attempts).
+	PutEmailCode(ctx context.Context, c EmailCode) error
+	// EmailCode returns an account's verification code or ErrNotFound.
+	EmailCode(ctx context.Context, user wire.UserID) (EmailCode, error)
+	// AddEmailCodeAttempt counts one wrong answer for the code with the
+	// given hash and returns the new count; ErrNotFound if that code is
+	// no longer stored.
+	AddEmailCodeAttempt(ctx context.Context, user wire.UserID, hash string) (int, error)
+	// DeleteEmailCode removes an account's code, only if its hash is hash
+	// (any code when hash is empty); ErrNotFound if nothing was removed.
+	DeleteEmailCode(ctx context.Context, user wire.UserID, hash string) error
+	// PutRecovery inserts or replaces an account's temporary password
+	// (hash and issue time: a new request refreshes the expiry).
+	PutRecovery(ctx context.Context, r Recovery) error
+	// Recovery returns an account's temporary password or ErrNotFound.
+	Recovery(ctx context.Context, user wire.UserID) (Recovery, error)
+	// DeleteRecovery removes an account's temporary password, only if its
+	// hash is hash (any when empty); ErrNotFound if nothing was removed.
+	// A successful delete is what makes a temporary password single-use.
+	DeleteRecovery(ctx context.Context, user wire.UserID, hash string) error
+	// CountFailedRecover counts the user's counted, failed recovery attempts.
+	CountFailedRecover(ctx context.Context, user wire.UserID) (int, error)
+	// ResetFailedRecover stops counting the user's failed recovery attempts.
+	ResetFailedRecover(ctx context.Context, user wire.UserID) error
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

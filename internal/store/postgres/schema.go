@@ -178,6 +178,23 @@ func migrations() []migration {
 		seed: func(ctx context.Context, tx pgx.Tx) error {
 			return saveSettings(ctx, tx, store.DefaultSettings())
 		},
+	}, {
+		// Version 4: e-mail verification and password recovery (issue 11),
+		// as in the SQLite schema.
+		version: 4,
+		stmts: []string{
+			`CREATE TABLE email_settings (
+				key text PRIMARY KEY,
+				value text NOT NULL
+			)`,
+			`CREATE TABLE email_codes (
+				user_id bytea PRIMARY KEY
+					REFERENCES users (user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				code_hash text NOT NULL,
+				expires_at bigint NOT NULL,
+				attempts integer NOT NULL DEFAULT 0
+			)`,
+		},
 	}}
 }
 

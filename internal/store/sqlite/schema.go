@@ -162,6 +162,25 @@ func migrations() []migration {
 		seed: func(ctx context.Context, tx *sql.Tx) error {
 			return insertSettings(ctx, tx, store.DefaultSettings())
 		},
+	}, {
+		// Version 4: e-mail verification and password recovery (issue 11).
+		// Mail settings are key/value rows; verification codes are stored
+		// hashed with a UTC expiry in unix seconds; temporary passwords use
+		// the existing pw_recovery table.
+		version: 4,
+		stmts: []string{
+			`CREATE TABLE email_settings (
+				key TEXT PRIMARY KEY,
+				value TEXT NOT NULL
+			)`,
+			`CREATE TABLE email_codes (
+				user_id BLOB PRIMARY KEY
+					REFERENCES users (user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				code_hash TEXT NOT NULL,
+				expires_at INTEGER NOT NULL,
+				attempts INTEGER NOT NULL DEFAULT 0
+			)`,
+		},
 	}}
 }
 
