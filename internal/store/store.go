@@ -321,6 +321,17 @@ type Store interface {
 	// filters (only ViewActLog, ViewDebug and ViewBans allow it) and returns
 	// how many were deleted.
 	DeleteView(ctx context.Context, v View, filters []Filter) (int64, error)
+
+	// ---- import from the original host (issue 15) ----
+
+	// UserList returns every account in creation order.
+	UserList(ctx context.Context) ([]User, error)
+	// ImportOriginal writes a whole import in one transaction: every row or,
+	// on any error (ErrNameTaken, ErrEmailTaken, ErrExists, ...), none.
+	ImportOriginal(ctx context.Context, b OriginalImport) error
+	// ImportMarks returns the log marks recorded for a source database
+	// (log table name → last imported rowid).
+	ImportMarks(ctx context.Context, source string) (map[string]int64, error)
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

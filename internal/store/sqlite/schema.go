@@ -162,6 +162,18 @@ func migrations() []migration {
 		seed: func(ctx context.Context, tx *sql.Tx) error {
 			return insertSettings(ctx, tx, store.DefaultSettings())
 		},
+	}, {
+		// Import from the original host (issue 15): per source database and
+		// log table, the rowid of the last imported row.
+		version: 8,
+		stmts: []string{
+			`CREATE TABLE original_import_marks (
+				source TEXT NOT NULL,
+				log TEXT NOT NULL,
+				last_rowid INTEGER NOT NULL,
+				PRIMARY KEY (source, log)
+			)`,
+		},
 	}}
 }
 
