@@ -156,6 +156,7 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		case present[id]:
 			p.users[id] = true
+			names[foldKey(su.name.String)] = su.name.String
 			t.present()
 			continue
 		case id == p.srcRootID && rootState == "keep ours":
@@ -261,15 +262,46 @@ func (p *planner) freshRoot(ctx context.Context, existing []store.User) (bool, e
 
 // ---- channels ----
 
+// targetChannels returns every channel of the target by id.
+func (p *planner) targetChannels(ctx context.Context) (map[uint64]string, error) {
+	out := map[uint64]string{}
+	after := int64(0)
+	for {
+		rows, err := p.st.ListView(ctx, store.ViewChannels, nil, store.Page{After: after, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			id, err := strconv.ParseUint(r.Cells[0], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("target channel id %q: %w", r.Cells[0], err)
+			}
+			out[id] = r.Cells[1]
+			after = r.Key
+		}
+		if len(rows) < 500 {
+			return out, nil
+		}
+	}
+}
+
 func (p *planner) planChannels(ctx context.Context) error {
 	src, err := p.src.channels(ctx)
 	if err != nil {
 		return err
 	}
+	have, err := p.targetChannels(ctx)
+	if err != nil {
+		return err
+	}
+	// Names in use (case-folded): the target's and those imported so far.
+	names := map[string]string{}
+	for _, name := range have {
+		names[foldKey(name)] = name
+	}
 	p.channels = map[uint64]bool{}
 	p.srcChannels = map[uint64]bool{}
 	t := p.rep.table("channels")
-	names := map[string]string{}
 	for _, c := range src {
 		if c.id > 0 {
 			p.srcChannels[uint64(c.id)] = true
@@ -280,33 +312,24 @@ func (p *planner) planChannels(ctx context.Context) error {
 			continue
 		}
 		id := uint64(c.id)
-		if have, err := p.st.ChannelByID(ctx, id); err == nil {
-			if foldKey(have.Name) == foldKey(c.name.String) {
+		if name, ok := have[id]; ok {
+			if foldKey(name) == foldKey(c.name.String) {
 				p.channels[id] = true
 				t.present()
 			} else {
-				t.skip(label, "channel id %d is used here by %q (not overwritten)", id, have.Name)
+				t.skip(label, "channel id %d is used here by %q (not overwritten)", id, name)
 			}
 			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
 		if !c.name.Valid || !validate.ChannelName(c.name.String) {
 			t.skip(label, "channel name rejected by mrci's rules (4-32 characters, no spaces or control characters)")
 			continue
 		}
-		key := foldKey(c.name.String)
-		if prev, ok := names[key]; ok {
-			t.skip(label, "name differs only in case from channel %q (imported earlier)", prev)
+		if prev, ok := names[foldKey(c.name.String)]; ok {
+			t.skip(label, "name differs at most in case from channel %q (not overwritten)", prev)
 			continue
 		}
-		if have, err := p.st.ChannelByName(ctx, c.name.String); err == nil {
-			t.skip(label, "name is used here by channel id %d (not overwritten)", have.ID)
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		names[key] = c.name.String
+		names[foldKey(c.name.String)] = c.name.String
 		p.channels[id] = true
 		p.b.Channels = append(p.b.Channels, store.Channel{ID: id, Name: c.name.String})
 		t.imported()
@@ -337,7 +360,30 @@ func (p *planner) planSubChannels(ctx context.Context) error {
 	}
 	p.subs = map[[2]uint64]bool{}
 	t := p.rep.table("sub_channels")
-	names := map[string]string{}
+	// Per channel: ids in use and names in use (case-folded), the
+	// target's and those imported so far.
+	type chState struct {
+		ids   map[uint8]string
+		names map[string]string
+	}
+	state := map[uint64]*chState{}
+	seen := map[[2]uint64]bool{} // source rows by (channel, id)
+	load := func(ch uint64) (*chState, error) {
+		if cs := state[ch]; cs != nil {
+			return cs, nil
+		}
+		cs := &chState{ids: map[uint8]string{}, names: map[string]string{}}
+		list, err := p.st.SubChannels(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
+		for _, sc := range list {
+			cs.ids[sc.ID] = sc.Name
+			cs.names[foldKey(sc.Name)] = sc.Name
+		}
+		state[ch] = cs
+		return cs, nil
+	}
 	for _, s := range src {
 		label := fmt.Sprintf("%q (channel %d, id %d)", s.name.String, s.channel, s.id.Int64)
 		if why := p.channelMissing(true, s.channel); why != "" {
@@ -350,6 +396,26 @@ func (p *planner) planSubChannels(ctx context.Context) error {
 			continue
 		}
 		sid := uint8(s.id.Int64)
+		cs, err := load(ch)
+		if err != nil {
+			return err
+		}
+		key := [2]uint64{ch, uint64(sid)}
+		if seen[key] {
+			t.skip(label, "duplicate sub-channel id %d in channel %d", sid, ch)
+			continue
+		}
+		seen[key] = true
+		if name, ok := cs.ids[sid]; ok {
+			switch {
+			case foldKey(name) == foldKey(s.name.String):
+				p.subs[key] = true
+				t.present()
+			default:
+				t.skip(label, "sub-channel id %d of channel %d is used by %q (not overwritten)", sid, ch, name)
+			}
+			continue
+		}
 		if !s.name.Valid || !validate.ChannelName(s.name.String) {
 			t.skip(label, "sub-channel name rejected by mrci's rules (4-32 characters, no spaces or control characters)")
 			continue
@@ -362,35 +428,13 @@ func (p *planner) planSubChannels(ctx context.Context) error {
 			t.skip(label, "lowest access level %d is not 1-5", level)
 			continue
 		}
-		if p.subs[[2]uint64{ch, uint64(sid)}] {
-			t.skip(label, "duplicate sub-channel id %d in channel %d", sid, ch)
+		if prev, ok := cs.names[foldKey(s.name.String)]; ok {
+			t.skip(label, "name differs at most in case from sub-channel %q of the same channel (not overwritten)", prev)
 			continue
 		}
-		nkey := strconv.FormatUint(ch, 10) + "/" + foldKey(s.name.String)
-		if prev, ok := names[nkey]; ok {
-			t.skip(label, "name differs only in case from sub-channel %q of the same channel", prev)
-			continue
-		}
-		if have, err := p.st.SubChannelByID(ctx, ch, sid); err == nil {
-			if foldKey(have.Name) == foldKey(s.name.String) {
-				p.subs[[2]uint64{ch, uint64(sid)}] = true
-				names[nkey] = s.name.String
-				t.present()
-			} else {
-				t.skip(label, "sub-channel id %d of channel %d is used here by %q (not overwritten)", sid, ch, have.Name)
-			}
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if have, err := p.st.SubChannelByName(ctx, ch, s.name.String); err == nil {
-			t.skip(label, "name is used here by sub-channel id %d (not overwritten)", have.ID)
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		names[nkey] = s.name.String
-		p.subs[[2]uint64{ch, uint64(sid)}] = true
+		cs.ids[sid] = s.name.String
+		cs.names[foldKey(s.name.String)] = s.name.String
+		p.subs[key] = true
 		p.b.SubChannels = append(p.b.SubChannels, store.SubChannel{
 			ChannelID: ch, ID: sid, Name: s.name.String, LowestLevel: uint8(level), ActiveUpdates: s.active,
 		})
