@@ -24,9 +24,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fixture is the database written by the real original host (read-only:
-// tests copy it first).
-const fixture = "../../../shared/fixtures/original-1.1.2-sample.db"
+// fixture is the database written by the real original host, a copy of
+// ../shared/fixtures/original-1.1.2-sample.db (read-only: tests copy it
+// to a temporary directory first).
+const fixture = "testdata/original-1.1.2-sample.db"
 
 // The fixture's accounts (its README).
 const (
@@ -35,20 +36,13 @@ const (
 	erinPassword = "Erin#Orig2019aa"
 )
 
-// fixturePath finds the fixture (relative to the repository, or the shared
-// directory of the development machine).
+// fixturePath returns the fixture's path.
 func fixturePath(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{fixture, "/work/shared/fixtures/original-1.1.2-sample.db", os.Getenv("MRCI_ORIGINAL_FIXTURE")} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if _, err := os.Stat(fixture); err != nil {
+		t.Fatalf("fixture: %v", err)
 	}
-	t.Fatal("fixture original-1.1.2-sample.db not found (set MRCI_ORIGINAL_FIXTURE)")
-	return ""
+	return fixture
 }
 
 // copyFixture copies the fixture into a temporary directory and returns
