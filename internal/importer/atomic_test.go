@@ -104,3 +104,47 @@ func TestSourceOpenedReadOnly(t *testing.T) {
 		t.Error("the source file changed")
 	}
 }
+
+// TestRootNotImportable: when the original's root cannot be imported (here
+// its hash is missing), our fresh root and our settings stay, and the other
+// accounts are still imported.
+func TestRootNotImportable(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		src := copyFixture(t)
+		mutate(t, src, `UPDATE users SET hash = NULL WHERE user_name = 'root'`)
+		before, err := st.Settings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := run(t, st, importer.Options{Source: src})
+		wantCounts(t, rep, map[string]counts{"users": {3, 2, 0, 1}})
+		if r := skipReason(rep, "users", "root"); r == "" {
+			t.Error("root's skip is not reported")
+		}
+		after, err := st.Settings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after != before {
+			t.Errorf("settings changed without the original's root:\n%+v\n%+v", before, after)
+		}
+		root, err := st.UserByID(ctx, before.RootUserID)
+		if err != nil || root.Name != "root" {
+			t.Fatalf("our root is gone: %+v %v", root, err)
+		}
+		if _, err := st.UserByName(ctx, "dave"); err != nil {
+			t.Errorf("dave: %v", err)
+		}
+
+		// Once the original's root is repaired, importing again hands root
+		// over: our root is still fresh.
+		fixed := copyFixture(t)
+		rep = run(t, st, importer.Options{Source: fixed})
+		wantCounts(t, rep, map[string]counts{"users": {3, 1, 2, 0}})
+		s, _ := st.Settings(ctx)
+		if root, err := st.UserByName(ctx, "root"); err != nil || root.ID != s.RootUserID || root.ID == before.RootUserID || s.ListenPort != 36521 {
+			t.Fatalf("root after the second import %+v %v, settings %+v", root, err, s)
+		}
+	})
+}

@@ -122,7 +122,6 @@ func (p *planner) planUsers(ctx context.Context) error {
 	case fresh:
 		rootState = "import"
 		p.b.ReplaceUser = p.target.RootUserID
-		p.rep.Notes = append(p.rep.Notes, "the original's root replaces the fresh root account this host created at first start")
 	default:
 		rootState = "keep ours"
 	}
@@ -224,6 +223,17 @@ func (p *planner) planUsers(ctx context.Context) error {
 		p.b.Users = append(p.b.Users, u)
 		t.imported()
 	}
+	switch {
+	case rootState != "import":
+	case !p.users[p.srcRootID]:
+		// Without the original's root there is no root to hand over: keep
+		// ours (and our settings, which point at it).
+		p.b.ReplaceUser = wire.UserID{}
+		p.applyConfig = false
+		p.rep.Notes = append(p.rep.Notes, "the original's root was not imported (see the skipped users); our root and settings are unchanged")
+	case !p.b.ReplaceUser.IsZero():
+		p.rep.Notes = append(p.rep.Notes, "the original's root replaces the fresh root account this host created at first start")
+	}
 	return nil
 }
 
@@ -235,8 +245,9 @@ func rankText(valid bool, v int64) string {
 }
 
 // freshRoot reports whether the target's only own account is the root this
-// host created at first start and never used for anything: no channel
-// exists and root belongs to none.
+// host created at first start and never used for anything: root belongs to
+// no channel and every channel comes from this database (an earlier,
+// partial import).
 func (p *planner) freshRoot(ctx context.Context, existing []store.User) (bool, error) {
 	if p.target.RootUserID.IsZero() || p.srcUserIDs[p.target.RootUserID] {
 		return false, nil
@@ -246,12 +257,23 @@ func (p *planner) freshRoot(ctx context.Context, existing []store.User) (bool, e
 			return false, nil
 		}
 	}
-	rows, err := p.st.ListView(ctx, store.ViewChannels, nil, store.Page{Limit: 1})
+	// Channels an earlier import of this database brought do not count.
+	srcChannels, err := p.src.channels(ctx)
 	if err != nil {
 		return false, err
 	}
-	if len(rows) > 0 {
-		return false, nil
+	fromSource := map[uint64]bool{}
+	for _, c := range srcChannels {
+		fromSource[uint64(c.id)] = true
+	}
+	have, err := p.targetChannels(ctx)
+	if err != nil {
+		return false, err
+	}
+	for id := range have {
+		if !fromSource[id] {
+			return false, nil
+		}
 	}
 	ms, err := p.st.MembershipsOf(ctx, p.target.RootUserID)
 	if err != nil {
