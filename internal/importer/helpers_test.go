@@ -37,7 +37,7 @@ const (
 )
 
 // fixturePath returns the fixture's path.
-func fixturePath(t *testing.T) string {
+func fixturePath(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(fixture); err != nil {
 		t.Fatalf("fixture: %v", err)
@@ -47,7 +47,7 @@ func fixturePath(t *testing.T) string {
 
 // copyFixture copies the fixture into a temporary directory and returns
 // the copy's path.
-func copyFixture(t *testing.T) string {
+func copyFixture(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(fixturePath(t))
 	if err != nil {
@@ -62,7 +62,7 @@ func copyFixture(t *testing.T) string {
 
 // mutate runs SQL statements against a copy of the fixture (the hand-made
 // variants). Foreign keys stay off, as in a database another tool edited.
-func mutate(t *testing.T, path string, stmts ...string) {
+func mutate(t testing.TB, path string, stmts ...string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -116,7 +116,7 @@ func freshRoot(t *testing.T, st store.Store) {
 
 // openPostgres opens a PostgreSQL store in a schema of its own, dropped
 // when the test ends; it skips (fails under CI) without a server.
-func openPostgres(t *testing.T) store.Store {
+func openPostgres(t testing.TB) store.Store {
 	t.Helper()
 	base := os.Getenv("MRCI_TEST_POSTGRES_DSN")
 	if base == "" {

@@ -29,9 +29,11 @@ type planner struct {
 	// exist in the target after the import (imported or present).
 	srcUserIDs map[wire.UserID]bool
 	users      map[wire.UserID]bool
-	// channels that exist after the import; srcChannels every source id.
-	channels    map[uint64]bool
-	srcChannels map[uint64]bool
+	// channels that exist after the import, presentChannels those that
+	// existed before, srcChannels every source id.
+	channels        map[uint64]bool
+	presentChannels map[uint64]bool
+	srcChannels     map[uint64]bool
 	subs        map[[2]uint64]bool
 }
 

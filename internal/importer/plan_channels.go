@@ -2,12 +2,12 @@ package importer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/validate"
+	"github.com/mrci/mrci/internal/wire"
 )
 
 // ---- channels ----
@@ -50,6 +50,7 @@ func (p *planner) planChannels(ctx context.Context) error {
 		names[foldKey(name)] = name
 	}
 	p.channels = map[uint64]bool{}
+	p.presentChannels = map[uint64]bool{}
 	p.srcChannels = map[uint64]bool{}
 	t := p.rep.table("channels")
 	for _, c := range src {
@@ -65,6 +66,7 @@ func (p *planner) planChannels(ctx context.Context) error {
 		if name, ok := have[id]; ok {
 			if foldKey(name) == foldKey(c.name.String) {
 				p.channels[id] = true
+				p.presentChannels[id] = true
 				t.present()
 			} else {
 				t.skip(label, "channel id %d is used here by %q (not overwritten)", id, name)
@@ -201,6 +203,25 @@ func (p *planner) planMembers(ctx context.Context) error {
 		return err
 	}
 	t := p.rep.table("channel_members")
+	// The target's members, loaded once per channel that existed before.
+	cache := map[uint64]map[wire.UserID]bool{}
+	targetMembers := func(ch uint64) (map[wire.UserID]bool, error) {
+		if m, ok := cache[ch]; ok {
+			return m, nil
+		}
+		m := map[wire.UserID]bool{}
+		if p.presentChannels[ch] {
+			list, err := p.st.Members(ctx, ch)
+			if err != nil {
+				return nil, err
+			}
+			for _, mem := range list {
+				m[mem.UserID] = true
+			}
+		}
+		cache[ch] = m
+		return m, nil
+	}
 	seen := map[string]bool{}
 	owners := map[uint64]bool{}
 	for _, m := range src {
@@ -233,11 +254,13 @@ func (p *planner) planMembers(ctx context.Context) error {
 		if level == 1 && !m.pending {
 			owners[ch] = true
 		}
-		if _, err := p.st.Member(ctx, ch, id); err == nil {
+		have, err := targetMembers(ch)
+		if err != nil {
+			return err
+		}
+		if have[id] {
 			t.present()
 			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
 		p.b.Members = append(p.b.Members, store.Member{ChannelID: ch, UserID: id, Pending: m.pending, Level: uint8(level)})
 		t.imported()

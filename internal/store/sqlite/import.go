@@ -98,13 +98,31 @@ func tsOrNil(t time.Time) any {
 }
 
 func importTx(ctx context.Context, tx *sql.Tx, b *store.OriginalImport) error {
+	// Each statement is prepared once and run for every row.
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	exec := func(q string, args ...any) (sql.Result, error) {
+		st, ok := stmts[q]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, q); err != nil {
+				return nil, err
+			}
+			stmts[q] = st
+		}
+		return st.ExecContext(ctx, args...)
+	}
 	if !b.ReplaceUser.IsZero() {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE user_id = ?`, b.ReplaceUser[:]); err != nil {
+		if _, err := exec(`DELETE FROM users WHERE user_id = ?`, b.ReplaceUser[:]); err != nil {
 			return rowErr("replace user", err)
 		}
 	}
 	for _, u := range b.Users {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (user_id, user_name, email_address,
+		_, err := exec(`INSERT INTO users (user_id, user_name, email_address,
 			display_name, password_hash, host_rank, locked, new_password_req, new_name_req,
 			email_verified, time_stamp)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP))`,
@@ -117,55 +135,55 @@ func importTx(ctx context.Context, tx *sql.Tx, b *store.OriginalImport) error {
 	for _, c := range b.Channels {
 		// An explicit id also advances the AUTOINCREMENT counter, so ids
 		// created later stay above every imported one.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channels (channel_id, channel_name) VALUES (?, ?)`,
+		if _, err := exec(`INSERT INTO channels (channel_id, channel_name) VALUES (?, ?)`,
 			int64(c.ID), c.Name); err != nil {
 			return rowErr("channel "+c.Name, err)
 		}
 	}
 	for _, sc := range b.SubChannels {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sub_channels (channel_id, sub_channel_id, sub_channel_name,
+		if _, err := exec(`INSERT INTO sub_channels (channel_id, sub_channel_id, sub_channel_name,
 			lowest_access_level, active_updates) VALUES (?, ?, ?, ?, ?)`,
 			int64(sc.ChannelID), int64(sc.ID), sc.Name, int64(sc.LowestLevel), sc.ActiveUpdates); err != nil {
 			return rowErr("sub-channel "+sc.Name, err)
 		}
 	}
 	for _, m := range b.Members {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO channel_members (channel_id, user_id, pending_invite, access_level)
+		if _, err := exec(`INSERT INTO channel_members (channel_id, user_id, pending_invite, access_level)
 			VALUES (?, ?, ?, ?)`, int64(m.ChannelID), m.UserID[:], m.Pending, int64(m.Level)); err != nil {
 			return rowErr(fmt.Sprintf("member of channel %d", m.ChannelID), err)
 		}
 	}
 	for _, f := range b.ReadOnlyFlags {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO read_only_flags (channel_id, sub_channel_id, access_level)
+		if _, err := exec(`INSERT INTO read_only_flags (channel_id, sub_channel_id, access_level)
 			VALUES (?, ?, ?)`, int64(f.ChannelID), int64(f.SubID), int64(f.Level)); err != nil {
 			return rowErr(fmt.Sprintf("read-only flag of channel %d", f.ChannelID), err)
 		}
 	}
 	for _, r := range b.CommandRanks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO command_ranks (module_executable, command_name, host_rank)
+		if _, err := exec(`INSERT INTO command_ranks (module_executable, command_name, host_rank)
 			VALUES (?, ?, ?)`, r.Module, store.CommandKey(r.Command), int64(r.Rank)); err != nil {
 			return rowErr("command rank "+r.Command, err)
 		}
 	}
 	for _, ban := range b.Bans {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ban_list (ip_address, time_stamp)
+		if _, err := exec(`INSERT INTO ban_list (ip_address, time_stamp)
 			VALUES (?, COALESCE(?, CURRENT_TIMESTAMP))`, ban.IP, tsOrNil(ban.Time)); err != nil {
 			return rowErr("ban "+ban.IP, err)
 		}
 	}
 	for _, c := range b.Certs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ssl_certs (common_name, ssl_cert, private_key) VALUES (?, ?, ?)`,
+		if _, err := exec(`INSERT INTO ssl_certs (common_name, ssl_cert, private_key) VALUES (?, ?, ?)`,
 			c.CommonName, nonNil(c.CertPEM), nonNil(c.KeyPEM)); err != nil {
 			return rowErr("certificate "+c.CommonName, err)
 		}
 	}
 	for _, m := range b.Modules {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO modules (module_executable) VALUES (?)`, m); err != nil {
+		if _, err := exec(`INSERT INTO modules (module_executable) VALUES (?)`, m); err != nil {
 			return rowErr("module "+m, err)
 		}
 	}
 	if b.Settings != nil {
-		res, err := tx.ExecContext(ctx, `UPDATE host_settings SET (`+settingsCols+`) = (`+settingsPlaceholders+`)
+		res, err := exec(`UPDATE host_settings SET (`+settingsCols+`) = (`+settingsPlaceholders+`)
 			WHERE rowid = (SELECT MIN(rowid) FROM host_settings)`, settingsArgs(*b.Settings)...)
 		if err != nil {
 			return rowErr("settings", err)
@@ -182,7 +200,7 @@ func importTx(ctx context.Context, tx *sql.Tx, b *store.OriginalImport) error {
 		return err
 	}
 	for _, m := range b.Marks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO original_import_marks (source, log, last_rowid) VALUES (?, ?, ?)
+		if _, err := exec(`INSERT INTO original_import_marks (source, log, last_rowid) VALUES (?, ?, ?)
 			ON CONFLICT (source, log) DO UPDATE SET last_rowid = excluded.last_rowid`,
 			m.Source, m.Log, m.LastRowID); err != nil {
 			return rowErr("log mark", err)
