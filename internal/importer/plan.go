@@ -34,7 +34,7 @@ type planner struct {
 	channels        map[uint64]bool
 	presentChannels map[uint64]bool
 	srcChannels     map[uint64]bool
-	subs        map[[2]uint64]bool
+	subs            map[[2]uint64]bool
 }
 
 func (p *planner) plan(ctx context.Context) error {
