@@ -12,6 +12,16 @@ import (
 	"github.com/mrci/mrci/internal/wire"
 )
 
+// rootPlan is what happens to the original's root account.
+type rootPlan int
+
+const (
+	rootNone     rootPlan = iota // the original has no root
+	rootPresent                  // an earlier import made it ours
+	rootImport                   // it becomes our root (replacing a fresh one)
+	rootKeepOurs                 // merge into a host with its own root: not imported
+)
+
 // planner builds the import batch and the report.
 type planner struct {
 	src *source
@@ -103,21 +113,21 @@ func (p *planner) planUsers(ctx context.Context) error {
 	// The original's root becomes ours: it replaces a fresh root, is
 	// already ours after an earlier import, or (merge into a host with an
 	// established root of its own) is not imported.
-	rootState := "none"
+	rootState := rootNone
 	switch {
 	case p.srcRootID.IsZero():
 		p.rep.Notes = append(p.rep.Notes, "the original has no account named root; our root account is unchanged")
 	case p.target.RootUserID == p.srcRootID:
-		rootState = "present"
+		rootState = rootPresent
 	case p.target.RootUserID.IsZero():
-		rootState = "import"
+		rootState = rootImport
 	case fresh:
-		rootState = "import"
+		rootState = rootImport
 		p.b.ReplaceUser = p.target.RootUserID
 	default:
-		rootState = "keep ours"
+		rootState = rootKeepOurs
 	}
-	p.applyConfig = rootState == "import"
+	p.applyConfig = rootState == rootImport
 
 	// Names and e-mail addresses in use in the target, except the fresh
 	// root being replaced.
@@ -150,7 +160,7 @@ func (p *planner) planUsers(ctx context.Context) error {
 			names[foldKey(su.name.String)] = su.name.String
 			t.present()
 			continue
-		case id == p.srcRootID && rootState == "keep ours":
+		case id == p.srcRootID && rootState == rootKeepOurs:
 			t.skip(label, "this host already has its own root account; the original's root is not imported (--merge)")
 			continue
 		case !su.name.Valid || !validate.UserName(su.name.String):
@@ -216,7 +226,7 @@ func (p *planner) planUsers(ctx context.Context) error {
 		t.imported()
 	}
 	switch {
-	case rootState != "import":
+	case rootState != rootImport:
 	case !p.users[p.srcRootID]:
 		// Without the original's root there is no root to hand over: keep
 		// ours (and our settings, which point at it).
