@@ -233,6 +233,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 		if after := takeSnapshot(t, st); !reflect.DeepEqual(after, snap) {
 			t.Fatal("the dry run changed the store")
 		}
+		if d := settingDiff(rep, "port"); d == nil || d.Action != "would be applied" {
+			t.Errorf("dry run port diff %+v", d)
+		}
 		var text strings.Builder
 		_ = rep.WriteText(&text)
 		if !strings.Contains(text.String(), "dry run, nothing was written") {

@@ -31,7 +31,10 @@ func (p *planner) planSettings(ctx context.Context) error {
 	cur := p.target
 	next := cur
 	action := "kept ours (the original's settings are applied only by the first import into a new host)"
-	if p.applyConfig {
+	switch {
+	case p.applyConfig && p.o.DryRun:
+		action = "would be applied"
+	case p.applyConfig:
 		action = "applied"
 	}
 	diff := func(name string, orig, ours string, set func()) {

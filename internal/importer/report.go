@@ -51,7 +51,8 @@ type SettingDiff struct {
 	Setting  string `json:"setting"`
 	Original string `json:"original"`
 	Current  string `json:"current"`
-	// Action: "applied", "kept ours" or "not carried over", with the reason.
+	// Action: "applied" ("would be applied" in a dry run), "kept ours" or
+	// "not carried over", with the reason.
 	Action string `json:"action"`
 }
 
