@@ -353,6 +353,16 @@ type Store interface {
 	CountFailedRecover(ctx context.Context, user wire.UserID) (int, error)
 	// ResetFailedRecover stops counting the user's failed recovery attempts.
 	ResetFailedRecover(ctx context.Context, user wire.UserID) error
+	// ---- import from the original host (issue 15) ----
+
+	// UserList returns every account in creation order.
+	UserList(ctx context.Context) ([]User, error)
+	// ImportOriginal writes a whole import in one transaction: every row or,
+	// on any error (ErrNameTaken, ErrEmailTaken, ErrExists, ...), none.
+	ImportOriginal(ctx context.Context, b OriginalImport) error
+	// ImportMarks returns the log marks recorded for a source database
+	// (log table name → last imported rowid).
+	ImportMarks(ctx context.Context, source string) (map[string]int64, error)
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

@@ -195,6 +195,18 @@ func migrations() []migration {
 				attempts integer NOT NULL DEFAULT 0
 			)`,
 		},
+	}, {
+		// Import from the original host (issue 15): per source database and
+		// log table, the rowid of the last imported row.
+		version: 8,
+		stmts: []string{
+			`CREATE TABLE original_import_marks (
+				source text NOT NULL,
+				log text NOT NULL,
+				last_rowid bigint NOT NULL,
+				PRIMARY KEY (source, log)
+			)`,
+		},
 	}}
 }
 

@@ -181,6 +181,18 @@ func migrations() []migration {
 				attempts INTEGER NOT NULL DEFAULT 0
 			)`,
 		},
+	}, {
+		// Import from the original host (issue 15): per source database and
+		// log table, the rowid of the last imported row.
+		version: 8,
+		stmts: []string{
+			`CREATE TABLE original_import_marks (
+				source TEXT NOT NULL,
+				log TEXT NOT NULL,
+				last_rowid INTEGER NOT NULL,
+				PRIMARY KEY (source, log)
+			)`,
+		},
 	}}
 }
 

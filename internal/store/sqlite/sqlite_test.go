@@ -92,6 +92,8 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Versions are applied in ascending order, each once, ending with the
+	// latest (helpers' migrations use reserved numbers, so gaps are allowed).
 	want := sqlite.LatestSchemaVersion()
 	// Versions are applied once each, ascending, from 1 to the latest (a
 	// branch may declare a gap that the other branches fill).

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		name string
 		fn   func(t *testing.T, s store.Store)
 	}{
+		{"ImportOriginal", testImportOriginal}, {"ImportAllOrNothing", testImportAllOrNothing},
 		{"SettingsDefaults", testSettingsDefaults},
 		{"SettingsSaveReload", testSettingsSaveReload},
 		{"UserCreateAndLookup", testUserCreateAndLookup},
