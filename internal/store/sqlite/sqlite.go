@@ -32,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/validate"
 	"github.com/mrci/mrci/internal/wire"
 )
 
@@ -318,6 +319,8 @@ func userErr(op string, err error) error {
 		switch {
 		case strings.Contains(msg, "users.user_name"):
 			return store.ErrNameTaken
+		case strings.Contains(msg, "users.name_key"):
+			return store.ErrNameConfusable
 		case strings.Contains(msg, "users.email_address"):
 			return store.ErrEmailTaken
 		default:
@@ -335,10 +338,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO users (user_id, user_name, email_address,
 		display_name, password_hash, host_rank, locked, new_password_req, new_name_req,
-		email_verified, time_stamp)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP))`,
+		email_verified, time_stamp, name_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP), ?)`,
 		u.ID[:], u.Name, nullString(u.Email), u.DisplayName, u.PasswordHash, int64(u.Rank),
-		u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, created)
+		u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, created, validate.NameKey(u.Name))
 	if err != nil {
 		return userErr("create user", err)
 	}
@@ -411,6 +414,7 @@ func (s *Store) UpdateUser(ctx context.Context, id wire.UserID, up store.UserUpd
 	}
 	if up.Name != nil {
 		add("user_name", *up.Name)
+		add("name_key", validate.NameKey(*up.Name))
 	}
 	if up.Email != nil {
 		add("email_address", nullString(*up.Email))
