@@ -202,7 +202,7 @@ func runLockAcct(ctx context.Context, c *module.Call) error {
 		return err
 	}
 	if !locked {
-		return c.Store().ResetFailedAuth(ctx, u.ID, "")
+		return c.Store().ResetAuthFailures(ctx, u.ID)
 	}
 	return nil
 }

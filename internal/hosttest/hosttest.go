@@ -57,6 +57,14 @@ type Options struct {
 	HeaderTimeout time.Duration
 }
 
+// NoDelays returns the default account limits without login delays, the
+// limits every test host starts with.
+func NoDelays() store.AccountLimits {
+	l := store.DefaultAccountLimits()
+	l.FirstDelay = 0
+	return l
+}
+
 // Start starts a host with default options; it stops when the test ends.
 func Start(t testing.TB) *Host { return StartWith(t, Options{}) }
 
@@ -71,6 +79,11 @@ func StartWith(t testing.TB, o Options) *Host {
 	}
 	if _, err := host.EnsureRoot(ctx, st, Params, RootPassword); err != nil {
 		t.Fatalf("create root: %v", err)
+	}
+	// Failed logins are not delayed in tests unless a test's Setup sets
+	// its own store.AccountLimits (tests must not depend on time).
+	if err := st.SaveAccountLimits(ctx, NoDelays()); err != nil {
+		t.Fatalf("account limits: %v", err)
 	}
 	if o.Setup != nil {
 		o.Setup(st)
