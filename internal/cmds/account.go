@@ -199,14 +199,14 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		}
 	}
 	if u.NewNameReq {
-		newName, err := askNewUserName(ctx, c)
+		newName, err := askNewUserName(ctx, c, u.ID)
 		if err != nil || newName == "" {
 			return err
 		}
 		no := false
 		if err := st.UpdateUser(ctx, u.ID, store.UserUpdate{Name: &newName, NewNameReq: &no}); err != nil {
 			if errors.Is(err, store.ErrNameTaken) {
-				return module.Fail("user name already exists")
+				return module.Fail("%s", nameTakenMsg(err))
 			}
 			return err
 		}
@@ -245,7 +245,7 @@ func askNewPassword(ctx context.Context, c *module.Call, prompt string, cancelab
 
 // askNewUserName runs auth's forced rename prompt: only free, valid names
 // are accepted (the original's inverted check is fixed).
-func askNewUserName(ctx context.Context, c *module.Call) (string, error) {
+func askNewUserName(ctx context.Context, c *module.Call, self wire.UserID) (string, error) {
 	for {
 		name, err := c.Prompt(ctx, "Enter a new user name (leave blank to cancel): ")
 		if err != nil {
@@ -255,17 +255,14 @@ func askNewUserName(ctx context.Context, c *module.Call) (string, error) {
 			c.Text("\n")
 			return "", nil
 		}
-		if !validate.UserName(name) {
-			c.Err(msgInvalidUserName)
+		n, err := newUserName(ctx, c, name, self)
+		if ue := (*module.UserError)(nil); errors.As(err, &ue) {
+			c.Err(ue.Msg)
 			continue
-		}
-		if _, err := c.Store().UserByName(ctx, name); err == nil {
-			c.Err("user name already exists")
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if err != nil {
 			return "", err
 		}
-		return name, nil
+		return n, nil
 	}
 }
 
@@ -348,15 +345,13 @@ func runSetUserName(ctx context.Context, c *module.Call) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.Store().UserByName(ctx, name); err == nil {
-		return module.Fail("user name already exists")
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if name, err = newUserName(ctx, c, name, u.ID); err != nil {
 		return err
 	}
 	no := false
 	if err := c.Store().UpdateUser(ctx, u.ID, store.UserUpdate{Name: &name, NewNameReq: &no}); err != nil {
 		if errors.Is(err, store.ErrNameTaken) {
-			return module.Fail("user name already exists")
+			return module.Fail("%s", nameTakenMsg(err))
 		}
 		return err
 	}
@@ -368,12 +363,16 @@ func runSetDispName(ctx context.Context, c *module.Call) error {
 	if !c.Has("-new_name") {
 		return module.Fail("-new_name missing")
 	}
+	const lengthMsg = "display name too long or contains a line break (limit 32)"
 	name := strings.TrimSpace(c.Param("-new_name"))
 	if !validate.DisplayName(name) {
-		return module.Fail("display name too long or contains a line break (limit 32)")
+		return module.Fail(lengthMsg)
 	}
 	u, err := caller(ctx, c)
 	if err != nil {
+		return err
+	}
+	if name, err = newDisplayName(ctx, c, name, u.ID, lengthMsg); err != nil {
 		return err
 	}
 	if err := c.Store().UpdateUser(ctx, u.ID, store.UserUpdate{DisplayName: &name}); err != nil {
