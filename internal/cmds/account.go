@@ -348,6 +348,9 @@ func runSetUserName(ctx context.Context, c *module.Call) error {
 	if name, err = newUserName(ctx, c, name, u.ID); err != nil {
 		return err
 	}
+	if err := renameQuota(ctx, c, u.ID); err != nil {
+		return err
+	}
 	no := false
 	if err := c.Store().UpdateUser(ctx, u.ID, store.UserUpdate{Name: &name, NewNameReq: &no}); err != nil {
 		if errors.Is(err, store.ErrNameTaken) {
