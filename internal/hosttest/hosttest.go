@@ -55,6 +55,9 @@ type Options struct {
 	TrustExtra bool
 	// HeaderTimeout overrides the 5 s client-header deadline.
 	HeaderTimeout time.Duration
+	// WrapStore, if set, wraps the store the host uses (to inject faults);
+	// Host.Store stays the unwrapped store.
+	WrapStore func(store.Store) store.Store
 }
 
 // NoDelays returns the default account limits without login delays, the
@@ -96,8 +99,12 @@ func StartWith(t testing.TB, o Options) *Host {
 	if os.Getenv("MRCI_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	hostStore := store.Store(st)
+	if o.WrapStore != nil {
+		hostStore = o.WrapStore(st)
+	}
 	h, err := host.New(ctx, host.Config{
-		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
+		Store: hostStore, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout,
 	})
