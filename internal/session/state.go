@@ -35,6 +35,9 @@ type state struct {
 	cmdKeys   map[cmdKey]*loadedCmd
 	names     map[string]*loadedCmd
 	instances map[uint32]*instance
+	// applying is the instance whose async is being applied inline (a
+	// command's own PRIV_IPC / PUB_IPC_WITH_FEEDBACK), nil otherwise.
+	applying *instance
 }
 
 func (st *state) init(cfg Config) {
