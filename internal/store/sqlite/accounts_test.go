@@ -91,3 +91,20 @@ func TestMigration2UpgradesExistingAccounts(t *testing.T) {
 		t.Fatalf("FailAuth = %+v, %v; want 5 failures, locked", r, err)
 	}
 }
+
+// TestMainDatabaseIsDurable: the write connection runs with
+// synchronous=FULL (2), so acknowledged commits survive a power loss.
+func TestMainDatabaseIsDurable(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mrci.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mode int
+	if err := s.w.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 {
+		t.Fatalf("synchronous = %d, want 2 (FULL)", mode)
+	}
+}
