@@ -18,6 +18,9 @@ func TestModuleProcessEnvironment(t *testing.T) {
 	t.Setenv("MRCI_PG_DSN", "postgres://u:secret@db/x")
 	t.Setenv("LC_ALL", "C.UTF-8")
 	t.Setenv("TZ", "UTC")
+	t.Setenv("MRCI_NOTEBOOK_DIR", "/srv/notes")
+	t.Setenv("MRCI_OTHER", "not passed")
+	t.Setenv(PassEnvVar, "MRCI_NOTEBOOK_DIR, MRCI_ABSENT")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "env.txt")
 	script := filepath.Join(dir, "envmod")
@@ -46,19 +49,19 @@ func TestModuleProcessEnvironment(t *testing.T) {
 			env[k] = v
 		}
 	}
-	for _, secret := range []string{"MRCI_ROOT_PASSWORD", "MRCI_PG_DSN"} {
+	for _, secret := range []string{"MRCI_ROOT_PASSWORD", "MRCI_PG_DSN", "MRCI_OTHER", PassEnvVar} {
 		if _, ok := env[secret]; ok {
 			t.Errorf("module process sees %s", secret)
 		}
 	}
 	want := map[string]string{"EXENAME": "mrci", "LC_ALL": "C.UTF-8", "TZ": "Europe/Berlin", "MRCI_MODULE_EXTRA": "1",
-		"PATH": os.Getenv("PATH")}
+		"PATH": os.Getenv("PATH"), "MRCI_NOTEBOOK_DIR": "/srv/notes"}
 	for k, v := range want {
 		if env[k] != v {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
 		}
 	}
-	allowed := []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "EXENAME", "MRCI_MODULE_EXTRA",
+	allowed := []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "EXENAME", "MRCI_MODULE_EXTRA", "MRCI_NOTEBOOK_DIR",
 		"PWD", "SHLVL", "_", "OLDPWD"} // the last four are set by the shell itself
 	for k := range env {
 		if !slices.Contains(allowed, k) && !strings.HasPrefix(k, "LC_") {

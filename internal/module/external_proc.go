@@ -75,14 +75,25 @@ func (rt *Runtime) spawn(path string, mode []string, sessionFile, dir string, st
 // (MRCI_ROOT_PASSWORD, database DSNs) that modules must not see.
 var passedEnv = []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
 
+// PassEnvVar names the variable of the host's environment that lists (by
+// name, separated by commas or spaces) further variables the operator
+// passes on to module processes, e.g. MRCI_MODULE_ENV=MRCI_NOTEBOOK_DIR.
+const PassEnvVar = "MRCI_MODULE_ENV"
+
 // moduleEnv returns the environment of a module process: the passedEnv
-// variables and every LC_* variable of host, then EXENAME=mrci, then the
-// configured extra entries.
+// variables, every LC_* variable and the variables PassEnvVar names, taken
+// from host; then EXENAME=mrci, then the configured extra entries.
 func moduleEnv(host, extra []string) []string {
-	env := make([]string, 0, len(passedEnv)+len(extra)+4)
+	var named []string
+	for _, kv := range host {
+		if v, ok := strings.CutPrefix(kv, PassEnvVar+"="); ok {
+			named = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+		}
+	}
+	env := make([]string, 0, len(passedEnv)+len(named)+len(extra)+4)
 	for _, kv := range host {
 		k, _, ok := strings.Cut(kv, "=")
-		if ok && (slices.Contains(passedEnv, k) || strings.HasPrefix(k, "LC_")) {
+		if ok && (slices.Contains(passedEnv, k) || strings.HasPrefix(k, "LC_") || slices.Contains(named, k)) {
 			env = append(env, kv)
 		}
 	}
