@@ -387,6 +387,9 @@ func (h *Host) Exit() {
 func (h *Host) Restart() {
 	h.closeSessions()
 	ctx := context.Background()
+	if sc, ok := h.cfg.Store.(*settingsCache); ok {
+		sc.c.Invalidate()
+	}
 	if s, err := h.cfg.Store.Settings(ctx); err == nil {
 		h.maxSessions.Store(s.MaxSessions)
 	}
