@@ -11,7 +11,9 @@
 //	note_cast -key K              send a note as TEXT to your writable sub-channels
 //
 // The data directory is $MRCI_NOTEBOOK_DIR, else "mrci-notebook" in the
-// user configuration directory of the account running the host. Files are
+// user configuration directory of the account running the host. Module
+// processes get a clean environment, so pass the variable on with
+// MRCI_MODULE_ENV=MRCI_NOTEBOOK_DIR in the host's environment. Files are
 // replaced atomically; two calls of the same account writing at the same
 // moment keep the last write.
 package main

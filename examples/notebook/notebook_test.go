@@ -29,7 +29,8 @@ func nbHost(t *testing.T) (*hosttest.Host, string) {
 	t.Helper()
 	bin := build(t)
 	data := t.TempDir()
-	t.Setenv("MRCI_NOTEBOOK_DIR", data) // module processes inherit the host's environment
+	t.Setenv("MRCI_NOTEBOOK_DIR", data)
+	t.Setenv("MRCI_MODULE_ENV", "MRCI_NOTEBOOK_DIR") // passed on to module processes (docs/modules.md)
 	h := hosttest.StartWith(t, hosttest.Options{Setup: func(st store.Store) {
 		if err := st.AddModule(context.Background(), bin); err != nil {
 			t.Fatal(err)

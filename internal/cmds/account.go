@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/password"
@@ -105,10 +107,25 @@ func runAuth(ctx context.Context, c *module.Call) error {
 	if err != nil {
 		return err
 	}
+	limits, err := st.AccountLimits(ctx)
+	if err != nil {
+		return err
+	}
 	ip := c.Session().IP
 	root, err := isRoot(ctx, c, u)
 	if err != nil {
 		return err
+	}
+	// Every answer is claimed in the store before it is verified: the claim
+	// re-reads the lock flag and the failure counters in one transaction
+	// and counts the answer as a failure in advance, so answers given on
+	// many prompts at once count against one threshold (issue 8, defect 2),
+	// and the growing delay of the account and of the address applies to
+	// loopback too (defect 8). Root is never locked; its failures count per
+	// address toward the ban threshold (host.md §4.6).
+	claim := store.AuthClaim{User: u.ID, IP: ip, PerIP: root, Limits: limits}
+	if !root {
+		claim.LockAbove = settings.AutoLockThreshold
 	}
 	prompt := "Enter password (leave blank to cancel): "
 	for {
@@ -120,6 +137,19 @@ func runAuth(ctx context.Context, c *module.Call) error {
 			c.Text("\n")
 			return nil
 		}
+		claim.Now = time.Now()
+		t, err := st.BeginAuth(ctx, claim)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return module.Fail("no such user")
+		case err != nil:
+			return err
+		case t.Verdict == store.AuthLocked:
+			return module.Fail("the account is locked")
+		case t.Verdict == store.AuthDelayed:
+			c.Err(fmt.Sprintf("too many failed logins; try again in %d seconds", int64(math.Ceil(t.RetryAfter.Seconds()))))
+			continue
+		}
 		ok := false
 		if validate.Password(pw) {
 			if ok, err = c.Host().VerifyPassword(pw, u.PasswordHash); err != nil && !errors.Is(err, password.ErrMalformed) {
@@ -127,6 +157,12 @@ func runAuth(ctx context.Context, c *module.Call) error {
 			}
 		}
 		if ok {
+			if err := st.PassAuth(ctx, claim); err != nil {
+				if errors.Is(err, store.ErrLocked) {
+					return module.Fail("the account is locked")
+				}
+				return notFound(err, "no such user")
+			}
 			if password.NeedsRehash(u.PasswordHash, password.DefaultParams) && !u.NewPasswordReq {
 				if h, err := c.Host().PasswordHash(pw); err == nil {
 					_ = st.UpdateUser(ctx, u.ID, store.UserUpdate{PasswordHash: &h})
@@ -134,19 +170,12 @@ func runAuth(ctx context.Context, c *module.Call) error {
 			}
 			break
 		}
-		if err := st.AddAuthAttempt(ctx, store.AuthAttempt{IP: ip, UserID: u.ID, AuthAttempt: true, CountToThreshold: true}); err != nil {
-			return err
-		}
-		countIP := ""
-		if root {
-			countIP = ip
-		}
-		n, err := st.CountFailedAuth(ctx, u.ID, countIP)
+		r, err := st.FailAuth(ctx, claim)
 		if err != nil {
 			return err
 		}
 		switch {
-		case root && uint32(n) > settings.AutoBanThreshold:
+		case root && r.Failures > settings.AutoBanThreshold:
 			if !isLoopback(ip) {
 				if err := st.AddBan(ctx, ip); err != nil {
 					return err
@@ -155,9 +184,8 @@ func runAuth(ctx context.Context, c *module.Call) error {
 				c.Emit(wire.TypePrivIPC, wire.AsyncEndSession, nil)
 			}
 			return nil
-		case !root && uint32(n) > settings.AutoLockThreshold:
-			locked := true
-			return st.UpdateUser(ctx, u.ID, store.UserUpdate{Locked: &locked})
+		case r.Locked:
+			return nil
 		}
 		c.Err("access denied")
 	}
@@ -171,28 +199,25 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		}
 	}
 	if u.NewNameReq {
-		newName, err := askNewUserName(ctx, c)
+		newName, err := askNewUserName(ctx, c, u.ID)
 		if err != nil || newName == "" {
 			return err
 		}
 		no := false
 		if err := st.UpdateUser(ctx, u.ID, store.UserUpdate{Name: &newName, NewNameReq: &no}); err != nil {
 			if errors.Is(err, store.ErrNameTaken) {
-				return module.Fail("user name already exists")
+				return module.Fail("%s", nameTakenMsg(err))
 			}
 			return err
 		}
 		c.Emit(wire.TypePubIPC, wire.AsyncUserRenamed, renamePayload(u.ID, newName, wire.UserNameWidth))
 	}
-	resetIP := ""
-	if root {
-		resetIP = ip
-	}
-	if err := st.ResetFailedAuth(ctx, u.ID, resetIP); err != nil {
-		return err
-	}
-	if err := st.AddAuthAttempt(ctx, store.AuthAttempt{IP: ip, UserID: u.ID, AuthAttempt: true, Accepted: true}); err != nil {
-		return err
+	// The account may have been locked (or deleted) while the forced
+	// changes were asked for: a locked account never logs in.
+	if now, err := st.UserByID(ctx, u.ID); err != nil {
+		return notFound(err, "no such user")
+	} else if now.Locked {
+		return module.Fail("the account is locked")
 	}
 	c.Emit(wire.TypePrivIPC, wire.AsyncUserLogin, u.ID[:])
 	c.Text("Access granted.\n")
@@ -220,7 +245,7 @@ func askNewPassword(ctx context.Context, c *module.Call, prompt string, cancelab
 
 // askNewUserName runs auth's forced rename prompt: only free, valid names
 // are accepted (the original's inverted check is fixed).
-func askNewUserName(ctx context.Context, c *module.Call) (string, error) {
+func askNewUserName(ctx context.Context, c *module.Call, self wire.UserID) (string, error) {
 	for {
 		name, err := c.Prompt(ctx, "Enter a new user name (leave blank to cancel): ")
 		if err != nil {
@@ -230,17 +255,14 @@ func askNewUserName(ctx context.Context, c *module.Call) (string, error) {
 			c.Text("\n")
 			return "", nil
 		}
-		if !validate.UserName(name) {
-			c.Err(msgInvalidUserName)
+		n, err := newUserName(ctx, c, name, self)
+		if ue := (*module.UserError)(nil); errors.As(err, &ue) {
+			c.Err(ue.Msg)
 			continue
-		}
-		if _, err := c.Store().UserByName(ctx, name); err == nil {
-			c.Err("user name already exists")
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if err != nil {
 			return "", err
 		}
-		return name, nil
+		return n, nil
 	}
 }
 
@@ -323,15 +345,16 @@ func runSetUserName(ctx context.Context, c *module.Call) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.Store().UserByName(ctx, name); err == nil {
-		return module.Fail("user name already exists")
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if name, err = newUserName(ctx, c, name, u.ID); err != nil {
+		return err
+	}
+	if err := renameQuota(ctx, c, u.ID); err != nil {
 		return err
 	}
 	no := false
 	if err := c.Store().UpdateUser(ctx, u.ID, store.UserUpdate{Name: &name, NewNameReq: &no}); err != nil {
 		if errors.Is(err, store.ErrNameTaken) {
-			return module.Fail("user name already exists")
+			return module.Fail("%s", nameTakenMsg(err))
 		}
 		return err
 	}
@@ -343,12 +366,16 @@ func runSetDispName(ctx context.Context, c *module.Call) error {
 	if !c.Has("-new_name") {
 		return module.Fail("-new_name missing")
 	}
+	const lengthMsg = "display name too long or contains a line break (limit 32)"
 	name := strings.TrimSpace(c.Param("-new_name"))
 	if !validate.DisplayName(name) {
-		return module.Fail("display name too long or contains a line break (limit 32)")
+		return module.Fail(lengthMsg)
 	}
 	u, err := caller(ctx, c)
 	if err != nil {
+		return err
+	}
+	if name, err = newDisplayName(ctx, c, name, u.ID, lengthMsg); err != nil {
 		return err
 	}
 	if err := c.Store().UpdateUser(ctx, u.ID, store.UserUpdate{DisplayName: &name}); err != nil {

@@ -249,6 +249,9 @@ func runAddCh(ctx context.Context, c *module.Call) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if err := channelLimit(ctx, c, u.ID, 0); err != nil {
+		return err
+	}
 	ch, err := st.CreateChannel(ctx, name, u.ID)
 	switch {
 	case errors.Is(err, store.ErrNameTaken):
@@ -257,6 +260,9 @@ func runAddCh(ctx context.Context, c *module.Call) error {
 		return module.Fail("your account no longer exists")
 	case err != nil:
 		return err
+	}
+	if err := channelLimit(ctx, c, u.ID, 1); err != nil {
+		return errors.Join(err, undoChannel(ctx, st, ch.ID))
 	}
 	info := wire.ChMemberInfo{ChannelID: ch.ID, UserID: u.ID, Level: levelOwner,
 		UserName: u.Name, DisplayName: u.DisplayName, ChannelName: ch.Name}
@@ -311,6 +317,9 @@ func runRenameCh(ctx context.Context, c *module.Call) error {
 	if other, err := c.Store().ChannelByName(ctx, newName); err == nil && other.ID != ch.ID {
 		return module.Fail(msgChExists)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := renameQuota(ctx, c, c.Session().UserID); err != nil {
 		return err
 	}
 	err = c.Store().RenameChannel(ctx, ch.ID, newName)
@@ -389,12 +398,18 @@ func runInviteToCh(ctx context.Context, c *module.Call) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if err := inviteLimit(ctx, c, ch.ID, 0); err != nil {
+		return err
+	}
 	err = st.AddMember(ctx, store.Member{ChannelID: ch.ID, UserID: u.ID, Pending: true, Level: levelRegular})
 	switch {
 	case errors.Is(err, store.ErrExists):
 		return module.Fail("already invited")
 	case err != nil:
 		return notFound(err, msgNoChannel)
+	}
+	if err := inviteLimit(ctx, c, ch.ID, 1); err != nil {
+		return errors.Join(err, st.RemoveMember(context.WithoutCancel(ctx), ch.ID, u.ID))
 	}
 	info := wire.ChMemberInfo{ChannelID: ch.ID, UserID: u.ID, Pending: true, Level: levelRegular,
 		UserName: u.Name, DisplayName: u.DisplayName, ChannelName: ch.Name}

@@ -215,6 +215,9 @@ func runRenameSubCh(ctx context.Context, c *module.Call) error {
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if err := renameQuota(ctx, c, c.Session().UserID); err != nil {
+		return err
+	}
 	sc.Name = newName
 	err = st.UpdateSubChannel(ctx, sc)
 	switch {

@@ -80,12 +80,14 @@ func runAddAcct(ctx context.Context, c *module.Call) error {
 	case !validate.DisplayName(disp):
 		return module.Fail("display name too long or contains a line break")
 	}
-	st := c.Store()
-	if _, err := st.UserByName(ctx, name); err == nil {
-		return module.Fail("user name already exists")
-	} else if !errors.Is(err, store.ErrNotFound) {
+	name, err := newUserName(ctx, c, name, wire.UserID{})
+	if err != nil {
 		return err
 	}
+	if disp, err = newDisplayName(ctx, c, disp, wire.UserID{}, "display name too long or contains a line break"); err != nil {
+		return err
+	}
+	st := c.Store()
 	if _, err := st.UserByEmail(ctx, email); err == nil {
 		return module.Fail("email already in use")
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -103,18 +105,32 @@ func runAddAcct(ctx context.Context, c *module.Call) error {
 	if err != nil {
 		return err
 	}
-	u := store.User{Name: name, Email: email, DisplayName: disp, PasswordHash: hash, Rank: settings.InitialHostRank}
+	u := store.User{Name: name, Email: email, DisplayName: disp, PasswordHash: hash,
+		Rank: createdRank(settings.InitialHostRank, c.Session())}
 	if _, err := rand.Read(u.ID[:]); err != nil {
 		return err
 	}
 	err = st.CreateUser(ctx, u)
 	switch {
+	case errors.Is(err, store.ErrNameConfusable):
+		return module.Fail(msgUserNameConfusable)
 	case errors.Is(err, store.ErrNameTaken), errors.Is(err, store.ErrEmailTaken):
 		return module.Fail("user name already exists")
 	case err != nil:
 		return err
 	}
 	return nil
+}
+
+// createdRank is the host rank of an account created by the session s
+// (issue 8, defect 6): never more privileged than its creator, so
+// max(initial_host_rank, creator's rank) numerically (1 is the most
+// privileged). Public registrations (no login) get initial_host_rank.
+func createdRank(initial uint32, s *module.SessionInfo) uint32 {
+	if s.LoggedIn {
+		return max(initial, s.Rank)
+	}
+	return initial
 }
 
 // target loads the account an administration command names and applies the
@@ -202,7 +218,7 @@ func runLockAcct(ctx context.Context, c *module.Call) error {
 		return err
 	}
 	if !locked {
-		return c.Store().ResetFailedAuth(ctx, u.ID, "")
+		return c.Store().ResetAuthFailures(ctx, u.ID)
 	}
 	return nil
 }

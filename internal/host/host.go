@@ -77,8 +77,7 @@ type Host struct {
 	mu       sync.Mutex
 	sessions map[wire.SessionID]*session.Session
 	bans     map[netip.Addr]struct{}
-	ranks    []store.CommandRank
-	ranksOK  bool
+	ranks    *cache[[]store.CommandRank] // until ASYNC_CMD_RANKS_CHANGED
 	stop     context.CancelFunc
 	mods     *externalModules // external modules (modules.go)
 
@@ -114,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		sessions: make(map[wire.SessionID]*session.Session),
 		logs:     newAsyncLog(cfg.Store, cfg.Log),
 		hashing:  make(chan struct{}, runtime.GOMAXPROCS(0)),
+		ranks:    newCache[[]store.CommandRank](0),
 	}
 	h.metrics = metrics.New(func() float64 { return float64(h.live.Load()) },
 		func() float64 { return float64(h.bus.Delivered()) })
@@ -127,11 +127,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		h.logs.close()
 		return nil, err
 	}
-	h.bus.Hook(wire.AsyncCmdRanksChanged, func(*bus.Message) {
-		h.mu.Lock()
-		h.ranksOK = false
-		h.mu.Unlock()
-	})
+	h.bus.Hook(wire.AsyncCmdRanksChanged, func(*bus.Message) { h.ranks.Invalidate() })
 	if h.mods, err = newExternalModules(ctx, h); err != nil {
 		h.logs.close()
 		return nil, err
@@ -378,21 +374,7 @@ func (h *Host) Trusted(m module.Module) bool {
 
 // Ranks returns the command ranks, cached until ASYNC_CMD_RANKS_CHANGED.
 func (h *Host) Ranks(ctx context.Context) ([]store.CommandRank, error) {
-	h.mu.Lock()
-	if h.ranksOK {
-		r := h.ranks
-		h.mu.Unlock()
-		return r, nil
-	}
-	h.mu.Unlock()
-	r, err := h.cfg.Store.CommandRanks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	h.ranks, h.ranksOK = r, true
-	h.mu.Unlock()
-	return r, nil
+	return h.ranks.Get(ctx, h.cfg.Store.CommandRanks)
 }
 
 // Exit stops the host gracefully.
@@ -410,13 +392,14 @@ func (h *Host) Exit() {
 func (h *Host) Restart() {
 	h.closeSessions()
 	ctx := context.Background()
+	if sc, ok := h.cfg.Store.(*settingsCache); ok {
+		sc.c.Invalidate()
+	}
 	if s, err := h.cfg.Store.Settings(ctx); err == nil {
 		h.maxSessions.Store(s.MaxSessions)
 	}
 	h.ReloadBans()
-	h.mu.Lock()
-	h.ranksOK = false
-	h.mu.Unlock()
+	h.ranks.Invalidate()
 }
 
 // SetMaxSessions changes the session limit and stores it in the settings.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
@@ -76,7 +77,7 @@ func modCtx(t *testing.T) context.Context { return hosttest.Ctx(t, 20*time.Secon
 // waitCmds waits until the client has all of want and none of absent.
 func waitCmds(t *testing.T, c *client.Client, want, absent []string) {
 	t.Helper()
-	waitUntil(t, 10*time.Second, "command set "+strings.Join(want, ",")+" without "+strings.Join(absent, ","), func() bool {
+	waitUntil(t, time.Minute, "command set "+strings.Join(want, ",")+" without "+strings.Join(absent, ","), func() bool {
 		have := c.Commands()
 		for _, n := range want {
 			if _, ok := have[n]; !ok {
@@ -384,21 +385,58 @@ func TestModuleCrashLimit(t *testing.T) {
 	waitCmds(t, c2, []string{"my_info"}, []string{"echo"})
 }
 
+// TestModuleNeverConnects: a module that never connects to its pipe is
+// reported to the session, and the other modules' commands still load.
+//
+// Only the broken module may be subject to the short connect timeout: the
+// working module is listed first, with a timeout no loaded machine reaches
+// (its successful listing stays cached), then the timeout is shortened only
+// while the broken module is enabled and listed. So nothing depends on how fast a process
+// starts (the old version of this test gave both modules 300 ms and failed
+// when the working one started slowly; its failed listing then stayed
+// cached for FailureTTL).
 func TestModuleNeverConnects(t *testing.T) {
-	h, _ := modHost(t, func(c *module.ExternalConfig) { c.ConnectTimeout = 300 * time.Millisecond }, modsdktest.NeverConnect, modsdktest.Normal)
+	h, _ := modHost(t, func(c *module.ExternalConfig) {
+		c.ConnectTimeout, c.ListTimeout, c.ListQuiet = time.Minute, time.Minute, time.Minute
+	}, modsdktest.Normal)
 	c := h.Dial(t)
 	asyncs := collectAsync(c)
-	// The working module still loads, after the broken one.
 	waitCmds(t, c, []string{"auth", "echo"}, nil)
-	waitUntil(t, 5*time.Second, "module failure message", func() bool {
+
+	cfg := h.ModuleRuntime().Config()
+	cfg.ConnectTimeout = 300 * time.Millisecond
+	h.ConfigureModules(cfg)
+	broken := modsdktest.Module(t, modsdktest.NeverConnect)
+	if err := h.Store.AddModule(context.Background(), broken); err != nil {
+		t.Fatal(err)
+	}
+	h.Bus().Publish(&bus.Message{ID: wire.AsyncEnableMod, Data: wire.EncodeText(broken)}, true)
+	waitUntil(t, 30*time.Second, "module failure message", func() bool {
 		return asyncs.has(func(f wire.Frame) bool {
 			return f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr &&
 				strings.Contains(wire.DecodeText(f.Payload), "A module failed to start")
 		})
 	})
+	// Back to the long timeout before anything else starts a process (the
+	// broken module's failed listing stays cached for FailureTTL).
+	cfg.ConnectTimeout = time.Minute
+	h.ConfigureModules(cfg)
+	waitCmds(t, c, []string{"auth", "echo"}, nil)
 	if got := runText(t, c, "echo", "ok"); got != "ok" {
 		t.Fatalf("echo = %q", got)
 	}
+	// A new session gets the same: the working module's commands and the
+	// report of the broken one.
+	c2 := h.Dial(t)
+	asyncs2 := collectAsync(c2)
+	waitCmds(t, c2, []string{"auth", "echo"}, nil)
+	waitUntil(t, 30*time.Second, "module failure message (second session)", func() bool {
+		return asyncs2.has(func(f wire.Frame) bool {
+			return f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr &&
+				strings.Contains(wire.DecodeText(f.Payload), "A module failed to start")
+		})
+	})
+	waitUntil(t, 30*time.Second, "broken module's process ended", func() bool { return h.ExternalModule(broken).Running() == 0 })
 }
 
 func TestModuleSessionDataAndAsyncs(t *testing.T) {

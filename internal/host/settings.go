@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/mrci/mrci/internal/store"
@@ -18,43 +17,25 @@ const settingsTTL = time.Second
 // most once per settingsTTL.
 type settingsCache struct {
 	store.Store
-	mu  sync.Mutex
-	s   store.Settings
-	at  time.Time
-	now func() time.Time
+	c *cache[store.Settings]
 }
 
 func newSettingsCache(st store.Store) *settingsCache {
-	return &settingsCache{Store: st, now: time.Now}
+	return &settingsCache{Store: st, c: newCache[store.Settings](settingsTTL)}
 }
 
 // Settings returns the cached settings, reading them when stale.
 func (c *settingsCache) Settings(ctx context.Context) (store.Settings, error) {
-	c.mu.Lock()
-	if !c.at.IsZero() && c.now().Sub(c.at) < settingsTTL {
-		s := c.s
-		c.mu.Unlock()
-		return s, nil
-	}
-	c.mu.Unlock()
-	s, err := c.Store.Settings(ctx)
-	if err != nil {
-		return s, err
-	}
-	c.mu.Lock()
-	c.s, c.at = s, c.now()
-	c.mu.Unlock()
-	return s, nil
+	return c.c.Get(ctx, c.Store.Settings)
 }
 
-// SaveSettings stores the settings and refreshes the cached copy.
+// SaveSettings stores the settings and refreshes the cached copy. A read
+// of the old row that is in flight meanwhile does not replace it.
 func (c *settingsCache) SaveSettings(ctx context.Context, s store.Settings) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err := c.Store.SaveSettings(ctx, s); err != nil {
-		c.at = time.Time{}
+		c.c.Invalidate()
 		return err
 	}
-	c.s, c.at = s, c.now()
+	c.c.Set(s)
 	return nil
 }

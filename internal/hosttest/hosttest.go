@@ -57,6 +57,17 @@ type Options struct {
 	HeaderTimeout time.Duration
 	// Email configures mail delivery (see host.EmailConfig).
 	Email host.EmailConfig
+	// WrapStore, if set, wraps the store the host uses (to inject faults);
+	// Host.Store stays the unwrapped store.
+	WrapStore func(store.Store) store.Store
+}
+
+// NoDelays returns the default account limits without login delays, the
+// limits every test host starts with.
+func NoDelays() store.AccountLimits {
+	l := store.DefaultAccountLimits()
+	l.FirstDelay = 0
+	return l
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -74,6 +85,11 @@ func StartWith(t testing.TB, o Options) *Host {
 	if _, err := host.EnsureRoot(ctx, st, Params, RootPassword); err != nil {
 		t.Fatalf("create root: %v", err)
 	}
+	// Failed logins are not delayed in tests unless a test's Setup sets
+	// its own store.AccountLimits (tests must not depend on time).
+	if err := st.SaveAccountLimits(ctx, NoDelays()); err != nil {
+		t.Fatalf("account limits: %v", err)
+	}
 	if o.Setup != nil {
 		o.Setup(st)
 	}
@@ -85,8 +101,12 @@ func StartWith(t testing.TB, o Options) *Host {
 	if os.Getenv("MRCI_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	hostStore := store.Store(st)
+	if o.WrapStore != nil {
+		hostStore = o.WrapStore(st)
+	}
 	h, err := host.New(ctx, host.Config{
-		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
+		Store: hostStore, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout, Email: o.Email,
 	})

@@ -139,14 +139,14 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		}
 		present[u.ID] = true
-		taken[foldKey(u.Name)] = u.Name
+		taken[validate.NameKey(u.Name)] = u.Name
 		if u.Email != "" {
 			takenEmail[foldKey(u.Email)] = u.Name
 		}
 	}
 	p.users = map[wire.UserID]bool{}
 	t := p.rep.table("users")
-	names := map[string]string{}  // fold key → source name already accepted
+	names := map[string]string{}  // look-alike key (validate.NameKey) → source name already accepted
 	emails := map[string]string{} // fold key → user
 	for _, su := range src {
 		label := userLabel(su.name.String, su.id)
@@ -157,7 +157,7 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		case present[id]:
 			p.users[id] = true
-			names[foldKey(su.name.String)] = su.name.String
+			names[validate.NameKey(su.name.String)] = su.name.String
 			t.present()
 			continue
 		case id == p.srcRootID && rootState == rootKeepOurs:
@@ -171,9 +171,9 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		}
 		name := su.name.String
-		key := foldKey(name)
+		key := validate.NameKey(name)
 		if prev, ok := names[key]; ok {
-			t.skip(label, "name differs only in case from %q (imported earlier); rename one in the original and import again", prev)
+			t.skip(label, "name differs only in case or look-alike characters from %q (imported earlier); rename one in the original and import again", prev)
 			continue
 		}
 		if prev, ok := taken[key]; ok {

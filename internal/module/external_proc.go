@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +51,7 @@ func (rt *Runtime) spawn(path string, mode []string, sessionFile, dir string, st
 			cmd.Dir = dir
 		}
 	}
-	cmd.Env = append(os.Environ(), "EXENAME=mrci")
+	cmd.Env = moduleEnv(os.Environ(), rt.Config().Env)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second
 	setProcAttr(cmd)
@@ -64,6 +66,39 @@ func (rt *Runtime) spawn(path string, mode []string, sessionFile, dir string, st
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// passedEnv are the variables of the host's environment a module process
+// inherits (docs/modules.md): what programs need to find executables, the
+// home and temporary directories, and the locale and time zone. Nothing
+// else is passed: the host's environment holds secrets
+// (MRCI_ROOT_PASSWORD, database DSNs) that modules must not see.
+var passedEnv = []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+
+// PassEnvVar names the variable of the host's environment that lists (by
+// name, separated by commas or spaces) further variables the operator
+// passes on to module processes, e.g. MRCI_MODULE_ENV=MRCI_NOTEBOOK_DIR.
+const PassEnvVar = "MRCI_MODULE_ENV"
+
+// moduleEnv returns the environment of a module process: the passedEnv
+// variables, every LC_* variable and the variables PassEnvVar names, taken
+// from host; then EXENAME=mrci, then the configured extra entries.
+func moduleEnv(host, extra []string) []string {
+	var named []string
+	for _, kv := range host {
+		if v, ok := strings.CutPrefix(kv, PassEnvVar+"="); ok {
+			named = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+		}
+	}
+	env := make([]string, 0, len(passedEnv)+len(named)+len(extra)+4)
+	for _, kv := range host {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && (slices.Contains(passedEnv, k) || strings.HasPrefix(k, "LC_") || slices.Contains(named, k)) {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "EXENAME=mrci")
+	return append(env, extra...)
 }
 
 // listenUnix listens on path; if that fails, a leftover file of that name

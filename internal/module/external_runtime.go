@@ -44,6 +44,10 @@ type ExternalConfig struct {
 	// MaxFrame is the largest IPC payload accepted from a module; a larger
 	// announced length is a protocol error.
 	MaxFrame int
+	// Env holds extra "KEY=value" entries for the environment of module
+	// processes, after the clean environment (see moduleEnv); a later entry
+	// replaces an earlier one of the same key.
+	Env []string
 	// TempDir is where the private runtime directory is created
 	// (default os.TempDir()). Unix socket paths are limited to about 100
 	// bytes, so keep it short.

@@ -494,8 +494,10 @@ func TestExternalKillGrace(t *testing.T) {
 }
 
 func TestExternalIdleTimeoutAndKeepAlive(t *testing.T) {
-	f := newFixture(t, func(c *ExternalConfig) { c.IdleTimeout = 400 * time.Millisecond })
-	t.Setenv(modsdktest.KeepAliveEnv, "100ms")
+	f := newFixture(t, func(c *ExternalConfig) {
+		c.IdleTimeout = 400 * time.Millisecond
+		c.Env = []string{modsdktest.KeepAliveEnv + "=100ms"}
+	})
 	e := f.module(t, modsdktest.Normal)
 
 	// An idle process is ended after the idle time, silently.
@@ -525,7 +527,9 @@ func TestExternalIdleTimeoutAndKeepAlive(t *testing.T) {
 	wsink.waitExited(t, 5*time.Second)
 
 	// Without keep-alives it is idle-killed while busy.
-	t.Setenv(modsdktest.KeepAliveEnv, "-1s")
+	cfg := f.rt.Config()
+	cfg.Env = []string{modsdktest.KeepAliveEnv + "=-1s"}
+	f.rt.SetConfig(cfg)
 	nin, nsink := f.start(t, e, "wait")
 	nin.Input(wire.TypeText, nil)
 	ex, _ = nsink.waitExited(t, 5*time.Second)

@@ -31,6 +31,10 @@ type instance struct {
 	inst   module.Instance
 	idle   bool
 	killed bool
+	// detached: the command was unloaded by its own async (rm_acct of the
+	// session's own account logs it out); it stays until its IDLE so its
+	// normal reply reaches the client, and its id is not reused meanwhile.
+	detached bool
 }
 
 type instOutput struct {
@@ -179,7 +183,7 @@ func (s *Session) reloadCommands(ctx context.Context) {
 func (s *Session) load(m module.Module, d module.Def) {
 	id := uint16(0)
 	for n := wire.FirstCommandID; n <= 0xFFFF; n++ {
-		if s.st.cmds[uint16(n)] == nil {
+		if s.st.cmds[uint16(n)] == nil && !s.detachedID(uint16(n)) {
 			id = uint16(n)
 			break
 		}
@@ -204,9 +208,27 @@ func (s *Session) load(m module.Module, d module.Def) {
 	s.sendAsync(wire.AsyncAddCmd, wire.TypeNewCmd, d.NewCmd(id, name))
 }
 
+// detachedID reports whether a detached instance still runs on command id.
+func (s *Session) detachedID(id uint16) bool {
+	for id32, in := range s.st.instances {
+		if in.detached && uint16(id32) == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Session) unload(c *loadedCmd) {
+	detached := false
 	for id32, in := range s.st.instances {
 		if in.cmd == c {
+			if in == s.st.applying && !in.idle {
+				// The command ended the login itself: it finishes with its
+				// normal reply instead of being cut off, and the client is
+				// told of the removal after that reply (endDetached).
+				in.detached, detached = true, true
+				continue
+			}
 			if !in.idle {
 				// End the call the client is waiting on before the id goes.
 				cmd, branch := uint16(id32), uint16(id32>>16)
@@ -220,7 +242,20 @@ func (s *Session) unload(c *loadedCmd) {
 	delete(s.st.cmds, c.id)
 	delete(s.st.cmdKeys, cmdKey{c.mod.ID(), c.def.Name})
 	delete(s.st.names, c.clientName)
-	s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
+	if !detached {
+		s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
+	}
+}
+
+// endDetached retires a detached instance once its call has ended: the
+// instance goes and the client learns that its command was removed.
+func (s *Session) endDetached(in *instance) {
+	s.killInstance(in)
+	if s.st.instances[in.id32] == in {
+		delete(s.st.instances, in.id32)
+	}
+	in.detached = false
+	s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(uint16(in.id32)))
 }
 
 func (s *Session) killInstance(in *instance) {
@@ -304,6 +339,9 @@ func (s *Session) instanceOutput(e instOutput) {
 	s.sendFrame(e.t, cmd, branch, e.payload)
 	if e.t == wire.TypeIdle {
 		in.idle = true
+		if in.detached {
+			s.endDetached(in)
+		}
 	}
 }
 
@@ -326,7 +364,9 @@ func (s *Session) instanceAsync(ctx context.Context, e instAsync) {
 		return
 	}
 	if e.mode != wire.TypePubIPC {
+		s.st.applying = e.in
 		s.handleAsync(ctx, msg)
+		s.st.applying = nil
 	}
 }
 
@@ -339,6 +379,9 @@ func (s *Session) instanceExited(e instExited) {
 		cmd, branch := uint16(in.id32), uint16(in.id32>>16)
 		s.sendFrame(wire.TypeErr, cmd, branch, wire.EncodeText("err: The command has stopped unexpectedly or it has failed to send an IDLE frame before exiting.\n"))
 		s.sendFrame(wire.TypeIdle, cmd, branch, nil)
+	}
+	if in.detached {
+		s.endDetached(in)
 	}
 }
 

@@ -35,6 +35,9 @@ type state struct {
 	cmdKeys   map[cmdKey]*loadedCmd
 	names     map[string]*loadedCmd
 	instances map[uint32]*instance
+	// applying is the instance whose async is being applied inline (a
+	// command's own PRIV_IPC / PUB_IPC_WITH_FEEDBACK), nil otherwise.
+	applying *instance
 }
 
 func (st *state) init(cfg Config) {
@@ -276,10 +279,15 @@ func (s *Session) openSubChannel(ctx context.Context, sc wire.SubChannel) {
 }
 
 // readOnly reports whether a read-only flag marks the sub-channel for level.
+// It fails closed: when the flags cannot be read, the sub-channel is
+// treated as read-only (issue 8), so a database error never lets a
+// session write where a flag forbids it.
 func (s *Session) readOnly(ctx context.Context, sc wire.SubChannel, level uint8) bool {
 	flags, err := s.cfg.Store.ReadOnlyFlags(ctx, sc.Channel)
 	if err != nil {
-		return false
+		s.log.Error("read-only flags unavailable; sub-channel treated as read-only",
+			"channel", sc.Channel, "sub", sc.Sub, "err", err)
+		return true
 	}
 	for _, f := range flags {
 		if f.SubID == sc.Sub && f.Level == level {

@@ -363,6 +363,43 @@ type Store interface {
 	// ImportMarks returns the log marks recorded for a source database
 	// (log table name → last imported rowid).
 	ImportMarks(ctx context.Context, source string) (map[string]int64, error)
+	// ---- account hardening (issue 8, migration 2: accounts.go) ----
+
+	// AccountLimits returns the account_limits row (defaults filled in).
+	AccountLimits(ctx context.Context) (AccountLimits, error)
+	// SaveAccountLimits replaces the account_limits row.
+	SaveAccountLimits(ctx context.Context, l AccountLimits) error
+	// BeginAuth decides, in one transaction with the account's lock state
+	// and failure counters, whether a password answer may be verified, and
+	// if so counts it as a failure in advance (account, address and, for
+	// PerIP claims, account-at-address counters). An account whose count
+	// already exceeds LockAbove is locked here. The cost does not depend on
+	// the size of the authentication log.
+	BeginAuth(ctx context.Context, c AuthClaim) (AuthTicket, error)
+	// FailAuth records that the claimed answer was wrong: it logs a counted
+	// failure and locks the account when its count exceeds LockAbove.
+	FailAuth(ctx context.Context, c AuthClaim) (AuthResult, error)
+	// PassAuth records that the claimed answer was right, in one
+	// transaction: ErrLocked if the account was locked meanwhile; otherwise
+	// the account's failures are forgotten (PerIP: those from this
+	// address), the address's advance count is taken back and an accepted
+	// row is logged.
+	PassAuth(ctx context.Context, c AuthClaim) error
+	// ResetAuthFailures forgets every counted failure of an account (the
+	// log's count_to_threshold flags included), as unlocking does.
+	ResetAuthFailures(ctx context.Context, user wire.UserID) error
+	// UserByNameKey returns the account whose user name has the given
+	// validate.NameKey, or ErrNotFound.
+	UserByNameKey(ctx context.Context, key string) (User, error)
+	// CountOwnedChannels returns how many channels the user owns.
+	CountOwnedChannels(ctx context.Context, user wire.UserID) (int, error)
+	// CountPendingInvites returns how many invitations of a channel are
+	// pending.
+	CountPendingInvites(ctx context.Context, channel uint64) (int, error)
+	// TakeQuota counts one use of a per-account quota (kind names it) in a
+	// fixed window of the given length starting at the first use; false
+	// (and nothing counted) when max uses were made in the current window.
+	TakeQuota(ctx context.Context, user wire.UserID, kind string, max uint32, window time.Duration, now time.Time) (bool, error)
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/validate"
 )
 
 // UserList returns every account in creation order.
@@ -144,10 +145,10 @@ func queueImport(exec func(what, q string, args ...any), b *store.OriginalImport
 	for _, u := range b.Users {
 		exec("user "+u.Name, `INSERT INTO users (user_id, user_name, email_address,
 			display_name, password_hash, host_rank, locked, new_password_req, new_name_req,
-			email_verified, time_stamp)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, date_trunc('second', now())))`,
+			email_verified, time_stamp, name_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, date_trunc('second', now())), $12)`,
 			u.ID[:], u.Name, nullString(u.Email), u.DisplayName, u.PasswordHash, int64(u.Rank),
-			u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, tsOrNil(u.Created))
+			u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, tsOrNil(u.Created), validate.NameKey(u.Name))
 	}
 	for _, c := range b.Channels {
 		exec("channel "+c.Name, `INSERT INTO channels (channel_id, channel_name)

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/validate"
 	"github.com/mrci/mrci/internal/wire"
 )
 
@@ -248,6 +249,8 @@ func userErr(op string, err error) error {
 		switch name {
 		case "users_user_name_key":
 			return store.ErrNameTaken
+		case "users_name_key_key":
+			return store.ErrNameConfusable
 		case "users_email_address_key":
 			return store.ErrEmailTaken
 		default:
@@ -265,10 +268,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	}
 	_, err := s.db.Exec(ctx, `INSERT INTO users (user_id, user_name, email_address,
 		display_name, password_hash, host_rank, locked, new_password_req, new_name_req,
-		email_verified, time_stamp)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, date_trunc('second', now())))`,
+		email_verified, time_stamp, name_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, date_trunc('second', now())), $12)`,
 		u.ID[:], u.Name, nullString(u.Email), u.DisplayName, u.PasswordHash, int64(u.Rank),
-		u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, created)
+		u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, created, validate.NameKey(u.Name))
 	if err != nil {
 		return userErr("create user", err)
 	}
@@ -338,6 +341,7 @@ func (s *Store) UpdateUser(ctx context.Context, id wire.UserID, up store.UserUpd
 	}
 	if up.Name != nil {
 		add("user_name", *up.Name)
+		add("name_key", validate.NameKey(*up.Name))
 	}
 	if up.Email != nil {
 		add("email_address", nullString(*up.Email))

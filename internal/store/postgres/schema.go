@@ -179,6 +179,62 @@ func migrations() []migration {
 			return saveSettings(ctx, tx, store.DefaultSettings())
 		},
 	}, {
+		// Account hardening (issue 8): look-alike name keys, failure
+		// counters instead of scanning auth_log, limits. See accounts.go.
+		version: 2,
+		stmts: []string{
+			`ALTER TABLE users ADD COLUMN name_key text`,
+			`CREATE TABLE account_limits (
+				singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+				free_failures bigint NOT NULL,
+				first_delay_ms bigint NOT NULL,
+				max_delay_ms bigint NOT NULL,
+				forget_after_ms bigint NOT NULL,
+				max_channels_per_user bigint NOT NULL,
+				max_pending_invites bigint NOT NULL,
+				max_renames bigint NOT NULL,
+				rename_window_ms bigint NOT NULL
+			)`,
+			`CREATE TABLE auth_counters (
+				scope text NOT NULL,
+				counter_key text NOT NULL,
+				failures bigint NOT NULL DEFAULT 0,
+				last_attempt_ms bigint NOT NULL DEFAULT 0,
+				PRIMARY KEY (scope, counter_key)
+			)`,
+			`CREATE TABLE account_quotas (
+				user_id bytea NOT NULL
+					REFERENCES users (user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				kind text NOT NULL,
+				window_start_ms bigint NOT NULL,
+				used bigint NOT NULL,
+				PRIMARY KEY (user_id, kind)
+			)`,
+			// Un-counting failures after a login touches only counted rows.
+			`CREATE INDEX auth_log_counted ON auth_log (user_id) WHERE count_to_threshold`,
+			// Counters start from the failures the log still counts.
+			`INSERT INTO auth_counters (scope, counter_key, failures, last_attempt_ms)
+				SELECT 'user', encode(user_id, 'hex'), COUNT(*),
+					(extract(epoch FROM MAX(time_stamp)) * 1000)::bigint
+				FROM auth_log WHERE auth_attempt AND count_to_threshold AND NOT accepted
+				GROUP BY user_id`,
+			`INSERT INTO auth_counters (scope, counter_key, failures, last_attempt_ms)
+				SELECT 'user_ip', encode(user_id, 'hex') || ' ' || lower(ip_address), COUNT(*),
+					(extract(epoch FROM MAX(time_stamp)) * 1000)::bigint
+				FROM auth_log WHERE auth_attempt AND count_to_threshold AND NOT accepted
+				GROUP BY user_id, lower(ip_address)`,
+		},
+		seed: func(ctx context.Context, tx pgx.Tx) error {
+			if err := putAccountLimits(ctx, tx, store.DefaultAccountLimits()); err != nil {
+				return err
+			}
+			if err := seedNameKeys(ctx, tx); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `CREATE UNIQUE INDEX users_name_key_key ON users (name_key)`)
+			return err
+		},
+	}, {
 		// Version 4: e-mail verification and password recovery (issue 11),
 		// as in the SQLite schema.
 		version: 4,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/validate"
 )
 
 // UserList returns every account in creation order.
@@ -124,10 +125,10 @@ func importTx(ctx context.Context, tx *sql.Tx, b *store.OriginalImport) error {
 	for _, u := range b.Users {
 		_, err := exec(`INSERT INTO users (user_id, user_name, email_address,
 			display_name, password_hash, host_rank, locked, new_password_req, new_name_req,
-			email_verified, time_stamp)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP))`,
+			email_verified, time_stamp, name_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP), ?)`,
 			u.ID[:], u.Name, nullString(u.Email), u.DisplayName, u.PasswordHash, int64(u.Rank),
-			u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, tsOrNil(u.Created))
+			u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, tsOrNil(u.Created), validate.NameKey(u.Name))
 		if err != nil {
 			return rowErr("user "+u.Name, err)
 		}

@@ -163,6 +163,62 @@ func migrations() []migration {
 			return insertSettings(ctx, tx, store.DefaultSettings())
 		},
 	}, {
+		// Account hardening (issue 8): look-alike name keys, failure
+		// counters instead of scanning auth_log, limits. See accounts.go.
+		version: 2,
+		stmts: []string{
+			`ALTER TABLE users ADD COLUMN name_key TEXT`,
+			`CREATE TABLE account_limits (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				free_failures INTEGER NOT NULL,
+				first_delay_ms INTEGER NOT NULL,
+				max_delay_ms INTEGER NOT NULL,
+				forget_after_ms INTEGER NOT NULL,
+				max_channels_per_user INTEGER NOT NULL,
+				max_pending_invites INTEGER NOT NULL,
+				max_renames INTEGER NOT NULL,
+				rename_window_ms INTEGER NOT NULL
+			)`,
+			`CREATE TABLE auth_counters (
+				scope TEXT NOT NULL,
+				counter_key TEXT NOT NULL,
+				failures INTEGER NOT NULL DEFAULT 0,
+				last_attempt_ms INTEGER NOT NULL DEFAULT 0,
+				PRIMARY KEY (scope, counter_key)
+			) WITHOUT ROWID`,
+			`CREATE TABLE account_quotas (
+				user_id BLOB NOT NULL
+					REFERENCES users (user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+				kind TEXT NOT NULL,
+				window_start_ms INTEGER NOT NULL,
+				used INTEGER NOT NULL,
+				PRIMARY KEY (user_id, kind)
+			)`,
+			// Un-counting failures after a login touches only counted rows.
+			`CREATE INDEX auth_log_counted ON auth_log (user_id) WHERE count_to_threshold = 1`,
+			// Counters start from the failures the log still counts.
+			`INSERT INTO auth_counters (scope, counter_key, failures, last_attempt_ms)
+				SELECT 'user', lower(hex(user_id)), COUNT(*),
+					CAST(strftime('%s', MAX(time_stamp)) AS INTEGER) * 1000
+				FROM auth_log WHERE auth_attempt = 1 AND count_to_threshold = 1 AND accepted = 0
+				GROUP BY user_id`,
+			`INSERT INTO auth_counters (scope, counter_key, failures, last_attempt_ms)
+				SELECT 'user_ip', lower(hex(user_id)) || ' ' || lower(ip_address), COUNT(*),
+					CAST(strftime('%s', MAX(time_stamp)) AS INTEGER) * 1000
+				FROM auth_log WHERE auth_attempt = 1 AND count_to_threshold = 1 AND accepted = 0
+				GROUP BY user_id, lower(ip_address)`,
+		},
+		seed: func(ctx context.Context, tx *sql.Tx) error {
+			if err := putAccountLimits(ctx, tx, store.DefaultAccountLimits()); err != nil {
+				return err
+			}
+			if err := seedNameKeys(ctx, tx); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `CREATE UNIQUE INDEX users_name_key ON users (name_key)`)
+			return err
+		},
+	}, {
 		// Version 4: e-mail verification and password recovery (issue 11).
 		// Mail settings are key/value rows; verification codes are stored
 		// hashed with a UTC expiry in unix seconds; temporary passwords use

@@ -15,8 +15,9 @@
 //     latest committed data.
 //
 // A busy timeout of five seconds covers other processes writing the same
-// file. Foreign keys are enabled on every connection. The special path
-// ":memory:" opens a private in-memory database on a single connection.
+// file. Commits are durable: synchronous=FULL (see syncFull). Foreign
+// keys are enabled on every connection. The special path ":memory:" opens
+// a private in-memory database on a single connection.
 package sqlite
 
 import (
@@ -32,6 +33,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/validate"
 	"github.com/mrci/mrci/internal/wire"
 )
 
@@ -45,14 +47,28 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // common DSN parameters of every connection.
-const dsnParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+const dsnParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+
+// syncFull is the durability of the main database: with synchronous=FULL
+// in WAL mode every commit syncs the WAL to disk before it returns, so an
+// acknowledged change survives a power loss (issue 8, defect 11; NORMAL
+// syncs only at checkpoints and may lose the last commits). Log rows do
+// not pay for it per row: the host writes them in batches, one
+// transaction (one sync) per batch. Measured in docs/benchmarks.md.
+const syncFull = "FULL"
 
 // Open opens (creating if needed) the database file at path, applies pending
 // migrations and returns the store.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, syncFull)
+}
+
+// open is Open with the synchronous mode (benchmarks compare modes).
+func open(ctx context.Context, path, syncMode string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: open sqlite: empty path")
 	}
+	dsnParams := dsnParams + "&_pragma=synchronous(" + syncMode + ")"
 	var s Store
 	if path == ":memory:" {
 		db, err := sql.Open("sqlite", "file::memory:?"+dsnParams+"&_txlock=immediate")
@@ -318,6 +334,8 @@ func userErr(op string, err error) error {
 		switch {
 		case strings.Contains(msg, "users.user_name"):
 			return store.ErrNameTaken
+		case strings.Contains(msg, "users.name_key"):
+			return store.ErrNameConfusable
 		case strings.Contains(msg, "users.email_address"):
 			return store.ErrEmailTaken
 		default:
@@ -335,10 +353,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO users (user_id, user_name, email_address,
 		display_name, password_hash, host_rank, locked, new_password_req, new_name_req,
-		email_verified, time_stamp)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP))`,
+		email_verified, time_stamp, name_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, CURRENT_TIMESTAMP), ?)`,
 		u.ID[:], u.Name, nullString(u.Email), u.DisplayName, u.PasswordHash, int64(u.Rank),
-		u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, created)
+		u.Locked, u.NewPasswordReq, u.NewNameReq, u.EmailVerified, created, validate.NameKey(u.Name))
 	if err != nil {
 		return userErr("create user", err)
 	}
@@ -411,6 +429,7 @@ func (s *Store) UpdateUser(ctx context.Context, id wire.UserID, up store.UserUpd
 	}
 	if up.Name != nil {
 		add("user_name", *up.Name)
+		add("name_key", validate.NameKey(*up.Name))
 	}
 	if up.Email != nil {
 		add("email_address", nullString(*up.Email))
