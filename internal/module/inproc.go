@@ -129,7 +129,8 @@ func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
 	}
 }
 
-// inputQueueLimit bounds the frames queued for one in-process instance.
+// inputQueueLimit bounds the frames queued for one in-process instance;
+// their bytes are bounded by the session's Env.Input budget.
 const inputQueueLimit = 256
 
 type inputFrame struct {
@@ -183,7 +184,7 @@ func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
 		in.wake()
 		return true
 	}
-	if in.closed || len(in.queue) >= inputQueueLimit {
+	if in.closed || len(in.queue) >= inputQueueLimit || !in.env.Input.Take(len(payload)+FrameOverhead) {
 		return false
 	}
 	in.queue = append(in.queue, inputFrame{t, payload})
@@ -205,8 +206,10 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 		}
 		if len(in.queue) > 0 {
 			f := in.queue[0]
+			in.queue[0] = inputFrame{}
 			in.queue = in.queue[1:]
 			in.mu.Unlock()
+			in.env.Input.Release(len(f.payload) + FrameOverhead)
 			return f, true
 		}
 		in.mu.Unlock()
@@ -223,6 +226,7 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 // for its (command, branch) simply starts a new one (see Closed).
 func (in *inprocInstance) run() {
 	defer in.sink.Exited(nil)
+	defer in.discardQueue()
 	for {
 		f, ok := in.next(context.Background())
 		if !ok {
@@ -240,6 +244,20 @@ func (in *inprocInstance) run() {
 		}
 		in.mu.Unlock()
 	}
+}
+
+// discardQueue drops the frames still queued when the instance ends (it
+// was killed) and returns their bytes to the session's budget.
+func (in *inprocInstance) discardQueue() {
+	in.mu.Lock()
+	n := 0
+	for _, f := range in.queue {
+		n += len(f.payload) + FrameOverhead
+	}
+	in.queue = nil
+	in.closed = true
+	in.mu.Unlock()
+	in.env.Input.Release(n)
 }
 
 // Closed reports whether the instance has finished and takes no more

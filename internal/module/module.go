@@ -100,6 +100,9 @@ type Env struct {
 	Host    HostView
 	Store   store.Store
 	Log     *slog.Logger
+	// Input bounds the bytes of client input queued in the session's
+	// instances (nil: unbounded, for tests that drive a module directly).
+	Input *InputBudget
 }
 
 // SessionView gives a consistent snapshot of the session's state.

@@ -231,7 +231,7 @@ func (s *Session) killInstance(in *instance) {
 }
 
 func (s *Session) env() module.Env {
-	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log}
+	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log, Input: s.queued}
 }
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).

@@ -64,6 +64,12 @@ type Limits struct {
 	MaxInstances int           // concurrently running command instances
 	WriteTimeout time.Duration // a batch that cannot be written in this time ends the session
 	FrameTimeout time.Duration // a payload must arrive within this time of its header
+
+	// Input limits (bytes; each frame costs its payload plus
+	// module.FrameOverhead). Zero fields take the default.
+	LoggedOutPayload int // largest accepted client payload before login
+	InputTransit     int // read but not yet dispatched; over it the reader stops reading the socket
+	InputQueued      int // queued in the session's command instances; over it frames are refused with ERR
 }
 
 // DefaultLimits are the limits used when Config.Limits is zero.
@@ -75,6 +81,27 @@ var DefaultLimits = Limits{
 	MaxInstances: 256,
 	WriteTimeout: 30 * time.Second,
 	FrameTimeout: 60 * time.Second,
+
+	LoggedOutPayload: 4 << 10,
+	InputTransit:     4 << 20,
+	InputQueued:      8 << 20,
+}
+
+// withDefaults fills zero input limits from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits
+	}
+	if l.LoggedOutPayload <= 0 {
+		l.LoggedOutPayload = DefaultLimits.LoggedOutPayload
+	}
+	if l.InputTransit <= 0 {
+		l.InputTransit = DefaultLimits.InputTransit
+	}
+	if l.InputQueued <= 0 {
+		l.InputQueued = DefaultLimits.InputQueued
+	}
+	return l
 }
 
 // Config describes a ready connection (header exchanged, TLS done).
@@ -108,6 +135,9 @@ type Session struct {
 	slow   atomic.Bool // ended as a slow consumer
 	info   atomic.Pointer[module.SessionInfo]
 
+	transit *transitBudget      // client frames between reader and loop
+	queued  *module.InputBudget // client frames queued in command instances
+
 	mbMu     sync.Mutex
 	mailbox  []*bus.Message
 	mbNotify chan struct{}
@@ -118,13 +148,12 @@ type Session struct {
 
 // New prepares a session; Run starts it.
 func New(cfg Config) *Session {
-	lim := cfg.Limits
-	if lim == (Limits{}) {
-		lim = DefaultLimits
-	}
+	lim := cfg.Limits.withDefaults()
 	s := &Session{
 		cfg:      cfg,
 		lim:      lim,
+		transit:  newTransitBudget(lim.InputTransit),
+		queued:   module.NewInputBudget(lim.InputQueued),
 		log:      cfg.Log.With("session", cfg.ID.String()[:12]),
 		out:      newOutQueue(lim.QueueSoft, lim.QueueHard),
 		events:   make(chan event, 64),
@@ -247,7 +276,12 @@ const readBufferSize = 4 << 10
 // event is what the loop processes besides mailbox messages.
 type event interface{}
 
-type clientFrame struct{ f wire.Frame }
+// clientFrame is a frame from the client; cost is held in the transit
+// budget until the loop has dispatched it.
+type clientFrame struct {
+	f    wire.Frame
+	cost int
+}
 
 func (s *Session) post(ev event) bool {
 	select {
@@ -271,12 +305,13 @@ func (s *Session) readLoop() {
 			deadline = false
 		}
 		h, err := r.ReadHeader()
-		if errors.Is(err, wire.ErrPayloadTooLarge) {
+		limit := s.payloadLimit()
+		if errors.Is(err, wire.ErrPayloadTooLarge) || (err == nil && h.Len > limit) {
 			// Skip the oversize payload so the stream stays in step.
-			s.post(oversize{h: h, limit: s.lim.MaxPayload})
+			s.post(oversize{h: h, limit: limit, loggedOut: limit < s.lim.MaxPayload})
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
 			deadline = true
-			if _, err := io.CopyN(io.Discard, readerOf(r), int64(h.Len)); err != nil {
+			if err := r.Discard(h.Len); err != nil {
 				s.end()
 				return
 			}
@@ -284,6 +319,12 @@ func (s *Session) readLoop() {
 		}
 		if err != nil {
 			s.end()
+			return
+		}
+		// Wait for room before reading the payload: while the loop is
+		// behind, the socket is not read (TCP back-pressure).
+		cost := frameCost(h.Len)
+		if !s.transit.acquire(cost, s.done) {
 			return
 		}
 		// A payload that is not buffered yet must arrive within FrameTimeout.
@@ -297,7 +338,7 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.cfg.Metrics.Inc(framesIn)
-		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}}) {
+		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}, cost}) {
 			return
 		}
 	}
@@ -310,26 +351,9 @@ type setOverride bool
 func (s *Session) SetOwnerOverride(on bool) { s.post(setOverride(on)) }
 
 type oversize struct {
-	h     wire.FrameHeader
-	limit int
-}
-
-// readerOf adapts a frame reader for discarding a payload.
-func readerOf(r *wire.Reader) io.Reader { return payloadReader{r} }
-
-type payloadReader struct{ r *wire.Reader }
-
-func (p payloadReader) Read(b []byte) (int, error) {
-	n := len(b)
-	if n > 32<<10 {
-		n = 32 << 10
-	}
-	chunk, err := p.r.ReadPayload(n)
-	copy(b, chunk)
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
+	h         wire.FrameHeader
+	limit     int
+	loggedOut bool // the limit is the one before login
 }
 
 func (s *Session) loop(ctx context.Context) {
@@ -355,9 +379,14 @@ func (s *Session) handleEvent(ctx context.Context, ev event) {
 	switch e := ev.(type) {
 	case clientFrame:
 		s.dispatch(ctx, e.f)
+		s.transit.release(e.cost)
 	case oversize:
+		when := ""
+		if e.loggedOut {
+			when = " before login"
+		}
 		s.sendFrame(wire.TypeErr, e.h.Cmd, e.h.Branch, wire.EncodeText(fmt.Sprintf(
-			"err: The frame's payload of %d bytes exceeds this host's limit of %d bytes; it was discarded.\n", e.h.Len, e.limit)))
+			"err: The frame's payload of %d bytes exceeds this host's limit of %d bytes%s; it was discarded.\n", e.h.Len, e.limit, when)))
 		s.sendFrame(wire.TypeIdle, e.h.Cmd, e.h.Branch, nil)
 	case instOutput:
 		s.instanceOutput(e)

@@ -159,6 +159,18 @@ func ReadGrowing(r io.Reader, n int) ([]byte, error) {
 	return p, nil
 }
 
+// Discard skips the n-byte payload that follows a header without
+// allocating it.
+func (r *Reader) Discard(n int) error {
+	if _, err := r.r.Discard(n); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
 // ReadFrame reads one whole frame. io.EOF means the stream ended cleanly
 // between frames; io.ErrUnexpectedEOF means it ended inside one.
 func (r *Reader) ReadFrame() (Frame, error) {
