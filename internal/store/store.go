@@ -321,6 +321,14 @@ type Store interface {
 	// filters (only ViewActLog, ViewDebug and ViewBans allow it) and returns
 	// how many were deleted.
 	DeleteView(ctx context.Context, v View, filters []Filter) (int64, error)
+
+	// Admission (issue 8: connection admission; admission.go).
+
+	// AdmissionSettings returns the admission settings (defaults when none
+	// were saved).
+	AdmissionSettings(ctx context.Context) (AdmissionSettings, error)
+	// SaveAdmissionSettings validates and stores the admission settings.
+	SaveAdmissionSettings(ctx context.Context, a AdmissionSettings) error
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

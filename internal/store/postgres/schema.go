@@ -178,7 +178,31 @@ func migrations() []migration {
 		seed: func(ctx context.Context, tx pgx.Tx) error {
 			return saveSettings(ctx, tx, store.DefaultSettings())
 		},
+	}, {
+		// Issue 8: connection admission settings (store.AdmissionSettings);
+		// no row means the defaults.
+		version: 7,
+		stmts: []string{
+			`CREATE TABLE admission_settings (
+				id integer PRIMARY KEY CHECK (id = 1),
+				max_pending bigint NOT NULL,
+				max_pending_per_addr bigint NOT NULL,
+				conn_rate_per_addr double precision NOT NULL,
+				conn_burst_per_addr bigint NOT NULL,
+				limit_loopback boolean NOT NULL
+			)`,
+		},
 	}}
+}
+
+// MigrationVersions returns the version of every migration, in order
+// (versions are unique and ascending but need not be contiguous).
+func MigrationVersions() []int {
+	var v []int
+	for _, m := range migrations() {
+		v = append(v, m.version)
+	}
+	return v
 }
 
 // LatestSchemaVersion returns the schema version this package migrates to.
