@@ -21,7 +21,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/cmds"
@@ -70,7 +73,8 @@ type Host struct {
 	internal module.Module
 
 	maxSessions atomic.Uint32
-	live        atomic.Int64
+	live        atomic.Int64 // established sessions
+	adm         *admission   // connections in set-up (admission.go)
 
 	mu       sync.Mutex
 	sessions map[wire.SessionID]*session.Session
@@ -120,6 +124,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: settings: %w", err)
 	}
 	h.maxSessions.Store(s.MaxSessions)
+	adm, err := cfg.Store.AdmissionSettings(ctx)
+	if err != nil {
+		h.logs.close()
+		return nil, fmt.Errorf("host: admission settings: %w", err)
+	}
+	h.adm = newAdmission(adm)
+	h.metrics.GaugeFunc("pending_connections", "Connections in set-up (client header, TLS) that are not sessions yet.",
+		func() float64 { return float64(h.adm.pendingCount()) })
 	if err := h.loadBans(ctx); err != nil {
 		h.logs.close()
 		return nil, err
@@ -160,47 +172,96 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Wait()
 		h.logs.close()
 	}()
+	var delay time.Duration // back-off after a temporary accept error
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if !temporaryAcceptError(err) {
+				return fmt.Errorf("host: accept: %w", err)
 			}
-			return fmt.Errorf("host: accept: %w", err)
+			// Out of descriptors or a similar passing condition: wait and
+			// retry, as net/http does, instead of stopping the host.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			h.log.Error("accept failed; retrying", "err", err, "delay", delay)
+			h.metrics.Inc(acceptErrors)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
-		if !h.admit(conn) {
-			_ = conn.Close()
+		delay = 0
+		ipText, ip := remoteIP(conn)
+		if reason := h.admit(ip); reason != "" {
+			h.refuse(conn, ipText, reason)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer h.live.Add(-1)
-			h.handle(ctx, conn)
+			h.handle(ctx, conn, ipText, ip)
 		}()
 	}
 }
 
-// admit applies the session limit and the ban list (host.md §8).
-func (h *Host) admit(conn net.Conn) bool {
-	if h.live.Load() >= int64(h.maxSessions.Load()) {
-		return false
+func acceptErrors(m *metrics.Metrics) prometheus.Counter { return m.AcceptErrors }
+
+// temporaryAcceptError reports whether an accept error passes by itself:
+// descriptor or buffer exhaustion, an aborted connection, a timeout.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
 	}
-	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
-		h.mu.Lock()
-		_, banned := h.bans[ap.Addr().Unmap()]
-		h.mu.Unlock()
-		if banned {
-			return false
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
 		}
 	}
-	h.live.Add(1)
-	return true
+	return false
+}
+
+// admit applies the ban list (host.md §8) and the set-up limits
+// (admission.go) to a new connection; it returns the reason for a refusal.
+// The session limit is applied once the connection is established.
+func (h *Host) admit(ip netip.Addr) string {
+	h.mu.Lock()
+	_, banned := h.bans[ip]
+	h.mu.Unlock()
+	if banned {
+		return refusedBanned
+	}
+	return h.adm.begin(ip, time.Now())
+}
+
+// refuse closes a connection that does not become a session, and logs and
+// counts why.
+func (h *Host) refuse(conn net.Conn, ip, reason string) {
+	_ = conn.Close()
+	h.log.Info("connection refused", "ip", ip, "reason", reason)
+	h.metrics.Refused(reason)
+}
+
+// full reports whether the host has max_sessions established sessions.
+func (h *Host) full() bool { return h.live.Load() >= int64(h.maxSessions.Load()) }
+
+// reserve counts an established session against max_sessions, unless the
+// host is full.
+func (h *Host) reserve() bool {
+	for {
+		n := h.live.Load()
+		if n >= int64(h.maxSessions.Load()) {
+			return false
+		}
+		if h.live.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // bufferedConn reads through the buffered reader that consumed the client
@@ -221,9 +282,19 @@ func remoteIP(conn net.Conn) (string, netip.Addr) {
 	return a.String(), a
 }
 
-func (h *Host) handle(ctx context.Context, conn net.Conn) {
+// handle runs the set-up of an admitted connection (protocol.md §4-§6)
+// and then its session. The connection counts as pending in the admission
+// limits until its set-up ends, and against max_sessions from then on.
+func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip netip.Addr) {
 	defer conn.Close()
-	ipText, ip := remoteIP(conn)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // host shutting down during set-up
+	defer stop()
+	pending := true
+	defer func() {
+		if pending {
+			h.adm.end(ip)
+		}
+	}()
 	var sid wire.SessionID
 	_, _ = rand.Read(sid[:])
 	_ = conn.SetDeadline(time.Now().Add(h.cfg.HeaderTimeout))
@@ -239,13 +310,16 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 		h.logs.activity(store.Activity{IP: ipText, SessionID: sid, Entry: "Session Ended"})
 		return
 	}
-	h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Active"})
-	defer h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Ended"})
+	if h.full() { // checked again (and counted) once established
+		h.refuse(conn, ipText, refusedMaxSessions)
+		return
+	}
 
 	reply := wire.HostHeader{Reply: wire.ReplyPlain, Version: wire.Version, SessionID: sid}
 	var stream io.ReadWriter = bufferedConn{conn, br}
 	var reader io.Reader = br
-	if !ip.IsLoopback() || h.cfg.ForceTLS {
+	useTLS := !ip.IsLoopback() || h.cfg.ForceTLS
+	if useTLS {
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {
 			reply.Reply = wire.ReplyNoCert
@@ -268,10 +342,23 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 			return
 		}
 		stream, reader = tc, nil
-	} else if _, err := conn.Write(reply.Marshal()); err != nil {
+	}
+	// Established: the connection leaves set-up and becomes a session.
+	h.adm.end(ip)
+	pending = false
+	if !h.reserve() {
+		h.refuse(conn, ipText, refusedMaxSessions)
 		return
 	}
+	defer h.live.Add(-1)
+	if !useTLS {
+		if _, err := conn.Write(reply.Marshal()); err != nil {
+			return
+		}
+	}
 	_ = conn.SetDeadline(time.Time{})
+	h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Active"})
+	defer h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Ended"})
 
 	s := session.New(session.Config{
 		ID: sid, Conn: conn, Stream: stream, Reader: reader, IP: ipText, AppName: hdr.AppName,
@@ -334,6 +421,9 @@ func (h *Host) loadBans(ctx context.Context) error {
 func (h *Host) Settings(ctx context.Context) (store.Settings, error) {
 	return h.cfg.Store.Settings(ctx)
 }
+
+// PendingCount returns the number of connections in set-up.
+func (h *Host) PendingCount() int { return h.adm.pendingCount() }
 
 // SessionCount returns the number of live sessions.
 func (h *Host) SessionCount() int { return int(h.live.Load()) }
@@ -407,6 +497,9 @@ func (h *Host) Restart() {
 	ctx := context.Background()
 	if s, err := h.cfg.Store.Settings(ctx); err == nil {
 		h.maxSessions.Store(s.MaxSessions)
+	}
+	if a, err := h.cfg.Store.AdmissionSettings(ctx); err == nil {
+		h.adm.setConfig(a)
 	}
 	h.ReloadBans()
 	h.mu.Lock()

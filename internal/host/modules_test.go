@@ -7,12 +7,13 @@ package host_test
 import (
 	"context"
 	"encoding/binary"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/module"
@@ -24,7 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	modsdktest.Main()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // modHost starts a host with the given test modules registered and fast

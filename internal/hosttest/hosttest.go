@@ -55,6 +55,9 @@ type Options struct {
 	TrustExtra bool
 	// HeaderTimeout overrides the 5 s client-header deadline.
 	HeaderTimeout time.Duration
+	// WrapListener, if set, wraps the host's listener (tests inject accept
+	// errors with it).
+	WrapListener func(net.Listener) net.Listener
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -94,6 +97,9 @@ func StartWith(t testing.TB, o Options) *Host {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
+	}
+	if o.WrapListener != nil {
+		ln = o.WrapListener(ln)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan error, 1)}
