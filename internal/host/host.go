@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -203,12 +204,22 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer h.recoverSetup(ipText)
 			h.handle(ctx, conn, ipText, ip)
 		}()
 	}
 }
 
 func acceptErrors(m *metrics.Metrics) prometheus.Counter { return m.AcceptErrors }
+
+// recoverSetup recovers a panic in a connection's set-up (sessions recover
+// their own), so it ends that connection only.
+func (h *Host) recoverSetup(ip string) {
+	if v := recover(); v != nil {
+		h.log.Error("connection set-up panicked", "ip", ip, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		h.metrics.Panicked("setup")
+	}
+}
 
 // temporaryAcceptError reports whether an accept error passes by itself:
 // descriptor or buffer exhaustion, an aborted connection, a timeout.

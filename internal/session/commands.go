@@ -88,6 +88,8 @@ type wanted struct {
 // the rank rule allows while logged in. Exempt commands are never rank
 // filtered.
 func (s *Session) desiredCommands(ctx context.Context) []wanted {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	env := s.env()
 	var out []wanted
 	var ranks []store.CommandRank
@@ -231,7 +233,7 @@ func (s *Session) killInstance(in *instance) {
 }
 
 func (s *Session) env() module.Env {
-	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log, Input: s.queued}
+	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log, Input: s.queued, Panicked: s.onPanic}
 }
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).
@@ -267,7 +269,9 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 			return
 		}
 		in = &instance{id32: id32, cmd: c}
-		inst, err := c.mod.Start(ctx, c.def.Name, s.env(), sink{s, in})
+		sctx, cancel := s.ioContext(ctx)
+		inst, err := c.mod.Start(sctx, c.def.Name, s.env(), sink{s, in})
+		cancel()
 		if err != nil {
 			s.log.Error("start command", "command", c.clientName, "err", err)
 			s.cfg.Host.Debug(fmt.Sprintf("command %s failed to start: %v", c.clientName, err))

@@ -70,6 +70,10 @@ type Limits struct {
 	LoggedOutPayload int // largest accepted client payload before login
 	InputTransit     int // read but not yet dispatched; over it the reader stops reading the socket
 	InputQueued      int // queued in the session's command instances; over it frames are refused with ERR
+
+	// IOTimeout bounds each store or module call the loop makes (loading
+	// a user, listing or starting commands, channel look-ups). Zero: default.
+	IOTimeout time.Duration
 }
 
 // DefaultLimits are the limits used when Config.Limits is zero.
@@ -85,6 +89,7 @@ var DefaultLimits = Limits{
 	LoggedOutPayload: 4 << 10,
 	InputTransit:     4 << 20,
 	InputQueued:      8 << 20,
+	IOTimeout:        10 * time.Second,
 }
 
 // withDefaults fills zero input limits from DefaultLimits.
@@ -100,6 +105,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.InputQueued <= 0 {
 		l.InputQueued = DefaultLimits.InputQueued
+	}
+	if l.IOTimeout <= 0 {
+		l.IOTimeout = DefaultLimits.IOTimeout
 	}
 	return l
 }
@@ -137,6 +145,7 @@ type Session struct {
 
 	transit *transitBudget      // client frames between reader and loop
 	queued  *module.InputBudget // client frames queued in command instances
+	onPanic func(where string)  // s.panicked, bound once (module.Env.Panicked)
 
 	mbMu     sync.Mutex
 	mailbox  []*bus.Message
@@ -160,6 +169,7 @@ func New(cfg Config) *Session {
 		done:     make(chan struct{}),
 		mbNotify: make(chan struct{}, 1),
 	}
+	s.onPanic = s.panicked
 	s.st.init(cfg)
 	s.publish()
 	return s
@@ -362,14 +372,17 @@ func (s *Session) loop(ctx context.Context) {
 		case <-s.done:
 			return
 		case ev := <-s.events:
-			s.handleEvent(ctx, ev)
+			s.guard("event", ev, func() { s.handleEvent(ctx, ev) })
+			if cf, ok := ev.(clientFrame); ok {
+				s.transit.release(cf.cost)
+			}
 		case <-s.mbNotify:
 			s.mbMu.Lock()
 			batch := s.mailbox
 			s.mailbox = nil
 			s.mbMu.Unlock()
 			for _, m := range batch {
-				s.handleAsync(ctx, m)
+				s.guard("async", nil, func() { s.handleAsync(ctx, m) })
 			}
 		}
 	}
@@ -379,7 +392,6 @@ func (s *Session) handleEvent(ctx context.Context, ev event) {
 	switch e := ev.(type) {
 	case clientFrame:
 		s.dispatch(ctx, e.f)
-		s.transit.release(e.cost)
 	case oversize:
 		when := ""
 		if e.loggedOut {

@@ -14,7 +14,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/metrics"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/wire"
@@ -24,7 +27,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeHost is the smallest session.Host: default settings, no accounts,
 // the given modules.
-type fakeHost struct{ mods []module.Module }
+type fakeHost struct {
+	mods  []module.Module
+	debug func(string) // called by Debug (ASYNC_DEBUG_TEXT) if set
+}
 
 func (h *fakeHost) Settings(context.Context) (store.Settings, error) {
 	return store.DefaultSettings(), nil
@@ -42,7 +48,11 @@ func (h *fakeHost) Exit()                      {}
 func (h *fakeHost) Restart()                   {}
 func (h *fakeHost) SetMaxSessions(uint32)      {}
 func (h *fakeHost) ReloadBans()                {}
-func (h *fakeHost) Debug(string)               {}
+func (h *fakeHost) Debug(msg string) {
+	if h.debug != nil {
+		h.debug(msg)
+	}
+}
 
 // countingStream counts the bytes the session has read from its socket.
 type countingStream struct {
@@ -82,6 +92,10 @@ func public(name string, inline bool, run func(ctx context.Context, c *module.Ca
 // and returns its client once every command is announced. hook, if set,
 // runs on the session before it starts.
 func startSession(t *testing.T, lim Limits, hook func(*Session), cmds ...*module.Command) *testClient {
+	return startSessionWith(t, &fakeHost{}, nil, lim, hook, cmds...)
+}
+
+func startSessionWith(t *testing.T, host *fakeHost, m *metrics.Metrics, lim Limits, hook func(*Session), cmds ...*module.Command) *testClient {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,12 +116,14 @@ func startSession(t *testing.T, lim Limits, hook func(*Session), cmds ...*module
 		t.Fatal("accept failed")
 	}
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	host.mods = []module.Module{module.NewInProcess("test", cmds)}
 	stream := &countingStream{ReadWriter: srv}
 	s := New(Config{
 		Conn: srv, Stream: stream, IP: "127.0.0.1", AppName: "test", Bus: bus.New(),
-		Host:   &fakeHost{mods: []module.Module{module.NewInProcess("test", cmds)}},
-		Log:    slog.New(slog.DiscardHandler),
-		Limits: lim,
+		Host:    host,
+		Log:     slog.New(slog.DiscardHandler),
+		Limits:  lim,
+		Metrics: m,
 	})
 	if hook != nil {
 		hook(s)
@@ -357,5 +373,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestAsyncHandlerPanicIsContained: a panic while the session acts on an
+// async message (here the host's debug log panics) is recovered, logged
+// and counted; the session goes on serving its client.
+func TestAsyncHandlerPanicIsContained(t *testing.T) {
+	m := metrics.New(func() float64 { return 0 }, func() float64 { return 0 })
+	reached := make(chan struct{})
+	host := &fakeHost{debug: func(string) {
+		close(reached)
+		panic("debug log broke")
+	}}
+	c := startSessionWith(t, host, m, DefaultLimits, nil, public("echo", false, echo))
+	c.s.Deliver(&bus.Message{ID: wire.AsyncDebugText, Data: wire.EncodeText("x")})
+	<-reached
+	waitFor(t, "the panic counted", func() bool { return testutil.ToFloat64(m.Panics.WithLabelValues("async")) == 1 })
+	id := c.cmds["echo"]
+	c.send(wire.TypeText, id, 1, wire.EncodeText("alive"))
+	if f := c.reply(id, 1); f.Type != wire.TypeText || wire.DecodeText(f.Payload) != "alive" {
+		t.Fatalf("after the panic: %v %q", f.Type, wire.DecodeText(f.Payload))
 	}
 }

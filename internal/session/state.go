@@ -121,6 +121,8 @@ func (s *Session) sendMyInfo() {
 
 // login makes the session logged in as the user (logging out first).
 func (s *Session) login(ctx context.Context, id wire.UserID) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	u, err := s.cfg.Store.UserByID(ctx, id)
 	if err != nil {
 		s.log.Error("login: load user", "err", err)
@@ -220,6 +222,8 @@ func (s *Session) limitedCast(list wire.SubChannelList, t wire.TypeID, payload [
 // recomputeActive updates the active flag from the global setting and the
 // open sub-channels' flags.
 func (s *Session) recomputeActive(ctx context.Context) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	s.st.active = false
 	if s.st.open.Len() == 0 {
 		return
@@ -240,6 +244,8 @@ func (s *Session) recomputeActive(ctx context.Context) {
 
 // effectiveLevel is the session's level in a channel (host.md §6.2).
 func (s *Session) effectiveLevel(ctx context.Context, ch uint64) uint8 {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	if s.st.override {
 		return 1
 	}
@@ -277,6 +283,8 @@ func (s *Session) openSubChannel(ctx context.Context, sc wire.SubChannel) {
 
 // readOnly reports whether a read-only flag marks the sub-channel for level.
 func (s *Session) readOnly(ctx context.Context, sc wire.SubChannel, level uint8) bool {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	flags, err := s.cfg.Store.ReadOnlyFlags(ctx, sc.Channel)
 	if err != nil {
 		return false
@@ -294,6 +302,8 @@ func (s *Session) readOnly(ctx context.Context, sc wire.SubChannel, level uint8)
 // closed (with PEER_STAT), and the writable list follows the read-only flags
 // of its new levels.
 func (s *Session) recheckAccess(ctx context.Context) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	var lost []wire.SubChannel
 	for _, e := range s.st.open.Entries() {
 		level := s.effectiveLevel(ctx, e.Channel)
