@@ -16,11 +16,13 @@ import (
 // cmdKey identifies a command by module and the module's own name for it.
 type cmdKey struct{ module, name string }
 
-// loadedCmd is one command loaded into the session.
+// loadedCmd is one command loaded into the session. It keeps only the
+// module's name for the command (not the whole definition, which is sent
+// once in NEW_CMD): a logged-in session holds one per command.
 type loadedCmd struct {
 	id         uint16
 	clientName string
-	def        module.Def
+	name       string // the module's own name
 	mod        module.Module
 }
 
@@ -164,7 +166,7 @@ func (s *Session) reloadCommands(ctx context.Context) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		c := s.st.cmds[id]
-		if !keep[cmdKey{c.mod.ID(), c.def.Name}] {
+		if !keep[cmdKey{c.mod.ID(), c.name}] {
 			s.unload(c)
 		}
 	}
@@ -199,7 +201,7 @@ func (s *Session) load(m module.Module, d module.Def) {
 			}
 		}
 	}
-	c := &loadedCmd{id: id, clientName: name, def: d, mod: m}
+	c := &loadedCmd{id: id, clientName: name, name: d.Name, mod: m}
 	s.st.cmds[id] = c
 	s.st.cmdKeys[cmdKey{m.ID(), d.Name}] = c
 	s.st.names[name] = c
@@ -220,7 +222,7 @@ func (s *Session) unload(c *loadedCmd) {
 		}
 	}
 	delete(s.st.cmds, c.id)
-	delete(s.st.cmdKeys, cmdKey{c.mod.ID(), c.def.Name})
+	delete(s.st.cmdKeys, cmdKey{c.mod.ID(), c.name})
 	delete(s.st.names, c.clientName)
 	s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
 }
@@ -258,7 +260,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 		}
 		if r, ok := c.mod.(module.InlineRunner); ok {
 			in := &instance{id32: id32, cmd: c}
-			if r.RunInline(ctx, c.def.Name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
+			if r.RunInline(ctx, c.name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
 				return
 			}
 		}
@@ -270,7 +272,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 		}
 		in = &instance{id32: id32, cmd: c}
 		sctx, cancel := s.ioContext(ctx)
-		inst, err := c.mod.Start(sctx, c.def.Name, s.env(), sink{s, in})
+		inst, err := c.mod.Start(sctx, c.name, s.env(), sink{s, in})
 		cancel()
 		if err != nil {
 			s.log.Error("start command", "command", c.clientName, "err", err)
