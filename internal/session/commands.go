@@ -170,12 +170,19 @@ func (s *Session) reloadCommands(ctx context.Context) {
 			s.unload(c)
 		}
 	}
+	// The (module, name) index is built here rather than kept per session:
+	// reloads are rare, idle sessions are many.
+	loaded := make(map[cmdKey]bool, len(s.st.cmds))
+	for _, c := range s.st.cmds {
+		loaded[cmdKey{c.mod.ID(), c.name}] = true
+	}
 	for _, w := range want {
 		k := cmdKey{w.mod.ID(), w.def.Name}
-		if !keep[k] || s.st.cmdKeys[k] != nil {
+		if !keep[k] || loaded[k] {
 			continue
 		}
 		s.load(w.mod, w.def)
+		loaded[k] = true
 	}
 	s.publish()
 }
@@ -203,7 +210,6 @@ func (s *Session) load(m module.Module, d module.Def) {
 	}
 	c := &loadedCmd{id: id, clientName: name, name: d.Name, mod: m}
 	s.st.cmds[id] = c
-	s.st.cmdKeys[cmdKey{m.ID(), d.Name}] = c
 	s.st.names[name] = c
 	s.sendAsync(wire.AsyncAddCmd, wire.TypeNewCmd, d.NewCmd(id, name))
 }
@@ -222,7 +228,6 @@ func (s *Session) unload(c *loadedCmd) {
 		}
 	}
 	delete(s.st.cmds, c.id)
-	delete(s.st.cmdKeys, cmdKey{c.mod.ID(), c.name})
 	delete(s.st.names, c.clientName)
 	s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
 }

@@ -32,7 +32,6 @@ type state struct {
 	dir        string
 
 	cmds      map[uint16]*loadedCmd
-	cmdKeys   map[cmdKey]*loadedCmd
 	names     map[string]*loadedCmd
 	instances map[uint32]*instance
 }
@@ -44,7 +43,6 @@ func (st *state) init(cfg Config) {
 	st.p2pOpen = make(map[wire.SessionID]struct{})
 	st.dir = cfg.Dir
 	st.cmds = make(map[uint16]*loadedCmd)
-	st.cmdKeys = make(map[cmdKey]*loadedCmd)
 	st.names = make(map[string]*loadedCmd)
 	st.instances = make(map[uint32]*instance)
 }
