@@ -396,3 +396,45 @@ func TestAsyncHandlerPanicIsContained(t *testing.T) {
 		t.Fatalf("after the panic: %v %q", f.Type, wire.DecodeText(f.Payload))
 	}
 }
+
+// stuckModule's commands never start: Start waits for its context.
+type stuckModule struct{}
+
+func (stuckModule) ID() string { return "stuck" }
+func (stuckModule) List(_ context.Context, cat module.Category, _ module.Env) ([]module.Def, error) {
+	if cat != module.Public {
+		return nil, nil
+	}
+	return []module.Def{{Name: "stuck"}}, nil
+}
+func (stuckModule) Start(ctx context.Context, _ string, _ module.Env, _ module.Sink) (module.Instance, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestModuleCallsHaveDeadlines: a module that never answers used to stall
+// the session's loop for good; the call now ends at Limits.IOTimeout and
+// the client gets the start error.
+func TestModuleCallsHaveDeadlines(t *testing.T) {
+	lim := DefaultLimits
+	lim.IOTimeout = 50 * time.Millisecond
+	c := startSessionWith(t, &fakeHost{}, nil, lim, func(s *Session) {
+		s.cfg.Host.(*fakeHost).mods = append(s.cfg.Host.(*fakeHost).mods, stuckModule{})
+	}, public("echo", false, echo))
+	id := c.cmds["stuck"]
+	for id == 0 {
+		if f := c.frame(); f.Cmd == uint16(wire.AsyncAddCmd) {
+			if nc, err := wire.ParseNewCmd(f.Payload); err == nil && nc.Name == "stuck" {
+				id = nc.ID
+			}
+		}
+	}
+	c.send(wire.TypeText, id, 0, nil)
+	f := c.reply(id, 0)
+	if f.Type != wire.TypeErr || !strings.Contains(wire.DecodeText(f.Payload), "failed to start") {
+		t.Fatalf("reply %v %q, want the start error", f.Type, wire.DecodeText(f.Payload))
+	}
+	if f := c.reply(id, 0); f.Type != wire.TypeIdle {
+		t.Fatalf("after the error: %v, want IDLE", f.Type)
+	}
+}
