@@ -11,21 +11,16 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/cmds"
@@ -207,71 +202,6 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 			defer h.recoverSetup(ipText)
 			h.handle(ctx, conn, ipText, ip)
 		}()
-	}
-}
-
-func acceptErrors(m *metrics.Metrics) prometheus.Counter { return m.AcceptErrors }
-
-// recoverSetup recovers a panic in a connection's set-up (sessions recover
-// their own), so it ends that connection only.
-func (h *Host) recoverSetup(ip string) {
-	if v := recover(); v != nil {
-		h.log.Error("connection set-up panicked", "ip", ip, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		h.metrics.Panicked("setup")
-	}
-}
-
-// temporaryAcceptError reports whether an accept error passes by itself:
-// descriptor or buffer exhaustion, an aborted connection, a timeout.
-func temporaryAcceptError(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
-// admit applies the ban list (host.md §8) and the set-up limits
-// (admission.go) to a new connection; it returns the reason for a refusal.
-// The session limit is applied once the connection is established.
-func (h *Host) admit(ip netip.Addr) string {
-	h.mu.Lock()
-	_, banned := h.bans[ip]
-	h.mu.Unlock()
-	if banned {
-		return refusedBanned
-	}
-	return h.adm.begin(ip, time.Now())
-}
-
-// refuse closes a connection that does not become a session, and logs and
-// counts why.
-func (h *Host) refuse(conn net.Conn, ip, reason string) {
-	_ = conn.Close()
-	h.log.Info("connection refused", "ip", ip, "reason", reason)
-	h.metrics.Refused(reason)
-}
-
-// full reports whether the host has max_sessions established sessions.
-func (h *Host) full() bool { return h.live.Load() >= int64(h.maxSessions.Load()) }
-
-// reserve counts an established session against max_sessions, unless the
-// host is full.
-func (h *Host) reserve() bool {
-	for {
-		n := h.live.Load()
-		if n >= int64(h.maxSessions.Load()) {
-			return false
-		}
-		if h.live.CompareAndSwap(n, n+1) {
-			return true
-		}
 	}
 }
 
