@@ -1,12 +1,16 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,12 +20,18 @@ import (
 
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/wire"
 )
 
 // admissionHost starts a host whose per-address limits apply to loopback
 // (tests run on 127.0.0.0/8) with the given changes to the defaults, and a
 // header deadline long enough that held sockets stay in set-up.
 func admissionHost(t *testing.T, change func(*store.AdmissionSettings)) *hosttest.Host {
+	t.Helper()
+	return admissionHostLog(t, nil, change)
+}
+
+func admissionHostLog(t *testing.T, log *slog.Logger, change func(*store.AdmissionSettings)) *hosttest.Host {
 	t.Helper()
 	a := store.DefaultAdmissionSettings()
 	a.LimitLoopback = true
@@ -30,6 +40,7 @@ func admissionHost(t *testing.T, change func(*store.AdmissionSettings)) *hosttes
 	}
 	return hosttest.StartWith(t, hosttest.Options{
 		HeaderTimeout: 2 * time.Minute,
+		Log:           log,
 		Setup: func(st store.Store) {
 			if err := st.SaveAdmissionSettings(context.Background(), a); err != nil {
 				t.Fatal(err)
@@ -90,7 +101,8 @@ func TestHeaderlessSocketsDoNotLockOutClients(t *testing.T) {
 // the per-address rate limit: refused sockets are closed without a byte and
 // counted by reason, and other addresses are not affected.
 func TestSetupLimitsRefuseLogAndCount(t *testing.T) {
-	h := admissionHost(t, func(a *store.AdmissionSettings) {
+	var logBuf syncBuffer
+	h := admissionHostLog(t, slog.New(slog.NewTextHandler(&logBuf, nil)), func(a *store.AdmissionSettings) {
 		a.MaxPendingPerAddr = 4
 		a.ConnRatePerAddr = 0.0001 // no refill during the test
 		a.ConnBurstPerAddr = 8
@@ -130,6 +142,62 @@ func TestSetupLimitsRefuseLogAndCount(t *testing.T) {
 		t.Fatalf("refused for rate_limited = %d, want 1", n)
 	}
 	waitUntil(t, 20*time.Second, "2 sockets in set-up", func() bool { return h.PendingCount() == 2 })
+	logged := logBuf.String()
+	for reason, want := range map[string]int{"pending_per_addr": 2, "rate_limited": 1} {
+		line := `msg="connection refused" ip=` + attacker + " reason=" + reason
+		if n := strings.Count(logged, line); n != want {
+			t.Errorf("%d log lines %q, want %d; log:\n%s", n, line, want, logged)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the host's concurrent log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRateLimitBoundsUnauthenticatedWrites is the attack of issue 8
+// defect 5: every connection with a client header wrote two activity rows
+// (171,491 connections in 60 s added 29 MB). With the per-address rate
+// limit, 200 such connections from one address make at most the burst of
+// sessions, and only those write rows.
+func TestRateLimitBoundsUnauthenticatedWrites(t *testing.T) {
+	h := admissionHost(t, func(a *store.AdmissionSettings) {
+		a.ConnRatePerAddr = 0.0001
+		a.ConnBurstPerAddr = 10
+	})
+	const attempts, burst = 200, 10
+	for range attempts {
+		c := dialFrom(t, "127.0.3.1", h.Addr)
+		_, _ = c.Write(wire.ClientHeader{AppName: "flood"}.Marshal())
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, _ = io.ReadFull(c, make([]byte, wire.HostHeaderLen)) // a session, or EOF when refused
+		_ = c.Close()
+	}
+	if n := refused(h, "rate_limited"); n != attempts-burst {
+		t.Fatalf("refused for rate_limited = %d, want %d", n, attempts-burst)
+	}
+	h.Stop() // flushes the activity log
+	rows, err := h.Store.ListView(context.Background(), store.ViewActLog, nil, store.Page{Limit: 10 * attempts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2*burst {
+		t.Fatalf("%d activity rows for %d sessions admitted out of %d connections, want %d (Session Active + Session Ended each)", len(rows), burst, attempts, 2*burst)
+	}
 }
 
 // flakyListener fails its first Accept calls with EMFILE, as a process out

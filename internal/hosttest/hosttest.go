@@ -58,6 +58,9 @@ type Options struct {
 	// WrapListener, if set, wraps the host's listener (tests inject accept
 	// errors with it).
 	WrapListener func(net.Listener) net.Listener
+	// Log, if set, receives the host's log (default: discarded unless
+	// MRCI_TEST_LOG is set).
+	Log *slog.Logger
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -83,7 +86,9 @@ func StartWith(t testing.TB, o Options) *Host {
 		t.Fatalf("certificate: %v", err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("MRCI_TEST_LOG") != "" {
+	if o.Log != nil {
+		log = o.Log
+	} else if os.Getenv("MRCI_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h, err := host.New(ctx, host.Config{
