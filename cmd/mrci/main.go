@@ -98,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.AddCommand(serveCmd(opts), aboutCmd(opts), setAddrCmd(opts), resetRootCmd(opts), versionCmd())
 	root.AddCommand(importOriginalCmd(opts))
 	root.AddCommand(accountLimitsCmd(opts))
+	root.AddCommand(admissionCmd(opts))
 	root.SetArgs(translateLegacy(args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "err:", err)

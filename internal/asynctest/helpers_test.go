@@ -58,6 +58,12 @@ type env struct {
 func start(t *testing.T, o opts) *env {
 	t.Helper()
 	mod := newTestModule()
+	// Peers emit through the test module without logging in, with
+	// payloads above the 4 KiB logged-out limit.
+	if o.limits == (session.Limits{}) {
+		o.limits = session.DefaultLimits
+	}
+	o.limits.LoggedOutPayload = wire.MaxPayload
 	h := hosttest.StartWith(t, hosttest.Options{
 		ForceTLS: !o.plain, Limits: o.limits, Modules: []module.Module{mod}, TrustExtra: o.trust,
 		Setup: func(st store.Store) {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,7 +71,8 @@ type Host struct {
 	internal module.Module
 
 	maxSessions atomic.Uint32
-	live        atomic.Int64
+	live        atomic.Int64 // established sessions
+	adm         *admission   // connections in set-up (admission.go)
 
 	mu       sync.Mutex
 	sessions map[wire.SessionID]*session.Session
@@ -123,6 +123,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: settings: %w", err)
 	}
 	h.maxSessions.Store(s.MaxSessions)
+	adm, err := cfg.Store.AdmissionSettings(ctx)
+	if err != nil {
+		h.logs.close()
+		return nil, fmt.Errorf("host: admission settings: %w", err)
+	}
+	h.adm = newAdmission(adm)
+	h.metrics.GaugeFunc("pending_connections", "Connections in set-up (client header, TLS) that are not sessions yet.",
+		func() float64 { return float64(h.adm.pendingCount()) })
 	if err := h.loadBans(ctx); err != nil {
 		h.logs.close()
 		return nil, err
@@ -161,47 +169,41 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 		h.mail.close()
 		h.logs.close()
 	}()
+	var delay time.Duration // back-off after a temporary accept error
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if !temporaryAcceptError(err) {
+				return fmt.Errorf("host: accept: %w", err)
 			}
-			return fmt.Errorf("host: accept: %w", err)
+			// Out of descriptors or a similar passing condition: wait and
+			// retry, as net/http does, instead of stopping the host.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			h.log.Error("accept failed; retrying", "err", err, "delay", delay)
+			h.metrics.Inc(acceptErrors)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
-		if !h.admit(conn) {
-			_ = conn.Close()
+		delay = 0
+		ipText, ip := remoteIP(conn)
+		if reason := h.admit(ip); reason != "" {
+			h.refuse(conn, ipText, reason)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer h.live.Add(-1)
-			h.handle(ctx, conn)
+			defer h.recoverSetup(ipText)
+			h.handle(ctx, conn, ipText, ip)
 		}()
 	}
-}
-
-// admit applies the session limit and the ban list (host.md §8).
-func (h *Host) admit(conn net.Conn) bool {
-	if h.live.Load() >= int64(h.maxSessions.Load()) {
-		return false
-	}
-	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
-		h.mu.Lock()
-		_, banned := h.bans[ap.Addr().Unmap()]
-		h.mu.Unlock()
-		if banned {
-			return false
-		}
-	}
-	h.live.Add(1)
-	return true
 }
 
 // bufferedConn reads through the buffered reader that consumed the client
@@ -222,9 +224,19 @@ func remoteIP(conn net.Conn) (string, netip.Addr) {
 	return a.String(), a
 }
 
-func (h *Host) handle(ctx context.Context, conn net.Conn) {
+// handle runs the set-up of an admitted connection (protocol.md §4-§6)
+// and then its session. The connection counts as pending in the admission
+// limits until its set-up ends, and against max_sessions from then on.
+func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip netip.Addr) {
 	defer conn.Close()
-	ipText, ip := remoteIP(conn)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // host shutting down during set-up
+	defer stop()
+	pending := true
+	defer func() {
+		if pending {
+			h.adm.end(ip)
+		}
+	}()
 	var sid wire.SessionID
 	_, _ = rand.Read(sid[:])
 	_ = conn.SetDeadline(time.Now().Add(h.cfg.HeaderTimeout))
@@ -240,13 +252,16 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 		h.logs.activity(store.Activity{IP: ipText, SessionID: sid, Entry: "Session Ended"})
 		return
 	}
-	h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Active"})
-	defer h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Ended"})
+	if h.full() { // checked again (and counted) once established
+		h.refuse(conn, ipText, refusedMaxSessions)
+		return
+	}
 
 	reply := wire.HostHeader{Reply: wire.ReplyPlain, Version: wire.Version, SessionID: sid}
 	var stream io.ReadWriter = bufferedConn{conn, br}
 	var reader io.Reader = br
-	if !ip.IsLoopback() || h.cfg.ForceTLS {
+	useTLS := !ip.IsLoopback() || h.cfg.ForceTLS
+	if useTLS {
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {
 			reply.Reply = wire.ReplyNoCert
@@ -269,10 +284,23 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 			return
 		}
 		stream, reader = tc, nil
-	} else if _, err := conn.Write(reply.Marshal()); err != nil {
+	}
+	// Established: the connection leaves set-up and becomes a session.
+	h.adm.end(ip)
+	pending = false
+	if !h.reserve() {
+		h.refuse(conn, ipText, refusedMaxSessions)
 		return
 	}
+	defer h.live.Add(-1)
+	if !useTLS {
+		if _, err := conn.Write(reply.Marshal()); err != nil {
+			return
+		}
+	}
 	_ = conn.SetDeadline(time.Time{})
+	h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Active"})
+	defer h.logs.activity(store.Activity{IP: ipText, SessionID: sid, ClientApp: hdr.AppName, Entry: "Session Ended"})
 
 	s := session.New(session.Config{
 		ID: sid, Conn: conn, Stream: stream, Reader: reader, IP: ipText, AppName: hdr.AppName,
@@ -336,6 +364,9 @@ func (h *Host) Settings(ctx context.Context) (store.Settings, error) {
 	return h.cfg.Store.Settings(ctx)
 }
 
+// PendingCount returns the number of connections in set-up.
+func (h *Host) PendingCount() int { return h.adm.pendingCount() }
+
 // SessionCount returns the number of live sessions.
 func (h *Host) SessionCount() int { return int(h.live.Load()) }
 
@@ -397,6 +428,9 @@ func (h *Host) Restart() {
 	}
 	if s, err := h.cfg.Store.Settings(ctx); err == nil {
 		h.maxSessions.Store(s.MaxSessions)
+	}
+	if a, err := h.cfg.Store.AdmissionSettings(ctx); err == nil {
+		h.adm.setConfig(a)
 	}
 	h.ReloadBans()
 	h.ranks.Invalidate()

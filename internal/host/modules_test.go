@@ -7,7 +7,6 @@ package host_test
 import (
 	"context"
 	"encoding/binary"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mrci/mrci/internal/bus"
+	"go.uber.org/goleak"
+
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
@@ -25,7 +26,7 @@ import (
 
 func TestMain(m *testing.M) {
 	modsdktest.Main()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // modHost starts a host with the given test modules registered and fast

@@ -60,6 +60,12 @@ type Options struct {
 	// WrapStore, if set, wraps the store the host uses (to inject faults);
 	// Host.Store stays the unwrapped store.
 	WrapStore func(store.Store) store.Store
+	// WrapListener, if set, wraps the host's listener (tests inject accept
+	// errors with it).
+	WrapListener func(net.Listener) net.Listener
+	// Log, if set, receives the host's log (default: discarded unless
+	// MRCI_TEST_LOG is set).
+	Log *slog.Logger
 }
 
 // NoDelays returns the default account limits without login delays, the
@@ -98,7 +104,9 @@ func StartWith(t testing.TB, o Options) *Host {
 		t.Fatalf("certificate: %v", err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("MRCI_TEST_LOG") != "" {
+	if o.Log != nil {
+		log = o.Log
+	} else if os.Getenv("MRCI_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	hostStore := store.Store(st)
@@ -116,6 +124,9 @@ func StartWith(t testing.TB, o Options) *Host {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
+	}
+	if o.WrapListener != nil {
+		ln = o.WrapListener(ln)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan error, 1)}

@@ -20,6 +20,11 @@ type Metrics struct {
 	SlowConsumers  prometheus.Counter
 	AsyncsRefused  prometheus.Counter
 	SessionsOpened prometheus.Counter
+
+	// Admission and robustness (issue 8).
+	ConnectionsRefused *prometheus.CounterVec // by reason
+	Panics             *prometheus.CounterVec // by where
+	AcceptErrors       prometheus.Counter
 }
 
 // New creates the metrics; sessions and deliveries are read from the given
@@ -38,6 +43,12 @@ func New(sessions func() float64, deliveries func() float64) *Metrics {
 		AsyncsRefused:  c("asyncs_refused_total", "Async commands from modules refused by the routing rules."),
 		SessionsOpened: c("sessions_opened_total", "Sessions that completed set-up."),
 	}
+	m.ConnectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mrci", Name: "connections_refused_total",
+		Help: "Connections refused before they became sessions, by reason."}, []string{"reason"})
+	m.Panics = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mrci", Name: "panics_total",
+		Help: "Panics recovered in command instances, inline commands and async handlers."}, []string{"where"})
+	m.AcceptErrors = c("accept_errors_total", "Temporary accept errors (EMFILE, ENFILE, ...) the listener retried after a back-off.")
+	reg.MustRegister(m.ConnectionsRefused, m.Panics, m.AcceptErrors)
 	reg.MustRegister(m.FramesIn, m.FramesOut, m.CastsDropped, m.SlowConsumers, m.AsyncsRefused, m.SessionsOpened,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: "sessions", Help: "Live sessions."}, sessions),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mrci", Name: "async_deliveries_total",
@@ -56,6 +67,25 @@ func (m *Metrics) Handler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// Refused counts a refused connection unless m is nil.
+func (m *Metrics) Refused(reason string) {
+	if m != nil {
+		m.ConnectionsRefused.WithLabelValues(reason).Inc()
+	}
+}
+
+// Panicked counts a recovered panic unless m is nil.
+func (m *Metrics) Panicked(where string) {
+	if m != nil {
+		m.Panics.WithLabelValues(where).Inc()
+	}
+}
+
+// GaugeFunc registers a gauge read from f at scrape time.
+func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help}, f))
 }
 
 // Inc adds one to c unless m is nil.

@@ -412,9 +412,9 @@ func (x *ipcReader) next() (wire.IPCFrame, error) {
 	if size > x.limit {
 		return wire.IPCFrame{}, fmt.Errorf("%w: %v frame of %d bytes announced, limit %d", errMalformed, wire.TypeID(x.hdr[0]), size, x.limit)
 	}
-	p := make([]byte, size)
-	if n, err := io.ReadFull(x.r, p); err != nil {
-		return wire.IPCFrame{}, fmt.Errorf("%w: %v frame cut short after %d of %d bytes (%v)", errMalformed, wire.TypeID(x.hdr[0]), n, size, err)
+	p, err := wire.ReadGrowing(x.r, size)
+	if err != nil {
+		return wire.IPCFrame{}, fmt.Errorf("%w: %v frame of %d bytes cut short (%v)", errMalformed, wire.TypeID(x.hdr[0]), size, err)
 	}
 	return wire.IPCFrame{Type: wire.TypeID(x.hdr[0]), Payload: p}, nil
 }

@@ -33,7 +33,7 @@ func (e *External) Start(ctx context.Context, name string, env Env, sink Sink) (
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", e.path, err)
 	}
-	in := &extInstance{e: e, name: name, sink: sink, cfg: cfg, wake: make(chan struct{}, 1)}
+	in := &extInstance{e: e, name: name, sink: sink, cfg: cfg, budget: env.Input, wake: make(chan struct{}, 1)}
 	in.stdout = &outputWriter{t: wire.TypeText, emit: sink.Frame}
 	in.stderr = &outputWriter{t: wire.TypeErr, emit: sink.Frame}
 	p, err := e.rt.spawn(e.path, []string{"-run_cmd", name}, sesFile, info.Dir, in.stdout, in.stderr)
@@ -61,7 +61,8 @@ type extInstance struct {
 
 	mu       sync.Mutex
 	queue    [][]byte // encoded IPC frames waiting for the pipe
-	qbytes   int
+	qbytes   int      // their bytes, also reserved in budget
+	budget   *InputBudget
 	wake     chan struct{}
 	conn     net.Conn
 	closed   bool // the process has ended; no more input
@@ -91,10 +92,13 @@ func (in *extInstance) Input(t wire.TypeID, payload []byte) bool {
 		return t.IsControl() // control frames of an ending process are moot
 	}
 	if !t.IsControl() {
-		if len(in.queue) >= in.cfg.InputFrames || in.qbytes+len(frame) > in.cfg.InputBytes {
+		if len(in.queue) >= in.cfg.InputFrames || in.qbytes+len(frame) > in.cfg.InputBytes ||
+			!in.budget.Take(len(frame)) {
 			return false
 		}
 		in.busy = true
+	} else {
+		in.budget.Add(len(frame))
 	}
 	in.queue = append(in.queue, frame)
 	in.qbytes += len(frame)
@@ -127,6 +131,7 @@ func (in *extInstance) kill(host bool) {
 	frame, _ := wire.AppendIPCFrame(nil, wire.TypeKillCmd, nil)
 	in.queue = append([][]byte{frame}, in.queue...)
 	in.qbytes += len(frame)
+	in.budget.Add(len(frame))
 	in.signal()
 	in.forceT = time.AfterFunc(in.cfg.KillGrace, in.p.forceKill)
 }
@@ -193,6 +198,7 @@ func (in *extInstance) end(connected bool, perr error) {
 	e := in.e
 	in.mu.Lock()
 	in.closed = true
+	in.budget.Release(in.qbytes)
 	in.queue, in.qbytes = nil, 0
 	if in.idleT != nil {
 		in.idleT.Stop()
@@ -250,6 +256,7 @@ func (in *extInstance) writeLoop(conn net.Conn) {
 		in.queue[0] = nil
 		in.queue = in.queue[1:]
 		in.qbytes -= len(b)
+		in.budget.Release(len(b))
 		in.mu.Unlock()
 		if _, err := conn.Write(b); err != nil {
 			return

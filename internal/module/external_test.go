@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/modsdk"
 	"github.com/mrci/mrci/pkg/modsdk/modsdktest"
@@ -20,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	modsdktest.Main()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // event is one call on the recording sink.

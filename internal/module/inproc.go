@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -94,7 +95,7 @@ func (m *InProcess) RunInline(ctx context.Context, name string, env Env, sink Si
 	}
 	if acceptsType(c, t) {
 		call := newCall(c, env, sink, nil, t, payload)
-		finishCall(ctx, c, call, c.Run(ctx, call))
+		finishCall(ctx, c, call, runCall(ctx, c, call))
 	}
 	sink.Frame(wire.TypeIdle, nil)
 	return true
@@ -116,10 +117,41 @@ func newCall(c *Command, env Env, sink Sink, inst *inprocInstance, t wire.TypeID
 	return call
 }
 
+// PanicError is what runCall returns for a call whose Run panicked.
+type PanicError struct {
+	Value any    // what was passed to panic
+	Stack []byte // the panicking goroutine's stack
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("command panicked: %v", e.Value) }
+
+// runCall runs a call, turning a panic into a *PanicError: one faulty
+// command must not end the host and every session on it.
+func runCall(ctx context.Context, cmd *Command, c *Call) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return cmd.Run(ctx, c)
+}
+
 // finishCall reports the error a call's Run returned.
 func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
 	var ue *UserError
+	var pe *PanicError
 	switch {
+	case errors.As(err, &pe):
+		where := "command"
+		if c.inst == nil {
+			where = "inline"
+		}
+		c.env.Log.Error("command panicked", "command", cmd.Def.Name, "where", where,
+			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+		if c.env.Panicked != nil {
+			c.env.Panicked(where)
+		}
+		c.Err("internal error; details were logged for admin review")
 	case err == nil, errors.Is(err, ErrTerminated), ctx.Err() != nil:
 	case errors.As(err, &ue):
 		c.Err(ue.Msg)
@@ -129,7 +161,8 @@ func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
 	}
 }
 
-// inputQueueLimit bounds the frames queued for one in-process instance.
+// inputQueueLimit bounds the frames queued for one in-process instance;
+// their bytes are bounded by the session's Env.Input budget.
 const inputQueueLimit = 256
 
 type inputFrame struct {
@@ -183,7 +216,7 @@ func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
 		in.wake()
 		return true
 	}
-	if in.closed || len(in.queue) >= inputQueueLimit {
+	if in.closed || len(in.queue) >= inputQueueLimit || !in.env.Input.Take(len(payload)+FrameOverhead) {
 		return false
 	}
 	in.queue = append(in.queue, inputFrame{t, payload})
@@ -205,8 +238,10 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 		}
 		if len(in.queue) > 0 {
 			f := in.queue[0]
+			in.queue[0] = inputFrame{}
 			in.queue = in.queue[1:]
 			in.mu.Unlock()
+			in.env.Input.Release(len(f.payload) + FrameOverhead)
 			return f, true
 		}
 		in.mu.Unlock()
@@ -223,6 +258,7 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 // for its (command, branch) simply starts a new one (see Closed).
 func (in *inprocInstance) run() {
 	defer in.sink.Exited(nil)
+	defer in.discardQueue()
 	for {
 		f, ok := in.next(context.Background())
 		if !ok {
@@ -240,6 +276,20 @@ func (in *inprocInstance) run() {
 		}
 		in.mu.Unlock()
 	}
+}
+
+// discardQueue drops the frames still queued when the instance ends (it
+// was killed) and returns their bytes to the session's budget.
+func (in *inprocInstance) discardQueue() {
+	in.mu.Lock()
+	n := 0
+	for _, f := range in.queue {
+		n += len(f.payload) + FrameOverhead
+	}
+	in.queue = nil
+	in.closed = true
+	in.mu.Unlock()
+	in.env.Input.Release(n)
 }
 
 // Closed reports whether the instance has finished and takes no more
@@ -266,7 +316,7 @@ func (in *inprocInstance) call(f inputFrame) {
 		return
 	}
 	c := newCall(in.cmd, in.env, in.sink, in, f.t, f.payload)
-	finishCall(ctx, in.cmd, c, in.cmd.Run(ctx, c))
+	finishCall(ctx, in.cmd, c, runCall(ctx, in.cmd, c))
 }
 
 // ErrTerminated is returned by prompts when the call was ended by TERM_CMD

@@ -100,6 +100,13 @@ type Env struct {
 	Host    HostView
 	Store   store.Store
 	Log     *slog.Logger
+	// Input bounds the bytes of client input queued in the session's
+	// instances (nil: unbounded, for tests that drive a module directly).
+	Input *InputBudget
+	// Panicked, if set, is told about every panic recovered in a command
+	// of this environment ("command" or "inline"), after it was logged
+	// and answered with ERR; the session counts them.
+	Panicked func(where string)
 }
 
 // SessionView gives a consistent snapshot of the session's state.

@@ -66,7 +66,10 @@ func (s *Session) handleAsync(ctx context.Context, m *bus.Message) {
 		}
 	case wire.AsyncRWMyInfo:
 		if s.isUser(d) {
-			if u, err := s.cfg.Store.UserByID(ctx, s.st.user.ID); err == nil {
+			ctx, cancel := s.ioContext(ctx)
+			u, err := s.cfg.Store.UserByID(ctx, s.st.user.ID)
+			cancel()
+			if err == nil {
 				s.st.user = &u
 				s.publish()
 			}
@@ -239,6 +242,8 @@ func (s *Session) dropPeer(id wire.SessionID) bool {
 // removal or level change names gets it too; sessions lose the sub-channels
 // they may no longer use.
 func (s *Session) receiveChannelEvent(ctx context.Context, m *bus.Message) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	d := m.Data
 	if len(d) < 8 {
 		return

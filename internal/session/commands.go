@@ -16,11 +16,13 @@ import (
 // cmdKey identifies a command by module and the module's own name for it.
 type cmdKey struct{ module, name string }
 
-// loadedCmd is one command loaded into the session.
+// loadedCmd is one command loaded into the session. It keeps only the
+// module's name for the command (not the whole definition, which is sent
+// once in NEW_CMD): a logged-in session holds one per command.
 type loadedCmd struct {
 	id         uint16
 	clientName string
-	def        module.Def
+	name       string // the module's own name
 	mod        module.Module
 }
 
@@ -92,6 +94,8 @@ type wanted struct {
 // the rank rule allows while logged in. Exempt commands are never rank
 // filtered.
 func (s *Session) desiredCommands(ctx context.Context) []wanted {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	env := s.env()
 	var out []wanted
 	var ranks []store.CommandRank
@@ -166,16 +170,23 @@ func (s *Session) reloadCommands(ctx context.Context) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		c := s.st.cmds[id]
-		if !keep[cmdKey{c.mod.ID(), c.def.Name}] {
+		if !keep[cmdKey{c.mod.ID(), c.name}] {
 			s.unload(c)
 		}
 	}
+	// The (module, name) index is built here rather than kept per session:
+	// reloads are rare, idle sessions are many.
+	loaded := make(map[cmdKey]bool, len(s.st.cmds))
+	for _, c := range s.st.cmds {
+		loaded[cmdKey{c.mod.ID(), c.name}] = true
+	}
 	for _, w := range want {
 		k := cmdKey{w.mod.ID(), w.def.Name}
-		if !keep[k] || s.st.cmdKeys[k] != nil {
+		if !keep[k] || loaded[k] {
 			continue
 		}
 		s.load(w.mod, w.def)
+		loaded[k] = true
 	}
 	s.publish()
 }
@@ -201,9 +212,8 @@ func (s *Session) load(m module.Module, d module.Def) {
 			}
 		}
 	}
-	c := &loadedCmd{id: id, clientName: name, def: d, mod: m}
+	c := &loadedCmd{id: id, clientName: name, name: d.Name, mod: m}
 	s.st.cmds[id] = c
-	s.st.cmdKeys[cmdKey{m.ID(), d.Name}] = c
 	s.st.names[name] = c
 	s.sendAsync(wire.AsyncAddCmd, wire.TypeNewCmd, d.NewCmd(id, name))
 }
@@ -240,7 +250,6 @@ func (s *Session) unload(c *loadedCmd) {
 		}
 	}
 	delete(s.st.cmds, c.id)
-	delete(s.st.cmdKeys, cmdKey{c.mod.ID(), c.def.Name})
 	delete(s.st.names, c.clientName)
 	if !detached {
 		s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
@@ -266,7 +275,7 @@ func (s *Session) killInstance(in *instance) {
 }
 
 func (s *Session) env() module.Env {
-	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log}
+	return module.Env{Session: s, Host: s.cfg.Host, Store: s.cfg.Store, Log: s.log, Input: s.queued, Panicked: s.onPanic}
 }
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).
@@ -291,7 +300,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 		}
 		if r, ok := c.mod.(module.InlineRunner); ok {
 			in := &instance{id32: id32, cmd: c}
-			if r.RunInline(ctx, c.def.Name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
+			if r.RunInline(ctx, c.name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
 				return
 			}
 		}
@@ -302,7 +311,9 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 			return
 		}
 		in = &instance{id32: id32, cmd: c}
-		inst, err := c.mod.Start(ctx, c.def.Name, s.env(), sink{s, in})
+		sctx, cancel := s.ioContext(ctx)
+		inst, err := c.mod.Start(sctx, c.name, s.env(), sink{s, in})
+		cancel()
 		if err != nil {
 			s.log.Error("start command", "command", c.clientName, "err", err)
 			s.cfg.Host.Debug(fmt.Sprintf("command %s failed to start: %v", c.clientName, err))

@@ -64,6 +64,16 @@ type Limits struct {
 	MaxInstances int           // concurrently running command instances
 	WriteTimeout time.Duration // a batch that cannot be written in this time ends the session
 	FrameTimeout time.Duration // a payload must arrive within this time of its header
+
+	// Input limits (bytes; each frame costs its payload plus
+	// module.FrameOverhead). Zero fields take the default.
+	LoggedOutPayload int // largest accepted client payload before login
+	InputTransit     int // read but not yet dispatched; over it the reader stops reading the socket
+	InputQueued      int // queued in the session's command instances; over it frames are refused with ERR
+
+	// IOTimeout bounds each store or module call the loop makes (loading
+	// a user, listing or starting commands, channel look-ups). Zero: default.
+	IOTimeout time.Duration
 }
 
 // DefaultLimits are the limits used when Config.Limits is zero.
@@ -75,6 +85,31 @@ var DefaultLimits = Limits{
 	MaxInstances: 256,
 	WriteTimeout: 30 * time.Second,
 	FrameTimeout: 60 * time.Second,
+
+	LoggedOutPayload: 4 << 10,
+	InputTransit:     4 << 20,
+	InputQueued:      8 << 20,
+	IOTimeout:        10 * time.Second,
+}
+
+// withDefaults fills zero input limits from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits
+	}
+	if l.LoggedOutPayload <= 0 {
+		l.LoggedOutPayload = DefaultLimits.LoggedOutPayload
+	}
+	if l.InputTransit <= 0 {
+		l.InputTransit = DefaultLimits.InputTransit
+	}
+	if l.InputQueued <= 0 {
+		l.InputQueued = DefaultLimits.InputQueued
+	}
+	if l.IOTimeout <= 0 {
+		l.IOTimeout = DefaultLimits.IOTimeout
+	}
+	return l
 }
 
 // Config describes a ready connection (header exchanged, TLS done).
@@ -108,6 +143,10 @@ type Session struct {
 	slow   atomic.Bool // ended as a slow consumer
 	info   atomic.Pointer[module.SessionInfo]
 
+	transit *transitBudget      // client frames between reader and loop
+	queued  *module.InputBudget // client frames queued in command instances
+	onPanic func(where string)  // s.panicked, bound once (module.Env.Panicked)
+
 	mbMu     sync.Mutex
 	mailbox  []*bus.Message
 	mbNotify chan struct{}
@@ -118,19 +157,19 @@ type Session struct {
 
 // New prepares a session; Run starts it.
 func New(cfg Config) *Session {
-	lim := cfg.Limits
-	if lim == (Limits{}) {
-		lim = DefaultLimits
-	}
+	lim := cfg.Limits.withDefaults()
 	s := &Session{
 		cfg:      cfg,
 		lim:      lim,
+		transit:  newTransitBudget(lim.InputTransit),
+		queued:   module.NewInputBudget(lim.InputQueued),
 		log:      cfg.Log.With("session", cfg.ID.String()[:12]),
 		out:      newOutQueue(lim.QueueSoft, lim.QueueHard),
 		events:   make(chan event, 64),
 		done:     make(chan struct{}),
 		mbNotify: make(chan struct{}, 1),
 	}
+	s.onPanic = s.panicked
 	s.st.init(cfg)
 	s.publish()
 	return s
@@ -247,7 +286,12 @@ const readBufferSize = 4 << 10
 // event is what the loop processes besides mailbox messages.
 type event interface{}
 
-type clientFrame struct{ f wire.Frame }
+// clientFrame is a frame from the client; cost is held in the transit
+// budget until the loop has dispatched it.
+type clientFrame struct {
+	f    wire.Frame
+	cost int
+}
 
 func (s *Session) post(ev event) bool {
 	select {
@@ -271,12 +315,13 @@ func (s *Session) readLoop() {
 			deadline = false
 		}
 		h, err := r.ReadHeader()
-		if errors.Is(err, wire.ErrPayloadTooLarge) {
+		limit := s.payloadLimit()
+		if errors.Is(err, wire.ErrPayloadTooLarge) || (err == nil && h.Len > limit) {
 			// Skip the oversize payload so the stream stays in step.
-			s.post(oversize{h: h, limit: s.lim.MaxPayload})
+			s.post(oversize{h: h, limit: limit, loggedOut: limit < s.lim.MaxPayload})
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
 			deadline = true
-			if _, err := io.CopyN(io.Discard, readerOf(r), int64(h.Len)); err != nil {
+			if err := r.Discard(h.Len); err != nil {
 				s.end()
 				return
 			}
@@ -284,6 +329,12 @@ func (s *Session) readLoop() {
 		}
 		if err != nil {
 			s.end()
+			return
+		}
+		// Wait for room before reading the payload: while the loop is
+		// behind, the socket is not read (TCP back-pressure).
+		cost := frameCost(h.Len)
+		if !s.transit.acquire(cost, s.done) {
 			return
 		}
 		// A payload that is not buffered yet must arrive within FrameTimeout.
@@ -297,7 +348,7 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.cfg.Metrics.Inc(framesIn)
-		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}}) {
+		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}, cost}) {
 			return
 		}
 	}
@@ -310,26 +361,9 @@ type setOverride bool
 func (s *Session) SetOwnerOverride(on bool) { s.post(setOverride(on)) }
 
 type oversize struct {
-	h     wire.FrameHeader
-	limit int
-}
-
-// readerOf adapts a frame reader for discarding a payload.
-func readerOf(r *wire.Reader) io.Reader { return payloadReader{r} }
-
-type payloadReader struct{ r *wire.Reader }
-
-func (p payloadReader) Read(b []byte) (int, error) {
-	n := len(b)
-	if n > 32<<10 {
-		n = 32 << 10
-	}
-	chunk, err := p.r.ReadPayload(n)
-	copy(b, chunk)
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
+	h         wire.FrameHeader
+	limit     int
+	loggedOut bool // the limit is the one before login
 }
 
 func (s *Session) loop(ctx context.Context) {
@@ -338,14 +372,17 @@ func (s *Session) loop(ctx context.Context) {
 		case <-s.done:
 			return
 		case ev := <-s.events:
-			s.handleEvent(ctx, ev)
+			s.guard("event", ev, func() { s.handleEvent(ctx, ev) })
+			if cf, ok := ev.(clientFrame); ok {
+				s.transit.release(cf.cost)
+			}
 		case <-s.mbNotify:
 			s.mbMu.Lock()
 			batch := s.mailbox
 			s.mailbox = nil
 			s.mbMu.Unlock()
 			for _, m := range batch {
-				s.handleAsync(ctx, m)
+				s.guard("async", nil, func() { s.handleAsync(ctx, m) })
 			}
 		}
 	}
@@ -356,8 +393,12 @@ func (s *Session) handleEvent(ctx context.Context, ev event) {
 	case clientFrame:
 		s.dispatch(ctx, e.f)
 	case oversize:
+		when := ""
+		if e.loggedOut {
+			when = " before login"
+		}
 		s.sendFrame(wire.TypeErr, e.h.Cmd, e.h.Branch, wire.EncodeText(fmt.Sprintf(
-			"err: The frame's payload of %d bytes exceeds this host's limit of %d bytes; it was discarded.\n", e.h.Len, e.limit)))
+			"err: The frame's payload of %d bytes exceeds this host's limit of %d bytes%s; it was discarded.\n", e.h.Len, e.limit, when)))
 		s.sendFrame(wire.TypeIdle, e.h.Cmd, e.h.Branch, nil)
 	case instOutput:
 		s.instanceOutput(e)

@@ -32,7 +32,6 @@ type state struct {
 	dir        string
 
 	cmds      map[uint16]*loadedCmd
-	cmdKeys   map[cmdKey]*loadedCmd
 	names     map[string]*loadedCmd
 	instances map[uint32]*instance
 	// applying is the instance whose async is being applied inline (a
@@ -47,7 +46,6 @@ func (st *state) init(cfg Config) {
 	st.p2pOpen = make(map[wire.SessionID]struct{})
 	st.dir = cfg.Dir
 	st.cmds = make(map[uint16]*loadedCmd)
-	st.cmdKeys = make(map[cmdKey]*loadedCmd)
 	st.names = make(map[string]*loadedCmd)
 	st.instances = make(map[uint32]*instance)
 }
@@ -124,6 +122,8 @@ func (s *Session) sendMyInfo() {
 
 // login makes the session logged in as the user (logging out first).
 func (s *Session) login(ctx context.Context, id wire.UserID) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	u, err := s.cfg.Store.UserByID(ctx, id)
 	if err != nil {
 		s.log.Error("login: load user", "err", err)
@@ -223,6 +223,8 @@ func (s *Session) limitedCast(list wire.SubChannelList, t wire.TypeID, payload [
 // recomputeActive updates the active flag from the global setting and the
 // open sub-channels' flags.
 func (s *Session) recomputeActive(ctx context.Context) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	s.st.active = false
 	if s.st.open.Len() == 0 {
 		return
@@ -243,6 +245,8 @@ func (s *Session) recomputeActive(ctx context.Context) {
 
 // effectiveLevel is the session's level in a channel (host.md §6.2).
 func (s *Session) effectiveLevel(ctx context.Context, ch uint64) uint8 {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	if s.st.override {
 		return 1
 	}
@@ -283,6 +287,8 @@ func (s *Session) openSubChannel(ctx context.Context, sc wire.SubChannel) {
 // treated as read-only (issue 8), so a database error never lets a
 // session write where a flag forbids it.
 func (s *Session) readOnly(ctx context.Context, sc wire.SubChannel, level uint8) bool {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	flags, err := s.cfg.Store.ReadOnlyFlags(ctx, sc.Channel)
 	if err != nil {
 		s.log.Error("read-only flags unavailable; sub-channel treated as read-only",
@@ -302,6 +308,8 @@ func (s *Session) readOnly(ctx context.Context, sc wire.SubChannel, level uint8)
 // closed (with PEER_STAT), and the writable list follows the read-only flags
 // of its new levels.
 func (s *Session) recheckAccess(ctx context.Context) {
+	ctx, cancel := s.ioContext(ctx)
+	defer cancel()
 	var lost []wire.SubChannel
 	for _, e := range s.st.open.Entries() {
 		level := s.effectiveLevel(ctx, e.Channel)

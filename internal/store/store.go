@@ -400,6 +400,13 @@ type Store interface {
 	// fixed window of the given length starting at the first use; false
 	// (and nothing counted) when max uses were made in the current window.
 	TakeQuota(ctx context.Context, user wire.UserID, kind string, max uint32, window time.Duration, now time.Time) (bool, error)
+	// Admission (issue 8: connection admission; admission.go).
+
+	// AdmissionSettings returns the admission settings (defaults when none
+	// were saved).
+	AdmissionSettings(ctx context.Context) (AdmissionSettings, error)
+	// SaveAdmissionSettings validates and stores the admission settings.
+	SaveAdmissionSettings(ctx context.Context, a AdmissionSettings) error
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

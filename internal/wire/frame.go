@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // FrameHeaderLen is the size of an MRCI frame header: type, cmd, branch, u24 length.
@@ -112,16 +113,62 @@ func (r *Reader) ReadHeader() (FrameHeader, error) {
 	return h, nil
 }
 
-// ReadPayload reads the n-byte payload that follows a header.
+// ReadPayload reads the n-byte payload that follows a header. Its buffer
+// grows as bytes arrive (see ReadGrowing), so a header alone never makes
+// the reader allocate the announced length.
 func (r *Reader) ReadPayload(n int) ([]byte, error) {
-	p := make([]byte, n)
-	if _, err := io.ReadFull(r.r, p); err != nil {
+	p, err := ReadGrowing(r.r, n)
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
 	return p, nil
+}
+
+// growStart is the first buffer size of ReadGrowing.
+const growStart = 32 << 10
+
+// ReadGrowing reads exactly n bytes from r into a fresh slice that starts
+// small and doubles as bytes arrive, so the memory held for a payload
+// never exceeds twice what the peer has actually sent (plus growStart).
+// Errors are those of io.ReadFull.
+func ReadGrowing(r io.Reader, n int) ([]byte, error) {
+	if n <= growStart {
+		p := make([]byte, n)
+		if _, err := io.ReadFull(r, p); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	p := make([]byte, 0, growStart)
+	for len(p) < n {
+		if len(p) == cap(p) {
+			p = slices.Grow(p, min(n, 2*cap(p))-len(p))
+		}
+		m, err := r.Read(p[len(p):min(n, cap(p))])
+		p = p[:len(p)+m]
+		if err != nil && len(p) < n {
+			if err == io.EOF && len(p) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Discard skips the n-byte payload that follows a header without
+// allocating it.
+func (r *Reader) Discard(n int) error {
+	if _, err := r.r.Discard(n); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
 }
 
 // ReadFrame reads one whole frame. io.EOF means the stream ended cleanly

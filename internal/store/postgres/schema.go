@@ -252,6 +252,20 @@ func migrations() []migration {
 			)`,
 		},
 	}, {
+		// Issue 8: connection admission settings (store.AdmissionSettings);
+		// no row means the defaults.
+		version: 7,
+		stmts: []string{
+			`CREATE TABLE admission_settings (
+				id integer PRIMARY KEY CHECK (id = 1),
+				max_pending bigint NOT NULL,
+				max_pending_per_addr bigint NOT NULL,
+				conn_rate_per_addr double precision NOT NULL,
+				conn_burst_per_addr bigint NOT NULL,
+				limit_loopback boolean NOT NULL
+			)`,
+		},
+	}, {
 		// Import from the original host (issue 15): per source database and
 		// log table, the rowid of the last imported row.
 		version: 8,
@@ -264,6 +278,16 @@ func migrations() []migration {
 			)`,
 		},
 	}}
+}
+
+// MigrationVersions returns the version of every migration, in order
+// (versions are unique and ascending but need not be contiguous).
+func MigrationVersions() []int {
+	var v []int
+	for _, m := range migrations() {
+		v = append(v, m.version)
+	}
+	return v
 }
 
 // LatestSchemaVersion returns the schema version this package migrates to.

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteViewDebug", testDeleteViewDebug},
 		{"DeleteViewBans", testDeleteViewBans},
 		{"DeleteViewNotAllowed", testDeleteViewNotAllowed},
+		{"AdmissionSettings", testAdmissionSettings},
 	}
 	tests = append(tests, emailTests()...)
 	for _, tc := range tests {
