@@ -321,6 +321,18 @@ type Store interface {
 	// filters (only ViewActLog, ViewDebug and ViewBans allow it) and returns
 	// how many were deleted.
 	DeleteView(ctx context.Context, v View, filters []Filter) (int64, error)
+
+	// ---- host administration (issue 9; admin.go) ----
+
+	// AdminSettings returns the administration settings row (defaults
+	// when it is missing).
+	AdminSettings(ctx context.Context) (AdminSettings, error)
+	// SaveAdminSettings replaces the administration settings row.
+	SaveAdminSettings(ctx context.Context, s AdminSettings) error
+	// PruneLogs deletes the activity, auth and debug log rows stamped
+	// before the given time, in one transaction, and returns how many
+	// rows were deleted.
+	PruneLogs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

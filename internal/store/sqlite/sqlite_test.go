@@ -93,12 +93,14 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sqlite.LatestSchemaVersion()
-	if len(versions) != want {
-		t.Fatalf("schema_migrations has %v, want versions 1..%d exactly once", versions, want)
+	// Versions are assigned per feature, so the list may have gaps; each
+	// is applied once, in order, starting at 1 and ending at the latest.
+	if len(versions) == 0 || versions[0] != 1 || versions[len(versions)-1] != want {
+		t.Fatalf("schema_migrations has %v, want versions 1..%d each once", versions, want)
 	}
-	for i, v := range versions {
-		if v != i+1 {
-			t.Fatalf("schema_migrations has %v, want versions 1..%d exactly once", versions, want)
+	for i := 1; i < len(versions); i++ {
+		if versions[i] <= versions[i-1] {
+			t.Fatalf("schema_migrations has %v, want versions 1..%d each once", versions, want)
 		}
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteViewBans", testDeleteViewBans},
 		{"DeleteViewNotAllowed", testDeleteViewNotAllowed},
 	}
+	tests = append(tests, adminTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
