@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/cmds"
+	"github.com/mrci/mrci/internal/ipban"
 	"github.com/mrci/mrci/internal/metrics"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/password"
@@ -60,6 +60,20 @@ type Config struct {
 	// They are not trusted with privileged asyncs unless TrustExtra is set.
 	ExtraModules []module.Module
 	TrustExtra   bool
+
+	// MaxSessions, when non-zero, is the session limit of this run; the
+	// stored max_sessions setting is neither used nor changed (host_config
+	// option 3 still changes both).
+	MaxSessions uint32
+	// Listen opens the listener again when the host restarts
+	// (restart_host); nil listens again on the address of the listener
+	// given to Serve.
+	Listen func(ctx context.Context) (net.Listener, error)
+	// DrainTimeout bounds how long a graceful stop waits for the sessions
+	// to receive the closing notice before they are cut (default 10 s).
+	DrainTimeout time.Duration
+	// DatabasePath is shown by host_config.
+	DatabasePath string
 }
 
 // Host is a running MRCI host.
@@ -74,11 +88,19 @@ type Host struct {
 
 	mu       sync.Mutex
 	sessions map[wire.SessionID]*session.Session
-	bans     map[netip.Addr]struct{}
+	pending  map[net.Conn]struct{} // connections still in set-up
+	notice   string                // non-empty while draining: the closing notice
+	bans     *ipban.List
 	ranks    []store.CommandRank
 	ranksOK  bool
-	stop     context.CancelFunc
 	mods     *externalModules // external modules (modules.go)
+
+	stopReq   chan stopReason // Exit and Restart (lifecycle.go)
+	listening listenState
+	started   time.Time
+	certs     certCache // default certificate (certs.go)
+	// interfaceAddrs lists the machine's addresses (InterfaceAddrs).
+	interfaceAddrs func() ([]netip.Addr, error)
 
 	logs    *asyncLog
 	metrics *metrics.Metrics
@@ -102,16 +124,24 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.Limits == (session.Limits{}) {
 		cfg.Limits = session.DefaultLimits
 	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
 	cfg.Store = newSettingsCache(cfg.Store)
 	h := &Host{
-		cfg:      cfg,
-		log:      cfg.Log,
-		bus:      bus.New(),
-		internal: cmds.New(),
-		sessions: make(map[wire.SessionID]*session.Session),
-		logs:     newAsyncLog(cfg.Store, cfg.Log),
-		hashing:  make(chan struct{}, runtime.GOMAXPROCS(0)),
+		cfg:            cfg,
+		log:            cfg.Log,
+		bus:            bus.New(),
+		internal:       cmds.New(),
+		sessions:       make(map[wire.SessionID]*session.Session),
+		pending:        make(map[net.Conn]struct{}),
+		stopReq:        make(chan stopReason, 1),
+		started:        time.Now(),
+		interfaceAddrs: InterfaceAddrs,
+		logs:           newAsyncLog(cfg.Store, cfg.Log),
+		hashing:        make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
+	h.certs.def.Store(cfg.DefaultCert)
 	h.metrics = metrics.New(func() float64 { return float64(h.live.Load()) },
 		func() float64 { return float64(h.bus.Delivered()) })
 	s, err := cfg.Store.Settings(ctx)
@@ -120,7 +150,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: settings: %w", err)
 	}
 	h.maxSessions.Store(s.MaxSessions)
-	if err := h.loadBans(ctx); err != nil {
+	if cfg.MaxSessions > 0 {
+		h.maxSessions.Store(cfg.MaxSessions)
+	}
+	if _, err := h.loadBans(ctx); err != nil {
 		h.logs.close()
 		return nil, err
 	}
@@ -142,60 +175,18 @@ func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
 // Bus returns the host's async bus.
 func (h *Host) Bus() *bus.Bus { return h.bus }
 
-// Serve accepts connections on ln until ctx is cancelled or a command stops
-// the host, then ends every session and returns. It closes ln.
-func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	h.mu.Lock()
-	h.stop = cancel
-	h.mu.Unlock()
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		_ = ln.Close()
-	}()
-	var wg sync.WaitGroup
-	defer func() {
-		h.closeSessions()
-		wg.Wait()
-		h.logs.close()
-	}()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("host: accept: %w", err)
-		}
-		if !h.admit(conn) {
-			_ = conn.Close()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer h.live.Add(-1)
-			h.handle(ctx, conn)
-		}()
-	}
-}
-
 // admit applies the session limit and the ban list (host.md §8).
 func (h *Host) admit(conn net.Conn) bool {
 	if h.live.Load() >= int64(h.maxSessions.Load()) {
+		h.log.Info("connection refused", "remote", conn.RemoteAddr().String(), "reason", "session limit reached")
 		return false
 	}
 	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
 		h.mu.Lock()
-		_, banned := h.bans[ap.Addr().Unmap()]
+		banned := h.bans.Banned(ap.Addr())
 		h.mu.Unlock()
 		if banned {
+			h.log.Info("connection refused", "remote", conn.RemoteAddr().String(), "reason", "banned address")
 			return false
 		}
 	}
@@ -223,7 +214,12 @@ func remoteIP(conn net.Conn) (string, netip.Addr) {
 
 func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
+	if !h.setupStarted(conn) {
+		return
+	}
+	defer h.setupEnded(conn)
 	ipText, ip := remoteIP(conn)
+	h.log.Info("connection accepted", "remote", conn.RemoteAddr().String())
 	var sid wire.SessionID
 	_, _ = rand.Read(sid[:])
 	_ = conn.SetDeadline(time.Now().Add(h.cfg.HeaderTimeout))
@@ -281,53 +277,15 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	h.metrics.SessionsOpened.Inc()
 	h.mu.Lock()
 	h.sessions[sid] = s
+	delete(h.pending, conn)
+	if h.notice != "" {
+		s.EndWithNotice(h.notice)
+	}
 	h.mu.Unlock()
 	s.Run(ctx)
 	h.mu.Lock()
 	delete(h.sessions, sid)
 	h.mu.Unlock()
-}
-
-// certFor picks the certificate for a common name: an installed, valid one
-// for that name, else the default (decision 5 of the spec README).
-func (h *Host) certFor(ctx context.Context, cn string) *tlscert.Pair {
-	if cn != "" {
-		if c, err := h.cfg.Store.Cert(ctx, cn); err == nil {
-			if p, err := tlscert.Parse(c.CertPEM, c.KeyPEM); err == nil && p.Valid(time.Now()) {
-				return p
-			}
-		}
-	}
-	return h.cfg.DefaultCert
-}
-
-func (h *Host) closeSessions() {
-	h.mu.Lock()
-	all := make([]*session.Session, 0, len(h.sessions))
-	for _, s := range h.sessions {
-		all = append(all, s)
-	}
-	h.mu.Unlock()
-	for _, s := range all {
-		s.Close()
-	}
-}
-
-func (h *Host) loadBans(ctx context.Context) error {
-	list, err := h.cfg.Store.Bans(ctx)
-	if err != nil {
-		return fmt.Errorf("host: bans: %w", err)
-	}
-	bans := make(map[netip.Addr]struct{}, len(list))
-	for _, b := range list {
-		if a, err := netip.ParseAddr(b); err == nil {
-			bans[a.Unmap()] = struct{}{}
-		}
-	}
-	h.mu.Lock()
-	h.bans = bans
-	h.mu.Unlock()
-	return nil
 }
 
 // Settings returns the current host settings from the store.
@@ -390,30 +348,6 @@ func (h *Host) Ranks(ctx context.Context) ([]store.CommandRank, error) {
 	return r, nil
 }
 
-// Exit stops the host gracefully.
-func (h *Host) Exit() {
-	h.mu.Lock()
-	stop := h.stop
-	h.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-// Restart ends every session and reloads the host's cached state; the
-// listener keeps running (a changed listen address needs a process restart).
-func (h *Host) Restart() {
-	h.closeSessions()
-	ctx := context.Background()
-	if s, err := h.cfg.Store.Settings(ctx); err == nil {
-		h.maxSessions.Store(s.MaxSessions)
-	}
-	h.ReloadBans()
-	h.mu.Lock()
-	h.ranksOK = false
-	h.mu.Unlock()
-}
-
 // SetMaxSessions changes the session limit and stores it in the settings.
 func (h *Host) SetMaxSessions(n uint32) {
 	if n == 0 {
@@ -426,13 +360,6 @@ func (h *Host) SetMaxSessions(n uint32) {
 		if err := h.cfg.Store.SaveSettings(ctx, s); err != nil {
 			h.log.Error("save max sessions", "err", err)
 		}
-	}
-}
-
-// ReloadBans reloads the ban list from the store.
-func (h *Host) ReloadBans() {
-	if err := h.loadBans(context.Background()); err != nil {
-		h.log.Error("reload bans", "err", err)
 	}
 }
 

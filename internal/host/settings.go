@@ -58,3 +58,10 @@ func (c *settingsCache) SaveSettings(ctx context.Context, s store.Settings) erro
 	c.s, c.at = s, c.now()
 	return nil
 }
+
+// invalidate makes the next Settings read the database.
+func (c *settingsCache) invalidate() {
+	c.mu.Lock()
+	c.at = time.Time{}
+	c.mu.Unlock()
+}
