@@ -50,8 +50,11 @@ func (h *Host) ReloadBans() {
 	var victims []*session.Session
 	h.mu.Lock()
 	for _, s := range h.sessions {
+		// Loopback sessions are the operator's own: never cut (add_ban
+		// refuses loopback; a loopback row put in the table by other means
+		// still refuses new connections).
 		ip, err := netip.ParseAddr(s.Snapshot().IP)
-		if err == nil && h.bans.Banned(ip) && !old.Banned(ip) {
+		if err == nil && !ip.IsLoopback() && h.bans.Banned(ip) && !old.Banned(ip) {
 			victims = append(victims, s)
 		}
 	}
