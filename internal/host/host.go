@@ -127,7 +127,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 10 * time.Second
 	}
-	cfg.Store = newSettingsCache(cfg.Store)
+	audit := &auditStore{Store: cfg.Store}
+	cfg.Store = newSettingsCache(audit)
 	h := &Host{
 		cfg:            cfg,
 		log:            cfg.Log,
@@ -141,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		logs:           newAsyncLog(cfg.Store, cfg.Log),
 		hashing:        make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
+	audit.h = h
 	h.certs.def.Store(cfg.DefaultCert)
 	h.metrics = metrics.New(func() float64 { return float64(h.live.Load()) },
 		func() float64 { return float64(h.bus.Delivered()) })
@@ -226,12 +228,12 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	br := bufio.NewReaderSize(conn, 4<<10)
 	raw := make([]byte, wire.ClientHeaderLen)
 	if _, err := io.ReadFull(br, raw); err != nil {
-		h.log.Debug("no client header", "ip", ipText, "err", err)
+		h.log.Info("connection ended", "ip", ipText, "reason", "no client header", "err", err)
 		return
 	}
 	hdr, err := wire.ParseClientHeader(raw)
 	if err != nil {
-		h.log.Debug("bad client header", "ip", ipText, "err", err)
+		h.log.Info("connection refused", "ip", ipText, "reason", "bad client header", "err", err)
 		h.logs.activity(store.Activity{IP: ipText, SessionID: sid, Entry: "Session Ended"})
 		return
 	}
@@ -245,6 +247,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {
 			reply.Reply = wire.ReplyNoCert
+			h.log.Info("connection refused", "ip", ipText, "reason", "no certificate for the common name", "cn", hdr.CommonName)
 			_, _ = conn.Write(reply.Marshal())
 			return
 		}
@@ -260,7 +263,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 			MinVersion:   tls.VersionTLS12,
 		})
 		if err := tc.HandshakeContext(ctx); err != nil {
-			h.log.Debug("tls handshake failed", "ip", ipText, "err", err)
+			h.log.Info("connection ended", "ip", ipText, "reason", "TLS handshake failed", "err", err)
 			return
 		}
 		stream, reader = tc, nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
@@ -31,6 +32,9 @@ type instance struct {
 	inst   module.Instance
 	idle   bool
 	killed bool
+	// started is when the current call's first frame arrived (zero
+	// between calls), for the command latency histogram.
+	started time.Time
 }
 
 type instOutput struct {
@@ -280,6 +284,9 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	}
 	if !f.Type.IsControl() {
 		in.idle = false
+		if in.started.IsZero() {
+			in.started = time.Now()
+		}
 	}
 	if in.inst.Input(f.Type, f.Payload) {
 		return
@@ -304,6 +311,10 @@ func (s *Session) instanceOutput(e instOutput) {
 	s.sendFrame(e.t, cmd, branch, e.payload)
 	if e.t == wire.TypeIdle {
 		in.idle = true
+		if !in.started.IsZero() {
+			s.cfg.Metrics.ObserveCommand(in.cmd.clientName, time.Since(in.started))
+			in.started = time.Time{}
+		}
 	}
 }
 
