@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/mrci/mrci/internal/host"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/store/sqlite"
+	"github.com/mrci/mrci/internal/tlscert"
 	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/client"
 )
@@ -378,4 +381,152 @@ func TestStartStatusStop(t *testing.T) {
 	if code, out, _ := runCLI(t, "stop", "--data-dir", dir); code != 0 || !strings.Contains(out, "not running") {
 		t.Fatalf("stop when stopped: %d %q", code, out)
 	}
+}
+
+// TestSystemdUnitVerifies checks deploy/mrci.service with systemd-analyze
+// verify where it is installed (the binary path is replaced by this test
+// binary, which exists).
+func TestSystemdUnitVerifies(t *testing.T) {
+	tool, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	unit, err := os.ReadFile(filepath.Join("..", "..", "deploy", "mrci.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/mrci serve") {
+		t.Fatal("the unit does not run mrci serve")
+	}
+	path := filepath.Join(t.TempDir(), "mrci.service")
+	writeFile(t, path, strings.ReplaceAll(string(unit), "/usr/local/bin/mrci", exe))
+	out, err := exec.Command(tool, "verify", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) != 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeOperatorSurface runs a real host process and checks what an
+// operator reads and probes: health endpoints, metrics of logins and
+// command latency, the log lines, --max-sessions for this run only, and
+// SIGHUP re-reading the certificate files.
+func TestServeOperatorSurface(t *testing.T) {
+	dir := t.TempDir()
+	certA, keyA := writePair(t, dir, "a")
+	cmd, lines := child(t, []string{"MRCI_ROOT_PASSWORD=Root-Pass-1234"}, "serve", "--data-dir", dir,
+		"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--max-sessions", "3", "--force-tls",
+		"--tls-cert", certA.certFile, "--tls-key", keyA)
+	var seen []string
+	maddr := fieldOf(waitLine(t, lines, "metrics listening", &seen), "addr")
+	addr := fieldOf(waitLine(t, lines, "mrci host listening", &seen), "addr")
+	base := "http://" + maddr
+	if code, body := httpGet(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz %d %q", code, body)
+	}
+	if code, body := httpGet(t, base+"/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz %d %q", code, body)
+	}
+	if code, _ := httpGet(t, base+"/debug/pprof/"); code != 404 {
+		t.Fatalf("pprof served without --pprof: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dial := func() *client.Client {
+		c, err := client.Dial(ctx, addr, client.Options{PinnedCert: string(certA.pem)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	bad := dial()
+	if err := bad.Login(ctx, "root", "Wrong-Pass-1234"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	root := dial()
+	if err := root.Login(ctx, "root", "Root-Pass-1234"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := root.Run(ctx, "host_info", "")
+	if err != nil || !strings.Contains(res.Text(), "Load:           2/3\n") {
+		t.Fatalf("host_info: %v\n%s", err, res.Text())
+	}
+	_, body := httpGet(t, base+"/metrics")
+	for _, want := range []string{`mrci_auth_attempts_total{result="accepted"} 1`, `mrci_auth_attempts_total{result="refused"} 1`,
+		`mrci_command_seconds_count{command="host_info"} 1`, `mrci_command_seconds_count{command="auth"} 2`, "mrci_sessions 2"} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, want := range []string{"connection accepted", "failed login", "password accepted", "msg=login session="} {
+		waitLine(t, lines, want, &seen)
+	}
+	// SIGHUP re-reads the certificate files.
+	certB, keyB := writePair(t, dir, "b")
+	if err := os.Rename(certB.certFile, certA.certFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(keyB, keyA); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, lines, "default certificate replaced", &seen)
+	c, err := client.Dial(ctx, addr, client.Options{PinnedCert: string(certB.pem)})
+	if err != nil {
+		t.Fatalf("after SIGHUP the new certificate is not served: %v", err)
+	}
+	c.Close()
+	root.Close()
+	bad.Close()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, lines, "host exited cleanly", &seen)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "mrci.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if s, _ := st.Settings(context.Background()); s.MaxSessions != 100 {
+		t.Fatalf("--max-sessions rewrote the stored setting: %d", s.MaxSessions)
+	}
+}
+
+type pemCert struct {
+	certFile string
+	pem      []byte
+}
+
+// writePair writes a self-signed certificate and key for localhost.
+func writePair(t *testing.T, dir, name string) (pemCert, string) {
+	t.Helper()
+	p, err := tlscert.Generate("127.0.0.1", []string{"localhost"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pemCert{certFile: filepath.Join(dir, name+".crt"), pem: p.CertPEM}
+	key := filepath.Join(dir, name+".key")
+	writeFile(t, c.certFile, string(p.CertPEM))
+	writeFile(t, key, string(p.KeyPEM))
+	return c, key
 }

@@ -40,11 +40,15 @@ type repl struct {
 // interactive runs the prompt until #quit, end of input or a lost
 // connection.
 func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
+	// The command output pump and the async printer write at the same
+	// time; readline passes non-terminal output straight through, so the
+	// writers are serialised here.
+	var outMu sync.Mutex
 	cfg := &readline.Config{
 		Prompt:          idlePrompt,
 		HistoryFile:     f.history,
-		Stdout:          e.stdout,
-		Stderr:          e.stderr,
+		Stdout:          &lockedWriter{mu: &outMu, w: e.stdout},
+		Stderr:          &lockedWriter{mu: &outMu, w: e.stderr},
 		InterruptPrompt: "^C",
 	}
 	if _, tty := e.terminal(); !tty {
@@ -456,4 +460,16 @@ func userLabel(mi wire.MyInfo) string {
 		return mi.Peer.UserName
 	}
 	return mi.Peer.UserName + " (" + mi.Peer.DisplayName + ")"
+}
+
+// lockedWriter serialises writes to w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
