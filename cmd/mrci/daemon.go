@@ -157,18 +157,19 @@ func (c *control) handle(conn net.Conn, h *host.Host, src statusSource, log *slo
 	}
 	st := status(h, src)
 	switch req.Op {
-	case "status":
-	case "stop":
-		log.Info("stop requested through the control socket")
-		stopping = true
-		_ = conn.SetDeadline(time.Time{})
-		h.Exit()
+	case "status", "stop":
 	default:
 		st = controlStatus{Error: fmt.Sprintf("unknown op %q", req.Op)}
 	}
 	_ = json.NewEncoder(conn).Encode(st)
-	// A stop's connection stays open until Close: its end tells the
-	// client the process is exiting.
+	if req.Op == "stop" {
+		// The reply is written first; the connection then stays open
+		// until Close: its end tells the client the process is exiting.
+		log.Info("stop requested through the control socket")
+		stopping = true
+		_ = conn.SetDeadline(time.Time{})
+		h.Exit()
+	}
 }
 
 func status(h *host.Host, src statusSource) controlStatus {

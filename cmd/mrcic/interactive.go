@@ -78,8 +78,10 @@ func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	stop := make(chan struct{})
+	printed := make(chan struct{})
 	go func() {
 		defer wg.Done()
+		defer close(printed)
 		for fr := range c.Async() {
 			r.printAsync(fr)
 		}
@@ -88,6 +90,9 @@ func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
 		defer wg.Done()
 		select {
 		case <-c.Done():
+			// Print what the host sent last (a closing notice) before
+			// the prompt goes.
+			<-printed
 			if !errors.Is(c.Err(), client.ErrClosed) {
 				fmt.Fprintf(r.errw, "mrcic: %v\n", c.Err())
 			}
