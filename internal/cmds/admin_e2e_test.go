@@ -6,6 +6,7 @@ package cmds_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -86,15 +87,28 @@ func actLog(t *testing.T, st store.Store, text string) []string {
 func TestAdminCommandsOnlyForRank1(t *testing.T) {
 	e := newEnv(t)
 	root := e.login("root1", "root1")
-	e.h.CreateUser(t, "admin2", testPassword, 2)
-	e.users["admin2"] = must(e.h.Store.UserByName(context.Background(), "admin2"))
-	low := e.login("admin2", "admin2")
+	var low *sess
+	for _, rank := range []uint32{2, 3, 100} {
+		name := fmt.Sprintf("rank%d", rank)
+		e.h.CreateUser(t, name, testPassword, rank)
+		e.users[name] = must(e.h.Store.UserByName(context.Background(), name))
+		s := e.login(name, name)
+		for _, cmd := range adminCmds {
+			if _, ok := s.c.CommandID(cmd); ok {
+				t.Errorf("rank %d has %s", rank, cmd)
+			}
+		}
+		if rank == 2 {
+			low = s
+		}
+	}
+	anon := e.h.Dial(t)
 	for _, name := range adminCmds {
 		if _, ok := root.c.CommandID(name); !ok {
 			t.Errorf("rank 1 does not have %s", name)
 		}
-		if _, ok := low.c.CommandID(name); ok {
-			t.Errorf("rank 2 has %s", name)
+		if _, ok := anon.CommandID(name); ok {
+			t.Errorf("a session without login has %s", name)
 		}
 	}
 	// Ranking a command opens it to that rank, as for every command.
