@@ -98,7 +98,8 @@ func TestPortInUseDetectedBeforeRootIsCreated(t *testing.T) {
 func TestConfigFilePrecedenceAndPrintConfig(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mrci.toml")
-	writeFile(t, cfg, "# test config\naddr = \"127.0.0.1:4100\"\nmax-sessions = 9\nforce-tls = true\nmetrics-addr = \"127.0.0.1:9999\"\ndrain-timeout = \"3s\"\n")
+	writeFile(t, cfg, "# test config\naddr = \"127.0.0.1:4100\"\nmax-sessions = 9\nforce-tls = true\nmetrics-addr = \"127.0.0.1:9999\"\ndrain-timeout = \"3s\"\n"+
+		"cn-cert = [\"a.example=/a.crt,/a.key\", \"b.example=/b.crt,/b.key\"]\n")
 	t.Setenv("MRCI_MAX_SESSIONS", "7")
 	code, out, errs := runCLI(t, "serve", "--data-dir", dir, "--force-tls=false", "--print-config")
 	if code != 0 {
@@ -109,6 +110,7 @@ func TestConfigFilePrecedenceAndPrintConfig(t *testing.T) {
 		`max-sessions = 7 # env MRCI_MAX_SESSIONS`,
 		`force-tls = false # flag`,
 		`drain-timeout = "3s" # file`,
+		`cn-cert = ["a.example=/a.crt,/a.key", "b.example=/b.crt,/b.key"] # file`,
 		`log-level = "info" # default`,
 		`data-dir = "` + dir + `" # flag`,
 	} {
@@ -127,6 +129,7 @@ func TestConfigFilePrecedenceAndPrintConfig(t *testing.T) {
 		{"force-tls = true\ndrain-timeout = 5\n", `line 2: key "drain-timeout": `},
 		{"addr = \n", "line 1: "},
 		{"[serve]\naddr = \"x\"\n", `line 1: unknown key "serve"`},
+		{"\naddr = [\"a\", \"b\"]\n", `line 2: key "addr": an array is not a string value`},
 	} {
 		writeFile(t, cfg, c.text)
 		code, _, errs := runCLI(t, "serve", "--data-dir", dir, "--print-config")
@@ -428,10 +431,12 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestServeOperatorSurface(t *testing.T) {
 	dir := t.TempDir()
 	certA, keyA := writePair(t, dir, "a")
+	certC, keyC := writePair(t, dir, "c")
 	cmd, lines := child(t, []string{"MRCI_ROOT_PASSWORD=Root-Pass-1234"}, "serve", "--data-dir", dir,
-		"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--max-sessions", "3", "--force-tls",
-		"--tls-cert", certA.certFile, "--tls-key", keyA)
+		"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--max-sessions", "10", "--force-tls",
+		"--tls-cert", certA.certFile, "--tls-key", keyA, "--cn-cert", "mrci.example="+certC.certFile+","+keyC)
 	var seen []string
+	waitLine(t, lines, "certificate installed from files", &seen)
 	maddr := fieldOf(waitLine(t, lines, "metrics listening", &seen), "addr")
 	addr := fieldOf(waitLine(t, lines, "mrci host listening", &seen), "addr")
 	base := "http://" + maddr
@@ -463,7 +468,7 @@ func TestServeOperatorSurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := root.Run(ctx, "host_info", "")
-	if err != nil || !strings.Contains(res.Text(), "Load:           2/3\n") {
+	if err != nil || !strings.Contains(res.Text(), "Load:           2/10\n") {
 		t.Fatalf("host_info: %v\n%s", err, res.Text())
 	}
 	_, body := httpGet(t, base+"/metrics")
@@ -476,8 +481,25 @@ func TestServeOperatorSurface(t *testing.T) {
 	for _, want := range []string{"connection accepted", "failed login", "password accepted", "msg=login session="} {
 		waitLine(t, lines, want, &seen)
 	}
+	cnDial := func(pin []byte) error {
+		c, err := client.Dial(ctx, addr, client.Options{PinnedCert: string(pin), CommonName: "mrci.example"})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := cnDial(certC.pem); err != nil {
+		t.Fatalf("--cn-cert not served: %v", err)
+	}
 	// SIGHUP re-reads the certificate files.
 	certB, keyB := writePair(t, dir, "b")
+	certD, keyD := writePair(t, dir, "d")
+	if err := os.Rename(certD.certFile, certC.certFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(keyD, keyC); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(certB.certFile, certA.certFile); err != nil {
 		t.Fatal(err)
 	}
@@ -488,6 +510,10 @@ func TestServeOperatorSurface(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLine(t, lines, "default certificate replaced", &seen)
+	waitLine(t, lines, "certificate installed from files", &seen)
+	if err := cnDial(certD.pem); err != nil {
+		t.Fatalf("after SIGHUP the new --cn-cert certificate is not served: %v", err)
+	}
 	c, err := client.Dial(ctx, addr, client.Options{PinnedCert: string(certB.pem)})
 	if err != nil {
 		t.Fatalf("after SIGHUP the new certificate is not served: %v", err)

@@ -100,10 +100,7 @@ func applyConfig(cmd *cobra.Command, path string) (configSource, error) {
 			f.Changed = true
 			src[f.Name] = "env " + envName(f.Name)
 		case file[f.Name] != nil:
-			text, e := tomlText(file[f.Name])
-			if e == nil {
-				e = f.Value.Set(text)
-			}
+			e := setFromTOML(f, file[f.Name])
 			if e != nil {
 				err = fmt.Errorf("config file %s line %d: key %q: %w", path, keyLine(raw, f.Name), f.Name, e)
 				return
@@ -115,6 +112,32 @@ func applyConfig(cmd *cobra.Command, path string) (configSource, error) {
 		}
 	})
 	return src, err
+}
+
+// setFromTOML sets a flag from a decoded TOML value; an array sets a
+// slice or array flag element by element (the first replaces the default).
+func setFromTOML(f *pflag.Flag, v any) error {
+	arr, ok := v.([]any)
+	if !ok {
+		text, err := tomlText(v)
+		if err != nil {
+			return err
+		}
+		return f.Value.Set(text)
+	}
+	if _, slice := f.Value.(pflag.SliceValue); !slice {
+		return fmt.Errorf("an array is not a %s value", f.Value.Type())
+	}
+	for _, e := range arr {
+		text, err := tomlText(e)
+		if err != nil {
+			return err
+		}
+		if err := f.Value.Set(text); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tomlText turns a decoded TOML value into flag text.
@@ -130,16 +153,6 @@ func tomlText(v any) (string, error) {
 		return strconv.FormatFloat(v, 'g', -1, 64), nil
 	case time.Time:
 		return v.Format(time.RFC3339), nil
-	case []any:
-		parts := make([]string, len(v))
-		for i, e := range v {
-			t, err := tomlText(e)
-			if err != nil {
-				return "", err
-			}
-			parts[i] = t
-		}
-		return strings.Join(parts, ","), nil
 	}
 	return "", fmt.Errorf("a %T value is not supported (tables are not keys of this file)", v)
 }

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ type serveFlags struct {
 	pprof        bool
 	tlsCert      string
 	tlsKey       string
+	cnCerts      []string // CN=CERTFILE,KEYFILE
 	drainTimeout time.Duration
 	config       string
 	printConfig  bool
@@ -48,7 +50,7 @@ func serveCmd(opts *options) *cobra.Command {
 		Short: "run the host in the foreground (legacy: -host)",
 		Long: "Runs the host in the foreground until SIGTERM or SIGINT (a graceful drain: every session gets a " +
 			"notice and is ended; a second signal exits at once), close_host or `mrci stop`. SIGHUP re-reads the " +
-			"--tls-cert/--tls-key files. Every flag can also be given as a key of the same name in the config " +
+			"--tls-cert/--tls-key and --cn-cert files. Every flag can also be given as a key of the same name in the config " +
 			"file (TOML) and as the environment variable MRCI_<FLAG> (upper case, - as _); flags win over the " +
 			"environment, which wins over the file.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -70,6 +72,7 @@ func serveCmd(opts *options) *cobra.Command {
 	fl.Uint32Var(&f.maxSessions, "max-sessions", 0, "session limit for this run (default: the stored setting; the stored setting is not changed)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "default certificate file (PEM or DER; re-read on SIGHUP); default: the generated one in the data directory")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "private key file of --tls-cert")
+	fl.StringArrayVar(&f.cnCerts, "cn-cert", nil, "CN=CERTFILE,KEYFILE: install this certificate for the common name CN at start and on SIGHUP (repeatable)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long a graceful stop waits for sessions to take their notice")
 	fl.StringVar(&f.config, "config", "", "config file (TOML; default: mrci.toml in the data directory, if it exists)")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (flags > environment > file > defaults) and exit")
@@ -98,6 +101,35 @@ func loadDefaultCert(opts *options, f *serveFlags) (*tlscert.Pair, error) {
 		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
 	return p, nil
+}
+
+// installCNCerts reads every --cn-cert pair and stores it for its common
+// name (what add_cert does), so files rotated on disk take effect on SIGHUP.
+func installCNCerts(ctx context.Context, st store.Store, specs []string, log *slog.Logger) error {
+	for _, spec := range specs {
+		cn, files, ok := strings.Cut(spec, "=")
+		certFile, keyFile, ok2 := strings.Cut(files, ",")
+		if !ok || !ok2 || cn == "" || certFile == "" || keyFile == "" {
+			return fmt.Errorf("--cn-cert %q: want CN=CERTFILE,KEYFILE", spec)
+		}
+		certBytes, err := os.ReadFile(certFile)
+		if err != nil {
+			return fmt.Errorf("--cn-cert %s: %w", cn, err)
+		}
+		keyBytes, err := os.ReadFile(keyFile)
+		if err != nil {
+			return fmt.Errorf("--cn-cert %s: %w", cn, err)
+		}
+		p, err := tlscert.Import(certBytes, keyBytes)
+		if err != nil {
+			return fmt.Errorf("--cn-cert %s: %w", cn, err)
+		}
+		if err := st.PutCert(ctx, store.Cert{CommonName: cn, CertPEM: p.CertPEM, KeyPEM: p.KeyPEM}); err != nil {
+			return fmt.Errorf("--cn-cert %s: %w", cn, err)
+		}
+		log.Info("certificate installed from files", "cn", cn, "cert", certFile)
+	}
+	return nil
 }
 
 // storedAddr is the listen address of the settings row.
@@ -163,6 +195,9 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	if err != nil {
 		return err
 	}
+	if err := installCNCerts(ctx, st, f.cnCerts, log); err != nil {
+		return err
+	}
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: f.forceTLS, Log: log, Version: version, Dir: homeDir(),
 		MaxSessions: f.maxSessions, DrainTimeout: f.drainTimeout, DatabasePath: opts.dbPath(),
@@ -218,9 +253,12 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 		p, err := loadDefaultCert(opts, f)
 		if err != nil {
 			log.Error("SIGHUP: certificate not reloaded", "err", err)
-			return
+		} else if f.tlsCert != "" {
+			h.SetDefaultCert(p)
 		}
-		h.SetDefaultCert(p)
+		if err := installCNCerts(context.Background(), st, f.cnCerts, log); err != nil {
+			log.Error("SIGHUP: certificate not reloaded", "err", err)
+		}
 	})
 
 	log.Info("mrci host listening", "addr", ln.Addr().String(), "stored_addr", storedAddr(s), "wire_version",
