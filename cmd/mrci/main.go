@@ -1,6 +1,8 @@
-// Command mrci is the MRCI host: `mrci serve` runs it in the foreground.
-// The original host's single-dash options (-host, -addr ip:port, -about,
-// -help, -reset_root) keep working and map onto the sub-commands.
+// Command mrci is the MRCI host: `mrci serve` runs it in the foreground,
+// `mrci start`, `stop` and `status` control it as a daemon. The original
+// host's single-dash options (-host, -start, -stop, -status, -addr
+// ip:port, -about, -help, -reset_root) keep working and map onto the
+// sub-commands.
 package main
 
 import (
@@ -9,25 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mrci/mrci/internal/host"
-	"github.com/mrci/mrci/internal/password"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/store/sqlite"
-	"github.com/mrci/mrci/internal/tlscert"
 	"github.com/mrci/mrci/internal/wire"
 )
 
@@ -42,6 +33,7 @@ func main() {
 var legacy = map[string]string{
 	"-host": "serve", "-about": "about", "-help": "help", "-addr": "set-addr",
 	"-reset_root": "reset-root", "-version": "version",
+	"-start": "start", "-stop": "stop", "-status": "status",
 }
 
 func translateLegacy(args []string) []string {
@@ -59,18 +51,33 @@ type options struct {
 	logLevel string
 }
 
+// fallbackDataDir is the data directory when no home directory is known
+// (HOME unset, as for some service managers): never a relative path.
+const fallbackDataDir = "/var/lib/mrci"
+
 func defaultDataDir() string {
 	if d := os.Getenv("MRCI_DATA_DIR"); d != "" {
 		return d
 	}
 	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".mrci"
+	if err != nil || !filepath.IsAbs(home) {
+		return fallbackDataDir
 	}
 	return filepath.Join(home, ".mrci")
 }
 
 func (o *options) dbPath() string { return filepath.Join(o.dataDir, "mrci.db") }
+
+// absDataDir makes the data directory absolute, so a daemon started from
+// another directory uses the same one.
+func (o *options) absDataDir() error {
+	abs, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	o.dataDir = abs
+	return nil
+}
 
 func (o *options) openStore(ctx context.Context) (store.Store, error) {
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
@@ -88,10 +95,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "mrci",
 		Short:         "MRCI host: a modular remote command interpreter server",
+		Version:       fmt.Sprintf("%s (wire version %s)", version, wire.Version),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&opts.dataDir, "data-dir", defaultDataDir(), "data directory (database, certificate); env MRCI_DATA_DIR")
+	root.SetVersionTemplate("mrci {{.Version}}\n")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if _, err := newLogger(io.Discard, opts.logLevel); err != nil {
+			return exitError{2, err}
+		}
+		return nil
+	}
+	root.PersistentFlags().StringVar(&opts.dataDir, "data-dir", defaultDataDir(), "data directory (database, certificate, control socket); env MRCI_DATA_DIR")
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -99,6 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.AddCommand(importOriginalCmd(opts))
 	root.AddCommand(accountLimitsCmd(opts))
 	root.AddCommand(admissionCmd(opts))
+	root.AddCommand(startCmd(opts), stopCmd(opts), statusCmd(opts))
 	root.SetArgs(translateLegacy(args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "err:", err)
@@ -118,202 +134,11 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.err.Error() }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger returns the process logger; an unknown level is an error.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
+		return nil, fmt.Errorf("unknown --log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-func serveCmd(opts *options) *cobra.Command {
-	var addr string
-	var forceTLS bool
-	var maxSessions uint32
-	var metricsAddr string
-	c := &cobra.Command{
-		Use:   "serve",
-		Short: "run the host in the foreground (legacy: -host)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-			defer stop()
-			log := newLogger(cmd.ErrOrStderr(), opts.logLevel)
-			st, err := opts.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			generated, err := host.EnsureRoot(ctx, st, password.DefaultParams, os.Getenv("MRCI_ROOT_PASSWORD"))
-			if err != nil {
-				return err
-			}
-			if generated != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "first start: created account root with password %s (you must change it at first login; `mrci about` shows it until then)\n", generated)
-			}
-			cert, err := tlscert.LoadOrCreateDefault(filepath.Join(opts.dataDir, "tls"))
-			if err != nil {
-				return err
-			}
-			s, err := st.Settings(ctx)
-			if err != nil {
-				return err
-			}
-			if maxSessions > 0 && maxSessions != s.MaxSessions {
-				s.MaxSessions = maxSessions
-				if err := st.SaveSettings(ctx, s); err != nil {
-					return err
-				}
-			}
-			if addr == "" {
-				addr = net.JoinHostPort(s.ListenAddress, strconv.Itoa(int(s.ListenPort)))
-			}
-			h, err := host.New(ctx, host.Config{
-				Store: st, DefaultCert: cert, ForceTLS: forceTLS, Log: log, Version: version, Dir: homeDir(),
-			})
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			if metricsAddr != "" {
-				srv := &http.Server{Addr: metricsAddr, Handler: h.Metrics().Handler(), ReadHeaderTimeout: 10 * time.Second}
-				go func() {
-					if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-						log.Error("metrics server", "err", err)
-					}
-				}()
-				defer srv.Close()
-			}
-			log.Info("mrci host listening", "addr", ln.Addr().String(), "wire_version", wire.Version.String(),
-				"version", version, "force_tls", forceTLS, "data_dir", opts.dataDir)
-			return h.Serve(ctx, ln)
-		},
-	}
-	c.Flags().StringVar(&addr, "addr", "", "listen address ip:port (default: the stored setting, 127.0.0.1:35516 at first)")
-	c.Flags().BoolVar(&forceTLS, "force-tls", false, "make every client, loopback included, use TLS (reply 2)")
-	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /debug/pprof/ on this address (e.g. 127.0.0.1:9516)")
-	c.Flags().Uint32Var(&maxSessions, "max-sessions", 0, "store a new maximum number of concurrent sessions (default: keep the stored setting, 100 at first)")
-	addSMTPFlags(c, opts) // smtp.go
-	return c
-}
-
-func homeDir() string {
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return "/"
-	}
-	return h
-}
-
-func aboutCmd(opts *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "about",
-		Short: "print versions and, while unchanged, root's generated password (legacy: -about)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "mrci %s, an MRCI host speaking wire version %s\n", version, wire.Version)
-			fmt.Fprintf(w, "built with %s for %s/%s (%d bit)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, 32<<(^uint(0)>>63))
-			fmt.Fprintln(w, "This program comes with ABSOLUTELY NO WARRANTY.")
-			fmt.Fprintf(w, "data directory: %s\n", opts.dataDir)
-			if _, err := os.Stat(opts.dbPath()); err != nil {
-				fmt.Fprintln(w, "database: not created yet (it is created at first `mrci serve`)")
-				return nil
-			}
-			st, err := opts.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			s, err := st.Settings(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if s.DefaultPassword != "" {
-				fmt.Fprintf(w, "default password: %s\n", s.DefaultPassword)
-			}
-			return nil
-		},
-	}
-}
-
-func setAddrCmd(opts *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "set-addr IP:PORT",
-		Short: "store the listen address used at the next start (legacy: -addr)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ap, err := netip.ParseAddrPort(args[0])
-			if err != nil || ap.Port() == 0 {
-				return exitError{128, fmt.Errorf("invalid address %q: want ip:port with a non-zero port", args[0])}
-			}
-			st, err := opts.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			s, err := st.Settings(cmd.Context())
-			if err != nil {
-				return err
-			}
-			s.ListenAddress, s.ListenPort = ap.Addr().String(), ap.Port()
-			if err := st.SaveSettings(cmd.Context(), s); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "listen address set to %s (takes effect at the next start)\n", ap)
-			return nil
-		},
-	}
-}
-
-func resetRootCmd(opts *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "reset-root",
-		Short: "give root a new random password that must be changed at next login (legacy: -reset_root)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := opts.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := st.UserByName(ctx, "root")
-			if err != nil {
-				return fmt.Errorf("find root: %w", err)
-			}
-			pw, err := password.Generate()
-			if err != nil {
-				return err
-			}
-			hash, err := password.Hash(pw, password.DefaultParams)
-			if err != nil {
-				return err
-			}
-			yes, no := true, false
-			if err := st.UpdateUser(ctx, u.ID, store.UserUpdate{PasswordHash: &hash, NewPasswordReq: &yes, Locked: &no}); err != nil {
-				return err
-			}
-			s, err := st.Settings(ctx)
-			if err != nil {
-				return err
-			}
-			s.DefaultPassword = pw
-			if err := st.SaveSettings(ctx, s); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "root's new password: %s (must be changed at next login)\n", pw)
-			return nil
-		},
-	}
-}
-
-func versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print the version",
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "mrci %s (wire version %s)\n", version, wire.Version)
-		},
-	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,8 +67,8 @@ func TestServeFirstStartAndAbout(t *testing.T) {
 	_ = ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var errb bytes.Buffer
-	go func() { done <- run(ctx, []string{"-host", "--addr", addr}, &bytes.Buffer{}, &errb) }()
+	var errb syncBuffer
+	go func() { done <- run(ctx, []string{"-host", "--addr", addr}, &syncBuffer{}, &errb) }()
 	defer func() {
 		cancel()
 		<-done
@@ -157,4 +158,23 @@ func TestRootPasswordFromEnvironment(t *testing.T) {
 	if _, out, _ := runCLI(t, "about"); strings.Contains(out, "default password") {
 		t.Fatal("about shows a default password although it was given")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a running host writing its log
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

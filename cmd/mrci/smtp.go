@@ -19,9 +19,10 @@ type smtpFlags struct {
 	addr, tls, user, passwordFile, from string
 }
 
-// addSMTPFlags registers the flags on the serve command and applies them
-// before it runs.
-func addSMTPFlags(c *cobra.Command, opts *options) {
+// addSMTPFlags registers the flags on the serve command; the returned apply
+// stores the given ones and is called once the config file and environment
+// have been applied.
+func addSMTPFlags(c *cobra.Command, opts *options) (apply func(cmd *cobra.Command) error) {
 	f := &smtpFlags{}
 	fl := c.Flags()
 	fl.StringVar(&f.addr, "smtp-addr", "", "SMTP server host:port for verification and password-reset mail")
@@ -29,13 +30,7 @@ func addSMTPFlags(c *cobra.Command, opts *options) {
 	fl.StringVar(&f.user, "smtp-user", "", "SMTP user name (empty: no authentication)")
 	fl.StringVar(&f.passwordFile, "smtp-password-file", "", "file holding the SMTP password (one line; keep it private)")
 	fl.StringVar(&f.from, "smtp-from", "", "sender address of the host's mail, e.g. 'MRCI <mrci@example.com>'")
-	prev := c.PreRunE
-	c.PreRunE = func(cmd *cobra.Command, args []string) error {
-		if prev != nil {
-			if err := prev(cmd, args); err != nil {
-				return err
-			}
-		}
+	return func(cmd *cobra.Command) error {
 		changed := map[string]bool{}
 		for _, n := range []string{"smtp-addr", "smtp-tls", "smtp-user", "smtp-password-file", "smtp-from"} {
 			changed[n] = cmd.Flags().Changed(n)

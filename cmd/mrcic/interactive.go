@@ -40,11 +40,15 @@ type repl struct {
 // interactive runs the prompt until #quit, end of input or a lost
 // connection.
 func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
+	// The command output pump and the async printer write at the same
+	// time; readline passes non-terminal output straight through, so the
+	// writers are serialised here.
+	var outMu sync.Mutex
 	cfg := &readline.Config{
 		Prompt:          idlePrompt,
 		HistoryFile:     f.history,
-		Stdout:          e.stdout,
-		Stderr:          e.stderr,
+		Stdout:          &lockedWriter{mu: &outMu, w: e.stdout},
+		Stderr:          &lockedWriter{mu: &outMu, w: e.stderr},
 		InterruptPrompt: "^C",
 	}
 	if _, tty := e.terminal(); !tty {
@@ -74,8 +78,10 @@ func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	stop := make(chan struct{})
+	printed := make(chan struct{})
 	go func() {
 		defer wg.Done()
+		defer close(printed)
 		for fr := range c.Async() {
 			r.printAsync(fr)
 		}
@@ -84,6 +90,9 @@ func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
 		defer wg.Done()
 		select {
 		case <-c.Done():
+			// Print what the host sent last (a closing notice) before
+			// the prompt goes.
+			<-printed
 			if !errors.Is(c.Err(), client.ErrClosed) {
 				fmt.Fprintf(r.errw, "mrcic: %v\n", c.Err())
 			}
@@ -456,4 +465,16 @@ func userLabel(mi wire.MyInfo) string {
 		return mi.Peer.UserName
 	}
 	return mi.Peer.UserName + " (" + mi.Peer.DisplayName + ")"
+}
+
+// lockedWriter serialises writes to w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

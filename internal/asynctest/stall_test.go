@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrci/mrci/internal/metrics"
 	"github.com/mrci/mrci/internal/session"
 	"github.com/mrci/mrci/internal/wire"
 )
@@ -26,7 +27,7 @@ import (
 func (e *env) metric(name string) float64 {
 	e.t.Helper()
 	rec := httptest.NewRecorder()
-	e.h.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	e.h.Metrics().Handler(metrics.HandlerOptions{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	sc := bufio.NewScanner(rec.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {

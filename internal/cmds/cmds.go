@@ -29,6 +29,7 @@ func New() *module.InProcess {
 	all = append(all, rankCommands()...)
 	all = append(all, logCommands()...)
 	all = append(all, emailCommands()...)
+	all = append(all, administrationCommands()...)
 	for _, c := range all {
 		c.Def.Library = Library
 	}

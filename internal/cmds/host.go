@@ -3,6 +3,7 @@ package cmds
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -15,7 +16,7 @@ func hostCommands() []*module.Command {
 		{
 			Def: def("host_info", "show information about the host.", "[none]/[text]",
 				"Prints the host's application and version, runtime, host name and OS, its load and the "+
-					"configured listening address and port."),
+					"address and port it listens on (and the stored ones, used at the next start, when they differ)."),
 			In: userOnly, MaxArgs: 0, Run: runHostInfo,
 		},
 	}
@@ -34,9 +35,23 @@ func runHostInfo(ctx context.Context, c *module.Call) error {
 	line("Go Runtime:", runtime.Version())
 	line("Host Name:", hostname)
 	line("Host OS:", runtime.GOOS+"/"+runtime.GOARCH)
-	line("Load:", fmt.Sprintf("%d/%d", c.Host().SessionCount(), s.MaxSessions))
-	line("Listening Addr:", s.ListenAddress)
-	line("Listening Port:", s.ListenPort)
+	maxSes := s.MaxSessions
+	stored := net.JoinHostPort(s.ListenAddress, u32Text(uint32(s.ListenPort)))
+	live := stored
+	if h, ok := c.Host().(adminHost); ok {
+		maxSes = h.MaxSessions()
+		if a := h.ListenAddr(); a != "" {
+			live = a
+		}
+	}
+	line("Load:", fmt.Sprintf("%d/%d", c.Host().SessionCount(), maxSes))
+	addr, port := hostPort(live)
+	line("Listening Addr:", addr)
+	line("Listening Port:", port)
+	if live != stored {
+		line("Stored Addr:", s.ListenAddress)
+		line("Stored Port:", s.ListenPort)
+	}
 	c.Text(b.String())
 	return nil
 }

@@ -87,7 +87,7 @@ func runAddMod(ctx context.Context, c *module.Call) error {
 		return err
 	}
 	c.Emit(wire.TypePubIPCFeedback, wire.AsyncEnableMod, wire.EncodeText(canon))
-	return nil
+	return audit(ctx, c, "module added: %s", canon)
 }
 
 func runRmMod(ctx context.Context, c *module.Call) error {
@@ -110,5 +110,5 @@ func runRmMod(ctx context.Context, c *module.Call) error {
 		return notFound(err, "no such module")
 	}
 	c.Emit(wire.TypePubIPCFeedback, wire.AsyncDisableMod, wire.EncodeText(m))
-	return nil
+	return audit(ctx, c, "module removed: %s", m)
 }

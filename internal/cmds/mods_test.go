@@ -85,6 +85,11 @@ func TestModuleAdminCommands(t *testing.T) {
 	if mods, _ := h.Store.Modules(context.Background()); len(mods) != 0 {
 		t.Fatalf("modules after rm_mod: %q", mods)
 	}
+	// Both changes are in the activity log with who made them.
+	rows, err := h.Store.ListView(context.Background(), store.ViewActLog, []store.Filter{{Column: "log_entry", Value: "module "}}, store.Page{})
+	if err != nil || len(rows) != 2 || rows[0].Cells[4] != "module added: "+exe+" (by root)" || rows[1].Cells[4] != "module removed: "+exe+" (by root)" {
+		t.Fatalf("activity log %v, %v", rows, err)
+	}
 
 	// Ranked commands.
 	modsFails(t, root, "add_ranked_cmd", "-mod :internal_mod -rank 2", "-command missing")

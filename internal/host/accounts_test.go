@@ -430,7 +430,7 @@ func TestPublicRegistrationSettingAddsAddAcct(t *testing.T) {
 func TestHostInfo(t *testing.T) {
 	h := hosttest.Start(t)
 	out := run(t, h.Root(t), "host_info", "").Text()
-	for _, want := range []string{"Application:    MRCI v2.0.2 64Bit\n", "Load:           1/100\n", "Listening Port: 35516\n"} {
+	for _, want := range []string{"Application:    MRCI v2.0.2 64Bit\n", "Load:           1/100\n", "Stored Port:    35516\n"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("host_info lacks %q:\n%s", want, out)
 		}

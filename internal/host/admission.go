@@ -161,10 +161,7 @@ func temporaryAcceptError(err error) bool {
 // (admission.go) to a new connection; it returns the reason for a refusal.
 // The session limit is applied once the connection is established.
 func (h *Host) admit(ip netip.Addr) string {
-	h.mu.Lock()
-	_, banned := h.bans[ip]
-	h.mu.Unlock()
-	if banned {
+	if h.Banned(ip) {
 		return refusedBanned
 	}
 	return h.adm.begin(ip, time.Now())

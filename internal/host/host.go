@@ -24,6 +24,7 @@ import (
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/cmds"
+	"github.com/mrci/mrci/internal/ipban"
 	"github.com/mrci/mrci/internal/metrics"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/password"
@@ -61,6 +62,20 @@ type Config struct {
 	TrustExtra   bool
 	// Email configures mail delivery and the e-mail commands (email.go).
 	Email EmailConfig
+
+	// MaxSessions, when non-zero, is the session limit of this run; the
+	// stored max_sessions setting is neither used nor changed (host_config
+	// option 3 still changes both).
+	MaxSessions uint32
+	// Listen opens the listener again when the host restarts
+	// (restart_host); nil listens again on the address of the listener
+	// given to Serve.
+	Listen func(ctx context.Context) (net.Listener, error)
+	// DrainTimeout bounds how long a graceful stop waits for the sessions
+	// to receive the closing notice before they are cut (default 10 s).
+	DrainTimeout time.Duration
+	// DatabasePath is shown by host_config.
+	DatabasePath string
 }
 
 // Host is a running MRCI host.
@@ -76,10 +91,18 @@ type Host struct {
 
 	mu       sync.Mutex
 	sessions map[wire.SessionID]*session.Session
-	bans     map[netip.Addr]struct{}
+	pending  map[net.Conn]struct{} // connections still in set-up
+	notice   string                // non-empty while draining: the closing notice
+	bans     *ipban.List
 	ranks    *cache[[]store.CommandRank] // until ASYNC_CMD_RANKS_CHANGED
-	stop     context.CancelFunc
-	mods     *externalModules // external modules (modules.go)
+	mods     *externalModules            // external modules (modules.go)
+
+	stopReq   chan stopReason // Exit and Restart (lifecycle.go)
+	listening listenState
+	started   time.Time
+	certs     certCache // default certificate (certs.go)
+	// interfaceAddrs lists the machine's addresses (InterfaceAddrs).
+	interfaceAddrs func() ([]netip.Addr, error)
 
 	logs    *asyncLog
 	metrics *metrics.Metrics
@@ -104,17 +127,27 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.Limits == (session.Limits{}) {
 		cfg.Limits = session.DefaultLimits
 	}
-	cfg.Store = newSettingsCache(cfg.Store)
-	h := &Host{
-		cfg:      cfg,
-		log:      cfg.Log,
-		bus:      bus.New(),
-		internal: cmds.New(),
-		sessions: make(map[wire.SessionID]*session.Session),
-		logs:     newAsyncLog(cfg.Store, cfg.Log),
-		hashing:  make(chan struct{}, runtime.GOMAXPROCS(0)),
-		ranks:    newCache[[]store.CommandRank](0),
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 10 * time.Second
 	}
+	audit := &auditStore{Store: cfg.Store}
+	cfg.Store = newSettingsCache(audit)
+	h := &Host{
+		cfg:            cfg,
+		log:            cfg.Log,
+		bus:            bus.New(),
+		internal:       cmds.New(),
+		sessions:       make(map[wire.SessionID]*session.Session),
+		pending:        make(map[net.Conn]struct{}),
+		stopReq:        make(chan stopReason, 1),
+		started:        time.Now(),
+		interfaceAddrs: InterfaceAddrs,
+		logs:           newAsyncLog(cfg.Store, cfg.Log),
+		hashing:        make(chan struct{}, runtime.GOMAXPROCS(0)),
+		ranks:          newCache[[]store.CommandRank](0),
+	}
+	audit.h = h
+	h.certs.def.Store(cfg.DefaultCert)
 	h.metrics = metrics.New(func() float64 { return float64(h.live.Load()) },
 		func() float64 { return float64(h.bus.Delivered()) })
 	s, err := cfg.Store.Settings(ctx)
@@ -123,6 +156,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: settings: %w", err)
 	}
 	h.maxSessions.Store(s.MaxSessions)
+	if cfg.MaxSessions > 0 {
+		h.maxSessions.Store(cfg.MaxSessions)
+	}
 	adm, err := cfg.Store.AdmissionSettings(ctx)
 	if err != nil {
 		h.logs.close()
@@ -131,7 +167,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.adm = newAdmission(adm)
 	h.metrics.GaugeFunc("pending_connections", "Connections in set-up (client header, TLS) that are not sessions yet.",
 		func() float64 { return float64(h.adm.pendingCount()) })
-	if err := h.loadBans(ctx); err != nil {
+	if _, err := h.loadBans(ctx); err != nil {
 		h.logs.close()
 		return nil, err
 	}
@@ -149,62 +185,6 @@ func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
 
 // Bus returns the host's async bus.
 func (h *Host) Bus() *bus.Bus { return h.bus }
-
-// Serve accepts connections on ln until ctx is cancelled or a command stops
-// the host, then ends every session and returns. It closes ln.
-func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	h.mu.Lock()
-	h.stop = cancel
-	h.mu.Unlock()
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		_ = ln.Close()
-	}()
-	var wg sync.WaitGroup
-	defer func() {
-		h.closeSessions()
-		wg.Wait()
-		h.mail.close()
-		h.logs.close()
-	}()
-	var delay time.Duration // back-off after a temporary accept error
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if !temporaryAcceptError(err) {
-				return fmt.Errorf("host: accept: %w", err)
-			}
-			// Out of descriptors or a similar passing condition: wait and
-			// retry, as net/http does, instead of stopping the host.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			h.log.Error("accept failed; retrying", "err", err, "delay", delay)
-			h.metrics.Inc(acceptErrors)
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-				return nil
-			}
-			continue
-		}
-		delay = 0
-		ipText, ip := remoteIP(conn)
-		if reason := h.admit(ip); reason != "" {
-			h.refuse(conn, ipText, reason)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer h.recoverSetup(ipText)
-			h.handle(ctx, conn, ipText, ip)
-		}()
-	}
-}
 
 // bufferedConn reads through the buffered reader that consumed the client
 // header, so bytes the client sent early are not lost (protocol.md §15.2).
@@ -229,8 +209,11 @@ func remoteIP(conn net.Conn) (string, netip.Addr) {
 // limits until its set-up ends, and against max_sessions from then on.
 func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip netip.Addr) {
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // host shutting down during set-up
-	defer stop()
+	if !h.setupStarted(conn) {
+		return
+	}
+	defer h.setupEnded(conn)
+	h.log.Info("connection accepted", "ip", ipText)
 	pending := true
 	defer func() {
 		if pending {
@@ -243,12 +226,12 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 	br := bufio.NewReaderSize(conn, 4<<10)
 	raw := make([]byte, wire.ClientHeaderLen)
 	if _, err := io.ReadFull(br, raw); err != nil {
-		h.log.Debug("no client header", "ip", ipText, "err", err)
+		h.log.Info("connection ended", "ip", ipText, "reason", "no client header", "err", err)
 		return
 	}
 	hdr, err := wire.ParseClientHeader(raw)
 	if err != nil {
-		h.log.Debug("bad client header", "ip", ipText, "err", err)
+		h.log.Info("connection refused", "ip", ipText, "reason", "bad client header", "err", err)
 		h.logs.activity(store.Activity{IP: ipText, SessionID: sid, Entry: "Session Ended"})
 		return
 	}
@@ -265,6 +248,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {
 			reply.Reply = wire.ReplyNoCert
+			h.log.Info("connection refused", "ip", ipText, "reason", "no certificate for the common name", "cn", hdr.CommonName)
 			_, _ = conn.Write(reply.Marshal())
 			return
 		}
@@ -280,7 +264,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 			MinVersion:   tls.VersionTLS12,
 		})
 		if err := tc.HandshakeContext(ctx); err != nil {
-			h.log.Debug("tls handshake failed", "ip", ipText, "err", err)
+			h.log.Info("connection ended", "ip", ipText, "reason", "TLS handshake failed", "err", err)
 			return
 		}
 		stream, reader = tc, nil
@@ -310,53 +294,15 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 	h.metrics.SessionsOpened.Inc()
 	h.mu.Lock()
 	h.sessions[sid] = s
+	delete(h.pending, conn)
+	if h.notice != "" {
+		s.EndWithNotice(h.notice)
+	}
 	h.mu.Unlock()
 	s.Run(ctx)
 	h.mu.Lock()
 	delete(h.sessions, sid)
 	h.mu.Unlock()
-}
-
-// certFor picks the certificate for a common name: an installed, valid one
-// for that name, else the default (decision 5 of the spec README).
-func (h *Host) certFor(ctx context.Context, cn string) *tlscert.Pair {
-	if cn != "" {
-		if c, err := h.cfg.Store.Cert(ctx, cn); err == nil {
-			if p, err := tlscert.Parse(c.CertPEM, c.KeyPEM); err == nil && p.Valid(time.Now()) {
-				return p
-			}
-		}
-	}
-	return h.cfg.DefaultCert
-}
-
-func (h *Host) closeSessions() {
-	h.mu.Lock()
-	all := make([]*session.Session, 0, len(h.sessions))
-	for _, s := range h.sessions {
-		all = append(all, s)
-	}
-	h.mu.Unlock()
-	for _, s := range all {
-		s.Close()
-	}
-}
-
-func (h *Host) loadBans(ctx context.Context) error {
-	list, err := h.cfg.Store.Bans(ctx)
-	if err != nil {
-		return fmt.Errorf("host: bans: %w", err)
-	}
-	bans := make(map[netip.Addr]struct{}, len(list))
-	for _, b := range list {
-		if a, err := netip.ParseAddr(b); err == nil {
-			bans[a.Unmap()] = struct{}{}
-		}
-	}
-	h.mu.Lock()
-	h.bans = bans
-	h.mu.Unlock()
-	return nil
 }
 
 // Settings returns the current host settings from the store.
@@ -408,34 +354,6 @@ func (h *Host) Ranks(ctx context.Context) ([]store.CommandRank, error) {
 	return h.ranks.Get(ctx, h.cfg.Store.CommandRanks)
 }
 
-// Exit stops the host gracefully.
-func (h *Host) Exit() {
-	h.mu.Lock()
-	stop := h.stop
-	h.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-// Restart ends every session and reloads the host's cached state; the
-// listener keeps running (a changed listen address needs a process restart).
-func (h *Host) Restart() {
-	h.closeSessions()
-	ctx := context.Background()
-	if sc, ok := h.cfg.Store.(*settingsCache); ok {
-		sc.c.Invalidate()
-	}
-	if s, err := h.cfg.Store.Settings(ctx); err == nil {
-		h.maxSessions.Store(s.MaxSessions)
-	}
-	if a, err := h.cfg.Store.AdmissionSettings(ctx); err == nil {
-		h.adm.setConfig(a)
-	}
-	h.ReloadBans()
-	h.ranks.Invalidate()
-}
-
 // SetMaxSessions changes the session limit and stores it in the settings.
 func (h *Host) SetMaxSessions(n uint32) {
 	if n == 0 {
@@ -448,13 +366,6 @@ func (h *Host) SetMaxSessions(n uint32) {
 		if err := h.cfg.Store.SaveSettings(ctx, s); err != nil {
 			h.log.Error("save max sessions", "err", err)
 		}
-	}
-}
-
-// ReloadBans reloads the ban list from the store.
-func (h *Host) ReloadBans() {
-	if err := h.loadBans(context.Background()); err != nil {
-		h.log.Error("reload bans", "err", err)
 	}
 }
 

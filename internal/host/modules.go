@@ -167,3 +167,17 @@ func (h *Host) ModuleRuntime() *module.Runtime { return h.mods.rt }
 func (h *Host) SessionPublished(id wire.SessionID, info *module.SessionInfo) {
 	h.mods.rt.Publish(id, info)
 }
+
+// closeAll stops every external module (listing processes are killed;
+// command instances were ended with their sessions) and empties the set.
+func (m *externalModules) closeAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, e := range m.byPath {
+		e.Close()
+		m.h.log.Info("module stopped", "module", p)
+	}
+	m.byPath, m.order = map[string]*module.External{}, nil
+	m.disabled = map[string]bool{}
+	m.rebuildLocked()
+}

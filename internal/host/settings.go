@@ -39,3 +39,6 @@ func (c *settingsCache) SaveSettings(ctx context.Context, s store.Settings) erro
 	c.c.Set(s)
 	return nil
 }
+
+// invalidate makes the next Settings read the database.
+func (c *settingsCache) invalidate() { c.c.Invalidate() }

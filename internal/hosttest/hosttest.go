@@ -41,7 +41,8 @@ type Host struct {
 	Cert    *tlscert.Pair
 	DataDir string
 	cancel  context.CancelFunc
-	done    chan error
+	done    chan struct{} // closed when Serve has returned
+	err     error         // what Serve returned, set before done closes
 }
 
 // Options change how Start configures the host.
@@ -66,6 +67,10 @@ type Options struct {
 	// Log, if set, receives the host's log (default: discarded unless
 	// MRCI_TEST_LOG is set).
 	Log *slog.Logger
+	// ListenAddr is the address to listen on (default 127.0.0.1:0).
+	ListenAddr string
+	// MaxSessions overrides the stored session limit for this run.
+	MaxSessions uint32
 }
 
 // NoDelays returns the default account limits without login delays, the
@@ -116,12 +121,16 @@ func StartWith(t testing.TB, o Options) *Host {
 	h, err := host.New(ctx, host.Config{
 		Store: hostStore, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
-		HeaderTimeout: o.HeaderTimeout, Email: o.Email,
+		HeaderTimeout: o.HeaderTimeout, Email: o.Email, MaxSessions: o.MaxSessions, DrainTimeout: 5 * time.Second,
+		DatabasePath: filepath.Join(dir, "mrci.db"),
 	})
 	if err != nil {
 		t.Fatalf("host: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if o.ListenAddr == "" {
+		o.ListenAddr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", o.ListenAddr)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -129,8 +138,11 @@ func StartWith(t testing.TB, o Options) *Host {
 		ln = o.WrapListener(ln)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan error, 1)}
-	go func() { th.done <- h.Serve(sctx, ln) }()
+	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		th.err = h.Serve(sctx, ln)
+		close(th.done)
+	}()
 	t.Cleanup(func() {
 		th.Stop()
 		_ = st.Close()
@@ -141,14 +153,18 @@ func StartWith(t testing.TB, o Options) *Host {
 // Stop stops the host and waits until every session has ended.
 func (h *Host) Stop() {
 	h.cancel()
-	if h.done != nil {
-		select {
-		case <-h.done:
-		case <-time.After(10 * time.Second):
-		}
-		h.done = nil
+	select {
+	case <-h.done:
+	case <-time.After(30 * time.Second):
 	}
 }
+
+// Done is closed when the host's Serve has returned (after Stop, or after
+// close_host).
+func (h *Host) Done() <-chan struct{} { return h.done }
+
+// ServeErr returns what Serve returned; call it after Done is closed.
+func (h *Host) ServeErr() error { return h.err }
 
 // Dial connects an anonymous client (loopback: plaintext unless ForceTLS).
 func (h *Host) Dial(t testing.TB) *client.Client {

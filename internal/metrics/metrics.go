@@ -1,10 +1,12 @@
 // Package metrics holds the host's Prometheus metrics and the HTTP handler
-// that serves them (with the runtime profiler under /debug/pprof/).
+// that serves them, the health probes and, when asked for, the runtime
+// profiler under /debug/pprof/.
 package metrics
 
 import (
 	"net/http"
 	"net/http/pprof"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +27,13 @@ type Metrics struct {
 	ConnectionsRefused *prometheus.CounterVec // by reason
 	Panics             *prometheus.CounterVec // by where
 	AcceptErrors       prometheus.Counter
+	// AuthAttempts counts password log-in attempts by result
+	// ("accepted", "refused").
+	AuthAttempts *prometheus.CounterVec
+	// CommandSeconds is the time from a command call's first frame to its
+	// IDLE, per command name (interactive calls include the time the user
+	// takes to answer).
+	CommandSeconds *prometheus.HistogramVec
 }
 
 // New creates the metrics; sessions and deliveries are read from the given
@@ -42,6 +51,11 @@ func New(sessions func() float64, deliveries func() float64) *Metrics {
 		SlowConsumers:  c("slow_consumers_total", "Sessions ended because their outbound queue or mailbox overflowed."),
 		AsyncsRefused:  c("asyncs_refused_total", "Async commands from modules refused by the routing rules."),
 		SessionsOpened: c("sessions_opened_total", "Sessions that completed set-up."),
+		AuthAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mrci", Name: "auth_attempts_total",
+			Help: "Password log-in attempts, by result."}, []string{"result"}),
+		CommandSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "mrci", Name: "command_seconds",
+			Help:    "Time from a command call's first frame to its IDLE, by command.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"command"}),
 	}
 	m.ConnectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mrci", Name: "connections_refused_total",
 		Help: "Connections refused before they became sessions, by reason."}, []string{"reason"})
@@ -50,6 +64,7 @@ func New(sessions func() float64, deliveries func() float64) *Metrics {
 	m.AcceptErrors = c("accept_errors_total", "Temporary accept errors (EMFILE, ENFILE, ...) the listener retried after a back-off.")
 	reg.MustRegister(m.ConnectionsRefused, m.Panics, m.AcceptErrors)
 	reg.MustRegister(m.FramesIn, m.FramesOut, m.CastsDropped, m.SlowConsumers, m.AsyncsRefused, m.SessionsOpened,
+		m.AuthAttempts, m.CommandSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: "sessions", Help: "Live sessions."}, sessions),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mrci", Name: "async_deliveries_total",
 			Help: "Async deliveries made by the bus (one per receiving session)."}, deliveries),
@@ -57,15 +72,39 @@ func New(sessions func() float64, deliveries func() float64) *Metrics {
 	return m
 }
 
-// Handler serves /metrics and /debug/pprof/.
-func (m *Metrics) Handler() http.Handler {
+// HandlerOptions choose what Handler serves besides /metrics.
+type HandlerOptions struct {
+	// Pprof adds the Go profiler under /debug/pprof/.
+	Pprof bool
+	// Ready, if set, answers /readyz: nil means ready (200), an error is
+	// reported with 503.
+	Ready func() error
+}
+
+// Handler serves /metrics, /healthz (the process answers: 200 "ok"),
+// /readyz and, with Pprof, /debug/pprof/.
+func (m *Metrics) Handler(o HandlerOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if o.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
@@ -86,6 +125,25 @@ func (m *Metrics) Panicked(where string) {
 // GaugeFunc registers a gauge read from f at scrape time.
 func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help}, f))
+}
+
+// AuthAttempt counts one password log-in attempt unless m is nil.
+func (m *Metrics) AuthAttempt(accepted bool) {
+	if m == nil {
+		return
+	}
+	r := "refused"
+	if accepted {
+		r = "accepted"
+	}
+	m.AuthAttempts.WithLabelValues(r).Inc()
+}
+
+// ObserveCommand records the duration of one command call unless m is nil.
+func (m *Metrics) ObserveCommand(command string, d time.Duration) {
+	if m != nil {
+		m.CommandSeconds.WithLabelValues(command).Observe(d.Seconds())
+	}
 }
 
 // Inc adds one to c unless m is nil.

@@ -60,6 +60,7 @@ func (rt *Runtime) spawn(path string, mode []string, sessionFile, dir string, st
 		rt.release()
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
+	rt.cfg.Load().Log.Info("module process started", "module", path, "pid", cmd.Process.Pid, "mode", strings.Join(mode, " "))
 	p := &process{rt: rt, cmd: cmd, ln: ln, sock: d.sock, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()

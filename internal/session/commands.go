@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
@@ -37,6 +38,9 @@ type instance struct {
 	// session's own account logs it out); it stays until its IDLE so its
 	// normal reply reaches the client, and its id is not reused meanwhile.
 	detached bool
+	// started is when the current call's first frame arrived (zero
+	// between calls), for the command latency histogram.
+	started time.Time
 }
 
 type instOutput struct {
@@ -326,6 +330,9 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	}
 	if !f.Type.IsControl() {
 		in.idle = false
+		if in.started.IsZero() {
+			in.started = time.Now()
+		}
 	}
 	if in.inst.Input(f.Type, f.Payload) {
 		return
@@ -350,6 +357,10 @@ func (s *Session) instanceOutput(e instOutput) {
 	s.sendFrame(e.t, cmd, branch, e.payload)
 	if e.t == wire.TypeIdle {
 		in.idle = true
+		if !in.started.IsZero() {
+			s.cfg.Metrics.ObserveCommand(in.cmd.clientName, time.Since(in.started))
+			in.started = time.Time{}
+		}
 		if in.detached {
 			s.endDetached(in)
 		}

@@ -23,6 +23,7 @@ type outQueue struct {
 	spare   [][]byte
 	bytes   int
 	closed  bool
+	final   bool // the last frame is queued: the writer ends once it is written
 	casts   bool // a cast from another session is queued
 	dropped uint64
 	soft    int
@@ -46,7 +47,7 @@ const (
 func (q *outQueue) push(frame []byte, droppable bool) pushResult {
 	q.mu.Lock()
 	switch {
-	case q.closed:
+	case q.closed || q.final:
 		q.mu.Unlock()
 		return queueClosed
 	case droppable && q.bytes+len(frame) > q.soft:
@@ -71,10 +72,34 @@ func (q *outQueue) push(frame []byte, droppable bool) pushResult {
 	return pushed
 }
 
+// pushFinal queues a last frame regardless of the limits and refuses every
+// later push; the writer returns once everything queued is written.
+func (q *outQueue) pushFinal(frame []byte) bool {
+	q.mu.Lock()
+	if q.closed || q.final {
+		q.mu.Unlock()
+		return false
+	}
+	q.frames = append(q.frames, frame)
+	q.bytes += len(frame)
+	q.final = true
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 // take returns everything queued, waiting until something is or done closes.
+// After the final frame has been taken it reports false.
 func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
 	for {
 		q.mu.Lock()
+		if len(q.frames) == 0 && q.final {
+			q.mu.Unlock()
+			return nil, false
+		}
 		if len(q.frames) > 0 {
 			out := q.frames
 			q.frames = q.spare[:0]

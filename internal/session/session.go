@@ -251,6 +251,21 @@ func (s *Session) end() {
 // Close ends the session.
 func (s *Session) Close() { s.end() }
 
+// EndWithNotice sends text as an ASYNC_SYS_MSG TEXT frame after everything
+// already queued, and ends the session once it is written (or when the
+// write fails or times out). Frames queued afterwards are dropped. Safe to
+// call from any goroutine; it reports false when the session was already
+// ending.
+func (s *Session) EndWithNotice(text string) bool {
+	p := wire.EncodeText(text)
+	b := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(p)), wire.TypeText, uint16(wire.AsyncSysMsg), 0, len(p))
+	if !s.out.pushFinal(append(b, p...)) {
+		s.end()
+		return false
+	}
+	return true
+}
+
 // Run serves the session until the connection closes, the session is ended
 // or ctx is cancelled. It sends ASYNC_RDY and the public commands first.
 func (s *Session) Run(ctx context.Context) {

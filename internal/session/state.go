@@ -134,6 +134,7 @@ func (s *Session) login(ctx context.Context, id wire.UserID) {
 		s.logout(ctx, false)
 	}
 	s.st.user = &u
+	s.log.Info("login", "user", u.Name, "ip", s.cfg.IP)
 	s.st.registered = u.Created.UTC().Format("2006-01-02 15:04:05")
 	s.cfg.Bus.SetUser(s.cfg.ID, u.ID)
 	s.loadChannels(ctx)
@@ -170,6 +171,7 @@ func (s *Session) logout(ctx context.Context, reload bool) {
 	if s.st.user == nil {
 		return
 	}
+	s.log.Info("logout", "user", s.st.user.Name, "ip", s.cfg.IP)
 	s.closeAllP2P()
 	if s.st.active && s.st.open.Len() > 0 {
 		s.peerStat(s.st.open, wire.SubChannelList{}, true)

@@ -407,6 +407,17 @@ type Store interface {
 	AdmissionSettings(ctx context.Context) (AdmissionSettings, error)
 	// SaveAdmissionSettings validates and stores the admission settings.
 	SaveAdmissionSettings(ctx context.Context, a AdmissionSettings) error
+	// ---- host administration (issue 9; admin.go) ----
+
+	// AdminSettings returns the administration settings row (defaults
+	// when it is missing).
+	AdminSettings(ctx context.Context) (AdminSettings, error)
+	// SaveAdminSettings replaces the administration settings row.
+	SaveAdminSettings(ctx context.Context, s AdminSettings) error
+	// PruneLogs deletes the activity, auth and debug log rows stamped
+	// before the given time, in one transaction, and returns how many
+	// rows were deleted.
+	PruneLogs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

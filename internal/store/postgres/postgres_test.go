@@ -211,6 +211,11 @@ func TestConcurrentMigration(t *testing.T) {
 	if !slices.Equal(versions, postgres.MigrationVersions()) {
 		t.Fatalf("versions %v", versions)
 	}
+	for i := 1; i < len(versions); i++ {
+		if versions[i] <= versions[i-1] {
+			t.Fatalf("versions %v: a migration ran twice", versions)
+		}
+	}
 	st, err := stores[nodes-1].Settings(t.Context())
 	if err != nil || st != store.DefaultSettings() {
 		t.Fatalf("settings %+v, %v", st, err)

@@ -235,6 +235,21 @@ func migrations() []migration {
 			return err
 		},
 	}, {
+		// 3: host administration settings (admin.go).
+		version: 3,
+		stmts: []string{
+			`CREATE TABLE admin_settings (
+				id integer PRIMARY KEY CHECK (id = 1),
+				cert_auto_generate boolean NOT NULL DEFAULT true,
+				log_retention_days bigint NOT NULL DEFAULT 0,
+				ban_ends_sessions boolean NOT NULL DEFAULT true
+			)`,
+			`INSERT INTO admin_settings (id) VALUES (1)`,
+			`CREATE INDEX ip_history_time_stamp ON ip_history (time_stamp)`,
+			`CREATE INDEX auth_log_time_stamp ON auth_log (time_stamp)`,
+			`CREATE INDEX host_debug_messages_time_stamp ON host_debug_messages (time_stamp)`,
+		},
+	}, {
 		// Version 4: e-mail verification and password recovery (issue 11),
 		// as in the SQLite schema.
 		version: 4,

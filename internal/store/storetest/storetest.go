@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdmissionSettings", testAdmissionSettings},
 	}
 	tests = append(tests, emailTests()...)
+	tests = append(tests, adminTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
