@@ -128,6 +128,7 @@ func serveCmd(opts *options) *cobra.Command {
 	var forceTLS bool
 	var maxSessions uint32
 	var metricsAddr string
+	var ranks defaultRanks // cmd/mrci/ranks.go
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "run the host in the foreground (legacy: -host)",
@@ -140,12 +141,18 @@ func serveCmd(opts *options) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if err := ranks.check(ctx, st); err != nil {
+				return err
+			}
 			generated, err := host.EnsureRoot(ctx, st, password.DefaultParams, os.Getenv("MRCI_ROOT_PASSWORD"))
 			if err != nil {
 				return err
 			}
 			if generated != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "first start: created account root with password %s (you must change it at first login; `mrci about` shows it until then)\n", generated)
+			}
+			if err := ranks.install(ctx, st); err != nil {
+				return err
 			}
 			cert, err := tlscert.LoadOrCreateDefault(filepath.Join(opts.dataDir, "tls"))
 			if err != nil {
@@ -191,6 +198,7 @@ func serveCmd(opts *options) *cobra.Command {
 	c.Flags().StringVar(&addr, "addr", "", "listen address ip:port (default: the stored setting, 127.0.0.1:35516 at first)")
 	c.Flags().BoolVar(&forceTLS, "force-tls", false, "make every client, loopback included, use TLS (reply 2)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /debug/pprof/ on this address (e.g. 127.0.0.1:9516)")
+	ranks.register(c.Flags())
 	c.Flags().Uint32Var(&maxSessions, "max-sessions", 0, "store a new maximum number of concurrent sessions (default: keep the stored setting, 100 at first)")
 	return c
 }
