@@ -35,6 +35,7 @@ type repl struct {
 	errw    io.Writer
 	sigint  chan os.Signal
 	closeRL func()
+	names   *names
 }
 
 // interactive runs the prompt until #quit, end of input or a lost
@@ -61,7 +62,7 @@ func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
 	}
 	var once sync.Once
 	r := &repl{c: c, rl: rl, out: rl.Stdout(), errw: rl.Stderr(), sigint: make(chan os.Signal, 1),
-		closeRL: func() { once.Do(func() { rl.Close() }) }}
+		closeRL: func() { once.Do(func() { rl.Close() }) }, names: newNames()}
 	defer r.closeRL()
 	signal.Notify(r.sigint, os.Interrupt)
 	defer signal.Stop(r.sigint)
@@ -330,7 +331,7 @@ func (r *repl) readPassword(prompt string) (string, error) {
 func (r *repl) report(ctx context.Context, name string, err error) int {
 	switch {
 	case errors.Is(err, client.ErrUnknownCommand):
-		fmt.Fprintf(r.errw, "%s: unknown command (#commands lists the commands)\n", name)
+		fmt.Fprintln(r.errw, unavailable(r.c, name))
 	case r.c.Err() != nil:
 		return exitConnErr
 	case ctx.Err() != nil:
@@ -413,47 +414,14 @@ func (r *repl) session() {
 	fmt.Fprint(r.out, sb.String())
 }
 
-// printAsync prints one async frame.
+// printAsync prints one async frame above the prompt.
 func (r *repl) printAsync(f wire.Frame) {
-	if s, toErr := formatAsync(f); s != "" {
-		if toErr {
-			fmt.Fprint(r.errw, s)
-		} else {
-			fmt.Fprint(r.out, s)
-		}
+	l := r.names.formatAsync(f)
+	switch l.kind {
+	case kindHidden:
+	case kindError:
+		fmt.Fprintln(r.errw, l.text)
+	default:
+		fmt.Fprintln(r.out, l.text)
 	}
-}
-
-// formatAsync renders an async frame for the terminal: TEXT and ERR on
-// ASYNC_SYS_MSG as system messages, MY_INFO as a one-line summary, the
-// set-up and bookkeeping frames (ready, command table, keep-alive) not at
-// all, and everything else as "[ASYNC_NAME] TYPE N bytes".
-func formatAsync(f wire.Frame) (s string, toStderr bool) {
-	id := wire.AsyncID(f.Cmd)
-	switch {
-	case id == wire.AsyncRdy || id == wire.AsyncAddCmd || id == wire.AsyncRmCmd || id == wire.AsyncKeepAlive:
-		return "", false
-	case id == wire.AsyncSysMsg && f.Type == wire.TypeText:
-		return ensureNewline(wire.DecodeText(f.Payload)), false
-	case id == wire.AsyncSysMsg && f.Type == wire.TypeErr:
-		return ensureNewline(wire.DecodeText(f.Payload)), true
-	case id == wire.AsyncSysMsg && f.Type == wire.TypeMyInfo:
-		mi, err := wire.ParseMyInfo(f.Payload)
-		if err != nil {
-			break
-		}
-		if mi.Peer.UserID.IsZero() {
-			return "* not logged in\n", false
-		}
-		return fmt.Sprintf("* logged in as %s, rank %d\n", userLabel(mi), mi.Rank), false
-	}
-	return fmt.Sprintf("[%s] %s %d bytes\n", id, f.Type, len(f.Payload)), false
-}
-
-// userLabel is "name" or "name (display name)".
-func userLabel(mi wire.MyInfo) string {
-	if mi.Peer.DisplayName == "" || mi.Peer.DisplayName == mi.Peer.UserName {
-		return mi.Peer.UserName
-	}
-	return mi.Peer.UserName + " (" + mi.Peer.DisplayName + ")"
 }

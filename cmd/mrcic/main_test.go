@@ -108,7 +108,7 @@ func TestScriptingErrors(t *testing.T) {
 		t.Errorf("ERR: %+v", r)
 	}
 	r = runMrcic(t, "", "--addr", h.Addr, "-c", "nosuch x", "-c", "echo after")
-	if r.code != 1 || !strings.Contains(r.stderr, "nosuch: unknown command") || r.stdout != "after" {
+	if r.code != 1 || !strings.Contains(r.stderr, "nosuch: not available before login") || r.stdout != "after" {
 		t.Errorf("unknown command: %+v", r)
 	}
 }
@@ -116,7 +116,7 @@ func TestScriptingErrors(t *testing.T) {
 func TestScriptingPrompt(t *testing.T) {
 	h := fakeHost(t, clienttest.Config{})
 	r := runMrcic(t, "abc\n", "--addr", h.Addr, "-c", "secret", "-c", "secret")
-	if r.code != 1 || r.stdout != "cba\n" || !strings.Contains(r.stderr, "no input left") {
+	if r.code != 1 || r.stdout != "cba\n" || !strings.Contains(r.stderr, "no answer is left") {
 		t.Errorf("%+v", r)
 	}
 }
@@ -206,27 +206,6 @@ func TestSplitCommandLine(t *testing.T) {
 	} {
 		if n, a := splitCommandLine(tc.in); n != tc.name || a != tc.args {
 			t.Errorf("splitCommandLine(%q) = %q, %q", tc.in, n, a)
-		}
-	}
-}
-
-func TestFormatAsync(t *testing.T) {
-	mi := wire.MyInfo{Peer: wire.PeerInfo{UserName: "root", DisplayName: "Root"}, Rank: 1}
-	mi.Peer.UserID[0] = 1
-	for _, tc := range []struct {
-		f      wire.Frame
-		want   string
-		stderr bool
-	}{
-		{wire.Frame{Type: wire.TypeText, Cmd: 1, Payload: wire.EncodeText("\nReady!\n\n")}, "", false},
-		{wire.Frame{Type: wire.TypeNewCmd, Cmd: 35}, "", false},
-		{wire.Frame{Type: wire.TypeText, Cmd: 2, Payload: wire.EncodeText("hello")}, "hello\n", false},
-		{wire.Frame{Type: wire.TypeErr, Cmd: 2, Payload: wire.EncodeText("err: x\n")}, "err: x\n", true},
-		{wire.Frame{Type: wire.TypeMyInfo, Cmd: 2, Payload: mi.Marshal()}, "* logged in as root (Root), rank 1\n", false},
-		{wire.Frame{Type: wire.TypePeerInfo, Cmd: 17, Payload: make([]byte, 306)}, "[ASYNC_LIMITED_CAST] PEER_INFO 306 bytes\n", false},
-	} {
-		if got, toErr := formatAsync(tc.f); got != tc.want || toErr != tc.stderr {
-			t.Errorf("formatAsync(%d %s) = %q, %v", tc.f.Cmd, tc.f.Type, got, toErr)
 		}
 	}
 }

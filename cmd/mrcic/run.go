@@ -40,6 +40,9 @@ type flags struct {
 	timeout         time.Duration
 	connectTimeout  time.Duration
 	history         string
+	answers         []string
+	yes             bool
+	json            bool
 }
 
 // env is the process environment run works in, so that tests can supply
@@ -83,6 +86,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.StringArrayVarP(&f.commands, "command", "c", nil, "run `CMDLINE` (\"name arguments\") and exit; repeatable")
 	fl.DurationVar(&f.timeout, "timeout", 0, "abort a -c command that takes longer than this (0: no limit)")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 15*time.Second, "time limit for connecting")
+	fl.StringArrayVar(&f.answers, "answer", nil, "answer the next prompt of a -c command with `TEXT`; repeatable, used in order")
+	fl.BoolVar(&f.yes, "yes", false, "answer y to the y/n questions of -c commands (after the --answer values)")
+	fl.BoolVar(&f.json, "json", false, "with -c: print every frame as a JSON line {type, command, text} and a final {type: EXIT, exit}")
 	fl.StringVar(&f.history, "history", defaultHistory(), "interactive history `FILE` (empty: no history file)")
 	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca")
 	cmd.SetArgs(args)
