@@ -17,6 +17,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// mrcic's defaults (known hosts, history) live in $HOME: keep the
+	// tests' out of the real one.
+	home, err := os.MkdirTemp("", "mrcic-test-home")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("HOME", home)
+	defer os.RemoveAll(home)
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
 }
 
@@ -173,11 +181,11 @@ func TestScriptingConnectionErrors(t *testing.T) {
 func TestScriptingTLS(t *testing.T) {
 	h := fakeHost(t, clienttest.Config{Reply: wire.ReplyTLS})
 	// Trust on first use prints the fingerprint.
-	r := runMrcic(t, "", "--addr", h.Addr, "-c", "echo tofu")
-	if r.code != 0 || r.stdout != "tofu" || !strings.Contains(r.stderr, "SHA-256 fingerprint") {
+	r := runMrcic(t, "", "--addr", h.Addr, "--known-hosts", filepath.Join(t.TempDir(), "kh"), "-c", "echo tofu")
+	if r.code != 0 || r.stdout != "tofu" || !strings.Contains(r.stderr, "trusted on first use") {
 		t.Fatalf("TOFU: %+v", r)
 	}
-	fp := r.stderr[strings.Index(r.stderr, "fingerprint ")+len("fingerprint "):]
+	fp := r.stderr[strings.Index(r.stderr, "sha256:")+len("sha256:"):]
 	fp = fp[:strings.IndexByte(fp, ' ')]
 	// Pinning the printed fingerprint, or the PEM, works and prints nothing.
 	for _, pin := range []string{fp + "\n", string(h.CertPEM)} {
@@ -190,9 +198,13 @@ func TestScriptingTLS(t *testing.T) {
 	if r.code != 0 || r.stdout != "ca" {
 		t.Errorf("--ca: %+v", r)
 	}
+	r = runMrcic(t, "", "--addr", h.Addr, "--system-ca", "--common-name", "localhost", "-c", "echo x")
+	if r.code != 2 || !strings.Contains(r.stderr, "certificate") || r.stdout != "" {
+		t.Errorf("--system-ca with a self-signed host: %+v", r)
+	}
 	_, otherPEM, _ := clienttest.SelfSigned("localhost")
 	r = runMrcic(t, "", "--addr", h.Addr, "--cert-pin", writeFile(t, "pin", string(otherPEM)), "-c", "echo x")
-	if r.code != 2 || !strings.Contains(r.stderr, "does not match") {
+	if r.code != 3 || !strings.Contains(r.stderr, "does not match") {
 		t.Errorf("wrong pin: %+v", r)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	exitOK      = 0
 	exitCmdErr  = 1 // a command failed (ERR, unknown, aborted)
 	exitConnErr = 2 // connect, login or lost connection; also usage errors
+	exitCertErr = 3 // the host's certificate is not the recorded one
 )
 
 // flags holds the command-line options.
@@ -43,6 +44,9 @@ type flags struct {
 	answers         []string
 	yes             bool
 	json            bool
+	knownHosts      string
+	acceptNewCert   bool
+	systemCA        bool
 }
 
 // env is the process environment run works in, so that tests can supply
@@ -81,6 +85,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.StringVar(&f.newPasswordFile, "new-password-file", "", "answer a forced password change with the first line of `FILE`")
 	fl.StringVar(&f.certPin, "cert-pin", "", "trust only the host certificate in `FILE` (PEM certificate or SHA-256 fingerprint)")
 	fl.StringVar(&f.caFile, "ca", "", "verify the host certificate against the CA certificates in `FILE`")
+	fl.BoolVar(&f.systemCA, "system-ca", false, "verify the host certificate against the system's root CAs")
+	fl.StringVar(&f.knownHosts, "known-hosts", defaultKnownHosts(), "`FILE` recording the certificate of each host (trust on first use, like ssh); empty: do not record")
+	fl.BoolVar(&f.acceptNewCert, "accept-new-cert", false, "accept and record a host certificate that differs from the one in --known-hosts")
 	fl.StringVar(&f.commonName, "common-name", "", "certificate common name to ask the host for (default: host part of --addr)")
 	fl.StringVar(&f.appName, "app-name", "mrcic "+client.Version, "application name sent to the host")
 	fl.StringArrayVarP(&f.commands, "command", "c", nil, "run `CMDLINE` (\"name arguments\") and exit; repeatable")
@@ -90,7 +97,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.BoolVar(&f.yes, "yes", false, "answer y to the y/n questions of -c commands (after the --answer values)")
 	fl.BoolVar(&f.json, "json", false, "with -c: print every frame as a JSON line {type, command, text} and a final {type: EXIT, exit}")
 	fl.StringVar(&f.history, "history", defaultHistory(), "interactive history `FILE` (empty: no history file)")
-	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca")
+	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca", "system-ca")
 	cmd.SetArgs(args)
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
@@ -123,18 +130,11 @@ func (e *env) main(ctx context.Context, f *flags) int {
 	ictx := ctx
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	dctx, cancel := context.WithTimeout(ctx, f.connectTimeout)
-	c, err := client.Dial(dctx, f.addr, opts)
-	cancel()
-	if err != nil {
-		e.errorf("connecting to %s: %v", f.addr, err)
-		return exitConnErr
+	c, code := e.dial(ctx, f, opts)
+	if code != exitOK {
+		return code
 	}
 	defer c.Close()
-	if c.Encrypted() && opts.TrustHostCert && c.HostCert() != nil {
-		e.errorf("host certificate SHA-256 fingerprint %s (trusted on first use; save it to a file and pass --cert-pin FILE to pin it)",
-			client.Fingerprint(c.HostCert()))
-	}
 	if f.user != "" {
 		if code := e.login(ctx, c, f); code != exitOK {
 			return code
@@ -167,10 +167,70 @@ func (f *flags) clientOptions() (client.Options, error) {
 			return opts, fmt.Errorf("--ca %s: no PEM certificate found", f.caFile)
 		}
 		opts.RootCAs = pool
+	case f.systemCA:
+		// the zero Options verify against the system roots
 	default:
 		opts.TrustHostCert = true
 	}
 	return opts, nil
+}
+
+// dial connects and applies the known-hosts check when the certificate is
+// trusted on first use (no --cert-pin, --ca or --system-ca). The check
+// runs before anything is sent on the session: TrustHostCert makes the TLS
+// handshake prove the key of the HOST_CERT certificate, so comparing that
+// certificate's fingerprint with the recorded one is as strong as pinning
+// it.
+func (e *env) dial(ctx context.Context, f *flags, opts client.Options) (*client.Client, int) {
+	dctx, cancel := context.WithTimeout(ctx, f.connectTimeout)
+	c, err := client.Dial(dctx, f.addr, opts)
+	cancel()
+	if err != nil {
+		e.errorf("connecting to %s: %v", f.addr, err)
+		if errors.Is(err, client.ErrCertMismatch) {
+			return nil, exitCertErr
+		}
+		return nil, exitConnErr
+	}
+	if !c.Encrypted() || !opts.TrustHostCert || c.HostCert() == nil {
+		return c, exitOK // plaintext (loopback), or verified by pin or CA
+	}
+	fp := client.Fingerprint(c.HostCert())
+	if f.knownHosts == "" {
+		e.errorf("host certificate sha256:%s accepted without verification (--known-hosts is empty)", fp)
+		return c, exitOK
+	}
+	kh := knownHosts{path: f.knownHosts}
+	recorded, line, err := kh.lookup(f.addr)
+	if err != nil {
+		c.Close()
+		e.errorf("reading %s: %v", f.knownHosts, err)
+		return nil, exitConnErr
+	}
+	switch {
+	case recorded == fp:
+		return c, exitOK
+	case recorded == "":
+		if err := kh.record(f.addr, fp); err != nil {
+			c.Close()
+			e.errorf("recording the host certificate in %s: %v", f.knownHosts, err)
+			return nil, exitConnErr
+		}
+		e.errorf("new host %s: certificate sha256:%s trusted on first use and recorded in %s", f.addr, fp, f.knownHosts)
+		return c, exitOK
+	case f.acceptNewCert:
+		if err := kh.record(f.addr, fp); err != nil {
+			c.Close()
+			e.errorf("recording the host certificate in %s: %v", f.knownHosts, err)
+			return nil, exitConnErr
+		}
+		e.errorf("host %s: the changed certificate sha256:%s was accepted (--accept-new-cert) and recorded in %s", f.addr, fp, f.knownHosts)
+		return c, exitOK
+	default:
+		c.Close()
+		fmt.Fprint(e.stderr, changedWarning(f.addr, f.knownHosts, line, recorded, fp))
+		return nil, exitCertErr
+	}
 }
 
 // login logs in with the password from --password-file, the terminal or
