@@ -29,11 +29,12 @@ type names struct {
 	subs     map[w.SubChannel]string
 	users    map[w.UserID]string
 	sessions map[w.SessionID]string
+	known    map[string]map[string]bool // channel name → sub-channel names joined
 }
 
 func newNames() *names {
 	return &names{channels: map[uint64]string{}, subs: map[w.SubChannel]string{},
-		users: map[w.UserID]string{}, sessions: map[w.SessionID]string{}}
+		users: map[w.UserID]string{}, sessions: map[w.SessionID]string{}, known: map[string]map[string]bool{}}
 }
 
 func (n *names) channel(id uint64) string {
@@ -98,6 +99,16 @@ func (n *names) setChannel(id uint64, name string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.channels[id] = name
+}
+
+// know records a channel and sub-channel name pair for completion.
+func (n *names) know(ch, sub string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.known[ch] == nil {
+		n.known[ch] = map[string]bool{}
+	}
+	n.known[ch][sub] = true
 }
 
 // SetSub records a sub-channel's name.

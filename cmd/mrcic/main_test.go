@@ -17,6 +17,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The pseudo-terminal tests run this test binary as mrcic itself.
+	if os.Getenv("MRCIC_TEST_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	// mrcic's defaults (known hosts, history) live in $HOME: keep the
 	// tests' out of the real one.
 	home, err := os.MkdirTemp("", "mrcic-test-home")

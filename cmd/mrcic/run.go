@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -56,6 +57,11 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	lines  *bufio.Reader // line reader over stdin, shared by all stdin consumers
+
+	con       console     // the terminal console, when there is one
+	seq       uint64      // console reads made by env itself
+	password  string      // the password of the last login, for reconnecting
+	answering atomic.Bool // the console read answers a command (not recorded in history)
 }
 
 // run is the whole program: it parses args, runs scripting or interactive
@@ -63,6 +69,7 @@ type env struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var f flags
 	code := exitOK
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, lines: bufio.NewReader(stdin)}
 	cmd := &cobra.Command{
 		Use:   "mrcic",
 		Short: "Terminal client for MRCI hosts",
@@ -73,12 +80,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e := &env{stdin: stdin, stdout: stdout, stderr: stderr, lines: bufio.NewReader(stdin)}
 			code = e.main(ctx, &f)
 			return nil
 		},
 	}
-	fl := cmd.Flags()
+	for _, sub := range subCommands {
+		cmd.AddCommand(sub(e, &f))
+	}
+	fl := cmd.PersistentFlags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:35516", "`host:port` of the MRCI host")
 	fl.StringVarP(&f.user, "user", "u", "", "log in as this user")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the password from the first line of `FILE` (default: prompt, or first line of stdin)")
@@ -119,32 +128,73 @@ func defaultHistory() string {
 
 // main connects, logs in and runs the selected mode.
 func (e *env) main(ctx context.Context, f *flags) int {
-	opts, err := f.clientOptions()
-	if err != nil {
-		e.errorf("%v", err)
-		return exitConnErr
-	}
-	// Ctrl-C aborts connecting, logging in and scripting mode; the
-	// interactive prompt handles it itself (it terminates the running
-	// command).
+	// Ctrl-C aborts connecting, logging in and scripting mode. On a
+	// terminal the console reads in raw mode, where Ctrl-C is a key: it
+	// cancels the password prompt or the running command at once.
 	ictx := ctx
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	c, code := e.dial(ctx, f, opts)
+	interactive := len(f.commands) == 0
+	r := &repl{e: e, f: f, names: newNames(), shell: shellCommands()}
+	if fd, tty := e.terminal(); tty && (interactive || (f.user != "" && f.passwordFile == "")) {
+		var hist *history
+		if interactive {
+			hist = loadHistory(f.history, e.answering.Load)
+		}
+		k := &completer{c: r.cur.Load, names: r.names, shell: r.shell}
+		con, err := newTTYConsole(fd, e.stdin, e.stdout, hist, k.complete)
+		if err != nil {
+			e.errorf("terminal: %v", err)
+			return exitConnErr
+		}
+		k.show = con.print
+		e.con = con
+		defer func() {
+			if e.con != nil {
+				e.con.close()
+			}
+		}()
+	}
+	c, code := e.connect(ctx, f, false)
 	if code != exitOK {
 		return code
 	}
-	defer c.Close()
-	if f.user != "" {
-		if code := e.login(ctx, c, f); code != exitOK {
-			return code
+	if !interactive {
+		defer c.Close()
+		if e.con != nil {
+			e.con.close() // scripting output is plain
+			e.con = nil
 		}
-	}
-	if len(f.commands) > 0 {
 		return e.script(ctx, c, f)
 	}
 	stop()
-	return e.interactive(ictx, c, f)
+	if e.con == nil {
+		e.con = newPlainConsole(e.lines, e.stdout)
+	}
+	code = e.interactive(ictx, r, c)
+	r.c.Close()
+	return code
+}
+
+// connect dials (see dial) and logs in when --user is given. After the
+// first login the password is kept in memory for reconnecting.
+func (e *env) connect(ctx context.Context, f *flags, again bool) (*client.Client, int) {
+	opts, err := f.clientOptions()
+	if err != nil {
+		e.errorf("%v", err)
+		return nil, exitConnErr
+	}
+	c, code := e.dial(ctx, f, opts)
+	if code != exitOK {
+		return nil, code
+	}
+	if f.user != "" {
+		if code := e.login(ctx, c, f, again); code != exitOK {
+			c.Close()
+			return nil, code
+		}
+	}
+	return c, exitOK
 }
 
 // clientOptions builds the client options from the flags.
@@ -233,39 +283,42 @@ func (e *env) dial(ctx context.Context, f *flags, opts client.Options) (*client.
 	}
 }
 
-// login logs in with the password from --password-file, the terminal or
-// stdin.
-func (e *env) login(ctx context.Context, c *client.Client, f *flags) int {
-	var pw string
+// login logs in with the password from memory (reconnecting),
+// --password-file, the terminal or stdin.
+func (e *env) login(ctx context.Context, c *client.Client, f *flags, again bool) int {
+	pw := e.password
 	var err error
-	if f.passwordFile != "" {
+	switch {
+	case again || pw != "":
+	case f.passwordFile != "":
 		pw, err = firstLine(f.passwordFile)
-	} else if fd, ok := e.terminal(); ok {
-		pw, err = e.readHidden(fd, fmt.Sprintf("Password for %s: ", f.user))
-	} else {
+	case e.con != nil:
+		pw, err = e.readHidden(fmt.Sprintf("Password for %s: ", f.user))
+	default:
 		pw, err = e.readLine()
+	}
+	if errors.Is(err, errInterrupted) || errors.Is(err, io.EOF) && e.con != nil {
+		e.errorf("login cancelled")
+		return exitConnErr
 	}
 	if err != nil {
 		e.errorf("reading the password: %v", err)
 		return exitConnErr
 	}
 	var lopts []client.LoginOption
+	newPW := ""
 	if f.newPasswordFile != "" {
-		npw, err := firstLine(f.newPasswordFile)
-		if err != nil {
+		if newPW, err = firstLine(f.newPasswordFile); err != nil {
 			e.errorf("reading the new password: %v", err)
 			return exitConnErr
 		}
-		lopts = append(lopts, client.WithNewPassword(npw))
+		lopts = append(lopts, client.WithNewPassword(newPW))
 	}
 	err = c.Login(ctx, f.user, pw, lopts...)
-	if errors.Is(err, client.ErrNewPasswordRequired) && len(f.commands) == 0 {
-		if fd, ok := e.terminal(); ok {
-			e.errorf("the host requires a new password for %s", f.user)
-			var npw string
-			if npw, err = e.newPassword(fd); err == nil {
-				err = c.Login(ctx, f.user, pw, client.WithNewPassword(npw))
-			}
+	if errors.Is(err, client.ErrNewPasswordRequired) && len(f.commands) == 0 && e.con != nil {
+		e.errorf("the host requires a new password for %s", f.user)
+		if newPW, err = e.newPassword(); err == nil {
+			err = c.Login(ctx, f.user, pw, client.WithNewPassword(newPW))
 		}
 	}
 	if errors.Is(err, client.ErrNewPasswordRequired) {
@@ -276,16 +329,20 @@ func (e *env) login(ctx context.Context, c *client.Client, f *flags) int {
 		e.errorf("%v", err)
 		return exitConnErr
 	}
+	e.password = pw
+	if newPW != "" {
+		e.password = newPW
+	}
 	return exitOK
 }
 
 // newPassword asks twice for a new password on the terminal.
-func (e *env) newPassword(fd int) (string, error) {
-	a, err := e.readHidden(fd, "New password: ")
+func (e *env) newPassword() (string, error) {
+	a, err := e.readHidden("New password: ")
 	if err != nil {
 		return "", err
 	}
-	b, err := e.readHidden(fd, "Repeat new password: ")
+	b, err := e.readHidden("Repeat new password: ")
 	if err != nil {
 		return "", err
 	}
@@ -295,6 +352,19 @@ func (e *env) newPassword(fd int) (string, error) {
 	return a, nil
 }
 
+// readHidden reads a line without echo from the terminal console; Ctrl-C
+// ends it at once with errInterrupted.
+func (e *env) readHidden(prompt string) (string, error) {
+	e.seq++
+	e.con.request(e.seq, prompt, true)
+	for res := range e.con.results() {
+		if res.seq == e.seq && !errors.Is(res.err, errAborted) {
+			return res.line, res.err
+		}
+	}
+	return "", io.EOF
+}
+
 // terminal returns stdin's file descriptor if stdin is a terminal.
 func (e *env) terminal() (int, bool) {
 	f, ok := e.stdin.(*os.File)
@@ -302,14 +372,6 @@ func (e *env) terminal() (int, bool) {
 		return 0, false
 	}
 	return int(f.Fd()), true
-}
-
-// readHidden reads a line from the terminal without echo.
-func (e *env) readHidden(fd int, prompt string) (string, error) {
-	fmt.Fprint(e.stderr, prompt)
-	b, err := term.ReadPassword(fd)
-	fmt.Fprintln(e.stderr)
-	return string(b), err
 }
 
 // readLine reads the next line of stdin without its line ending; io.EOF
@@ -323,6 +385,10 @@ func (e *env) readLine() (string, error) {
 }
 
 func (e *env) errorf(format string, args ...any) {
+	if e.con != nil {
+		e.con.print(fmt.Sprintf("mrcic: "+format+"\n", args...))
+		return
+	}
 	fmt.Fprintf(e.stderr, "mrcic: "+format+"\n", args...)
 }
 

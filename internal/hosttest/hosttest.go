@@ -42,6 +42,7 @@ type Host struct {
 	DataDir string
 	cancel  context.CancelFunc
 	done    chan error
+	opts    Options
 }
 
 // Options change how Start configures the host.
@@ -55,6 +56,11 @@ type Options struct {
 	TrustExtra bool
 	// HeaderTimeout overrides the 5 s client-header deadline.
 	HeaderTimeout time.Duration
+	// DataDir, if set, is used instead of a fresh temporary directory, and
+	// Addr instead of 127.0.0.1:0: a test restarts a host by stopping it and
+	// starting another with the first one's DataDir and Addr.
+	DataDir string
+	Addr    string
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -64,7 +70,10 @@ func Start(t testing.TB) *Host { return StartWith(t, Options{}) }
 func StartWith(t testing.TB, o Options) *Host {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "mrci.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -91,12 +100,16 @@ func StartWith(t testing.TB, o Options) *Host {
 	if err != nil {
 		t.Fatalf("host: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan error, 1)}
+	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan error, 1), opts: o}
 	go func() { th.done <- h.Serve(sctx, ln) }()
 	t.Cleanup(func() {
 		th.Stop()
@@ -115,6 +128,18 @@ func (h *Host) Stop() {
 		}
 		h.done = nil
 	}
+}
+
+// Restart stops the host, closes its store and starts a new host with the
+// same options on the same data directory and address, as an
+// administrator restarting the host does. Setup does not run again.
+func (h *Host) Restart(t testing.TB) *Host {
+	t.Helper()
+	h.Stop()
+	_ = h.Store.Close()
+	o := h.opts
+	o.DataDir, o.Addr, o.Setup = h.DataDir, h.Addr, nil
+	return StartWith(t, o)
 }
 
 // Dial connects an anonymous client (loopback: plaintext unless ForceTLS).
