@@ -241,6 +241,9 @@ func (r *repl) runLine(ctx context.Context, line string) (quit bool) {
 	case trimmed == "":
 	case strings.HasPrefix(trimmed, "#"):
 		return r.local(trimmed)
+	case strings.HasPrefix(trimmed, "//") && len(r.joined) > 0:
+		// "//text" casts "/text"
+		r.start(ctx, "cast", wire.TypeText, wire.EncodeText(strings.TrimPrefix(strings.TrimLeft(line, " \t"), "/")), true, nil)
 	case strings.HasPrefix(trimmed, "/"):
 		s, ok := findShell(r.shell, strings.ToLower(word[1:]))
 		if !ok {

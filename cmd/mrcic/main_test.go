@@ -90,6 +90,7 @@ func fakeHost(t *testing.T, cfg clienttest.Config) *clienttest.Host {
 		clienttest.Command{Name: "bye", Handler: func(inst *clienttest.Instance) {
 			if _, ok := inst.Recv(); ok {
 				_ = inst.Text("closing\n")
+				_ = inst.Session.SendAsync(wire.AsyncSysMsg, wire.TypeText, wire.EncodeText("\nThe host is shutting down.\n"))
 				inst.Session.Close()
 			}
 		}},
@@ -173,7 +174,8 @@ func TestScriptingConnectionErrors(t *testing.T) {
 	}
 	h := fakeHost(t, clienttest.Config{})
 	r = runMrcic(t, "", "--addr", h.Addr, "-c", "bye", "-c", "echo never")
-	if r.code != 2 || r.stdout != "closing\n" || !strings.Contains(r.stderr, "connection lost") {
+	if r.code != 2 || r.stdout != "closing\n" || !strings.Contains(r.stderr, "connection lost") ||
+		!strings.Contains(r.stderr, "mrcic: host: The host is shutting down.\n") {
 		t.Errorf("lost: %+v", r)
 	}
 	r = runMrcic(t, "", "--addr", h.Addr, "--bogus")

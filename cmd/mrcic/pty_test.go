@@ -30,6 +30,7 @@ type ptyTerm struct {
 
 	mu      sync.Mutex
 	out     bytes.Buffer // cleaned output
+	all     bytes.Buffer // everything, escape sequences included
 	raw     []byte       // an incomplete escape sequence
 	mark    int          // expect searches from here
 	changed chan struct{}
@@ -61,6 +62,7 @@ func startTerm(t *testing.T, name string, env []string, args ...string) *ptyTerm
 		for {
 			n, err := f.Read(buf)
 			tm.mu.Lock()
+			tm.all.Write(buf[:n])
 			tm.raw = append(tm.raw, buf[:n]...)
 			clean := tm.raw
 			// keep a trailing partial escape sequence for the next read
@@ -305,6 +307,15 @@ func TestTerminalCtrlC(t *testing.T) {
 		t.Fatalf("exit %d after Ctrl-C at the password prompt, want 2", code)
 	}
 
+	// The same in scripting mode, where no console runs.
+	tm = startTerm(t, "root -c", nil, "--addr", h.Addr, "--user", "root", "--known-hosts", "", "-c", "my_info")
+	tm.expect("Password for root: ")
+	tm.typeText("abc\x03")
+	tm.expect("login cancelled")
+	if code := tm.wait(); code != 2 {
+		t.Fatalf("-c: exit %d after Ctrl-C at the password prompt, want 2", code)
+	}
+
 	hist := writeFile(t, "history", "")
 	if err := os.Remove(hist); err != nil {
 		t.Fatal(err)
@@ -374,4 +385,29 @@ func TestTerminalReconnect(t *testing.T) {
 		t.Fatalf("cast: %v %v", err, res.Err())
 	}
 	alice.expect("<cast> hi")
+}
+
+// TestTerminalColours: prompts and events are coloured on a terminal, not
+// with NO_COLOR.
+func TestTerminalColours(t *testing.T) {
+	h, pw := chatHost(t)
+	for _, noColor := range []bool{false, true} {
+		var env []string
+		if noColor {
+			env = []string{"NO_COLOR=1"}
+		}
+		tm := startTerm(t, "alice", env, "--addr", h.Addr, "--user", "alice", "--password-file", pw["alice"], "--history", "", "--known-hosts", "")
+		tm.expect("alice@" + h.Addr + "> ")
+		tm.typeText("add_acct -name x -email x@example.org\r")
+		tm.expect("not available to this account")
+		tm.typeText("/quit\r")
+		tm.wait()
+		tm.mu.Lock()
+		raw := tm.all.String()
+		tm.mu.Unlock()
+		coloured := strings.Contains(raw, colGreen+"alice@") && strings.Contains(raw, colRed+"add_acct: not available")
+		if coloured == noColor {
+			t.Errorf("NO_COLOR=%v: coloured output %v: %q", noColor, coloured, raw)
+		}
+	}
 }

@@ -136,7 +136,7 @@ func (e *env) main(ctx context.Context, f *flags) int {
 	defer stop()
 	interactive := len(f.commands) == 0
 	r := &repl{e: e, f: f, names: newNames(), shell: shellCommands()}
-	if fd, tty := e.terminal(); tty && (interactive || (f.user != "" && f.passwordFile == "")) {
+	if fd, tty := e.terminal(); tty && interactive && e.outTerminal() {
 		var hist *history
 		if interactive {
 			hist = loadHistory(f.history, e.answering.Load)
@@ -294,10 +294,12 @@ func (e *env) login(ctx context.Context, c *client.Client, f *flags, again bool)
 		pw, err = firstLine(f.passwordFile)
 	case e.con != nil:
 		pw, err = e.readHidden(fmt.Sprintf("Password for %s: ", f.user))
+	case e.isTTY():
+		pw, err = e.readSecretLine(fmt.Sprintf("Password for %s: ", f.user))
 	default:
 		pw, err = e.readLine()
 	}
-	if errors.Is(err, errInterrupted) || errors.Is(err, io.EOF) && e.con != nil {
+	if errors.Is(err, errInterrupted) || errors.Is(err, io.EOF) && (e.con != nil || e.isTTY()) {
 		e.errorf("login cancelled")
 		return exitConnErr
 	}
@@ -372,6 +374,25 @@ func (e *env) terminal() (int, bool) {
 		return 0, false
 	}
 	return int(f.Fd()), true
+}
+
+// outTerminal reports whether stdout is a terminal.
+func (e *env) outTerminal() bool {
+	f, ok := e.stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// isTTY reports whether stdin is a terminal.
+func (e *env) isTTY() bool {
+	_, ok := e.terminal()
+	return ok
+}
+
+// readSecretLine reads a hidden line from the terminal on stdin (scripting
+// mode; see readSecret).
+func (e *env) readSecretLine(prompt string) (string, error) {
+	fd, _ := e.terminal()
+	return readSecret(fd, e.stdin, e.stderr, prompt)
 }
 
 // readLine reads the next line of stdin without its line ending; io.EOF

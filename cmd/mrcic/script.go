@@ -22,9 +22,10 @@ const promptSettle = 250 * time.Millisecond
 // values in order, then "y" to y/n questions with --yes, then lines of
 // standard input.
 type answers struct {
-	given []string
-	yes   bool
-	stdin func() (string, error)
+	given  []string
+	yes    bool
+	stdin  func() (string, error)
+	secret func(prompt string) (string, error) // hidden answers on a terminal; nil: stdin
 }
 
 // next returns the answer to the prompt text, or ok false when none is
@@ -37,6 +38,10 @@ func (a *answers) next(prompt string, hidden bool) (string, bool) {
 	}
 	if a.yes && !hidden && isYesNo(prompt) {
 		return "y", true
+	}
+	if hidden && a.secret != nil {
+		s, err := a.secret(prompt)
+		return s, err == nil
 	}
 	s, err := a.stdin()
 	return s, err == nil
@@ -61,6 +66,9 @@ type jsonFrame struct {
 // script runs every -c command in order and returns the exit status.
 func (e *env) script(ctx context.Context, c *client.Client, f *flags) int {
 	ans := &answers{given: f.answers, yes: f.yes, stdin: e.readLine}
+	if e.isTTY() {
+		ans.secret = e.readSecretLine
+	}
 	code := exitOK
 	for _, line := range f.commands {
 		switch e.runOne(ctx, c, line, f, ans) {
@@ -168,7 +176,7 @@ func (e *env) runOne(ctx context.Context, c *client.Client, line string, f *flag
 			code = exitCmdErr
 		case wire.TypePrivText:
 			prompt := wire.DecodeText(fr.Payload)
-			if !f.json {
+			if !f.json && ans.secret == nil {
 				_, _ = io.WriteString(e.stderr, ensureNewline(prompt))
 			}
 			if err := ask(prompt, true); err != nil {
@@ -189,6 +197,7 @@ func (e *env) callFailed(c *client.Client, name string, err error) int {
 		e.errorf("%s", unavailable(c, name))
 		return exitCmdErr
 	case c.Err() != nil:
+		e.hostNotices(c)
 		e.errorf("%s: %v", name, lostReason(c))
 		return exitConnErr
 	case errors.Is(err, context.Canceled):
@@ -200,6 +209,24 @@ func (e *env) callFailed(c *client.Client, name string, err error) int {
 	default:
 		e.errorf("%s: %v", name, err)
 		return exitCmdErr
+	}
+}
+
+// hostNotices prints the system messages (TEXT and ERR on ASYNC_SYS_MSG)
+// the host sent before the connection ended: its reason, when it gave one.
+func (e *env) hostNotices(c *client.Client) {
+	for {
+		select {
+		case f, ok := <-c.Async():
+			if !ok {
+				return
+			}
+			if wire.AsyncID(f.Cmd) == wire.AsyncSysMsg && (f.Type == wire.TypeText || f.Type == wire.TypeErr) {
+				e.errorf("host: %s", strings.TrimSpace(wire.DecodeText(f.Payload)))
+			}
+		default:
+			return
+		}
 	}
 }
 
