@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/mrci/mrci/pkg/client"
+	"github.com/mrci/mrci/pkg/mrciwire"
 )
 
 // switchRE finds the -switches of an IO signature such as
@@ -222,4 +225,52 @@ func helpText(c *client.Client, shell []shellCommand, name string) string {
 		fmt.Fprintf(&sb, "  %-22s %s\n", "/"+s.name+" "+s.usage, s.summary)
 	}
 	return sb.String()
+}
+
+// learnChannels fills the completion names with the account's channels
+// (ls_chs, every page) and the sub-channels of each (ls_sub_chs). It runs
+// in the background at the start of a session; errors are ignored (the
+// names then come from events only).
+func (n *names) learnChannels(ctx context.Context, c *client.Client) {
+	yes := client.TextPrompts(client.PromptFunc(func(context.Context, mrciwire.Frame) (string, error) { return "y", nil }),
+		func(f mrciwire.Frame) bool { return isYesNo(mrciwire.DecodeText(f.Payload)) })
+	column := func(cmd, args, col string) []string {
+		if _, ok := c.CommandID(cmd); !ok {
+			return nil
+		}
+		res, err := c.RunInteractive(ctx, cmd, args, yes)
+		if err != nil || res.Err() != nil {
+			return nil
+		}
+		return tableColumn(res.Text(), col)
+	}
+	for _, ch := range column("ls_chs", "", "channel_name") {
+		for _, sub := range column("ls_sub_chs", "-ch_name "+client.QuoteArg(ch), "sub_channel_name") {
+			n.know(ch, sub)
+		}
+		n.know(ch, "")
+	}
+}
+
+// tableColumn returns the values of the column named col of the host's
+// text tables (a header row, a row of dashes, rows of whitespace-separated
+// values without spaces of their own), on every page.
+func tableColumn(text, col string) []string {
+	var out []string
+	idx := -1
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.LastIndex(line, "? "); i >= 0 {
+			line = line[i+2:] // a page question before the next header
+		}
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) == 0:
+		case slices.Contains(fields, col):
+			idx = slices.Index(fields, col)
+		case strings.HasPrefix(fields[0], "---"):
+		case idx >= 0 && idx < len(fields):
+			out = append(out, fields[idx])
+		}
+	}
+	return out
 }

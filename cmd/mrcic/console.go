@@ -42,19 +42,24 @@ type console interface {
 
 // ttyConsole is a console on a terminal in raw mode, with x/term's line
 // editor: history, bracketed paste, Tab completion.
+//
+// request never blocks: it stores the wanted read (the latest wins), aborts
+// the read in progress, and wakes the reader goroutine, which runs the
+// wanted read and posts its result. So the interactive loop can ask for a
+// new prompt any number of times between two results without waiting.
 type ttyConsole struct {
 	t       *term.Terminal
 	in      *ttyInput
 	restore func()
 	colour  bool
 
-	reqs chan readReq
 	res  chan readResult
+	wake chan struct{} // capacity 1
 
-	mu          sync.Mutex
-	outstanding bool // a read is in progress in the reader goroutine
-	done        chan struct{}
-	wg          sync.WaitGroup
+	mu      sync.Mutex
+	next    *readReq // the read to run next
+	reading bool     // the reader goroutine is in a read
+	done    chan struct{}
 }
 
 type readReq struct {
@@ -70,7 +75,7 @@ func newTTYConsole(fd int, stdin io.Reader, stdout io.Writer, hist term.History,
 		return nil, err
 	}
 	in := newTTYInput(stdin)
-	c := &ttyConsole{in: in, reqs: make(chan readReq), res: make(chan readResult, 1), done: make(chan struct{}),
+	c := &ttyConsole{in: in, res: make(chan readResult, 1), wake: make(chan struct{}, 1), done: make(chan struct{}),
 		colour: os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"}
 	c.restore = func() { _ = term.Restore(fd, old) }
 	c.t = term.NewTerminal(struct {
@@ -85,60 +90,69 @@ func newTTYConsole(fd int, stdin io.Reader, stdout io.Writer, hist term.History,
 	}
 	c.t.AutoCompleteCallback = complete
 	c.t.SetBracketedPasteMode(true)
-	c.wg.Add(1)
 	go c.reader()
 	return c, nil
 }
 
-// reader runs the reads one at a time.
+// reader runs the wanted reads one at a time.
 func (c *ttyConsole) reader() {
-	defer c.wg.Done()
 	for {
-		var r readReq
 		select {
-		case r = <-c.reqs:
+		case <-c.wake:
 		case <-c.done:
 			return
 		}
+		c.mu.Lock()
+		r := c.next
+		c.next = nil
+		c.reading = r != nil
+		c.mu.Unlock()
+		if r == nil {
+			continue
+		}
 		var line string
 		var err error
+		c.t.SetPrompt(r.prompt)
+		_, _ = c.t.Write(nil) // redraw with the new prompt if one is shown
 		if r.hidden {
 			line, err = c.t.ReadPassword(r.prompt)
 		} else {
-			c.t.SetPrompt(r.prompt)
 			line, err = c.t.ReadLine()
 		}
 		if errors.Is(err, term.ErrPasteIndicator) {
 			err = nil
 		}
 		c.mu.Lock()
-		c.outstanding = false
+		c.reading = false
+		more := c.next != nil
 		c.mu.Unlock()
 		select {
 		case c.res <- readResult{seq: r.seq, line: line, err: err}:
 		case <-c.done:
 			return
 		}
+		if more {
+			c.poke()
+		}
+	}
+}
+
+func (c *ttyConsole) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
 func (c *ttyConsole) request(seq uint64, prompt string, hidden bool) {
 	c.mu.Lock()
-	busy := c.outstanding
+	c.next = &readReq{seq, prompt, hidden}
+	busy := c.reading
 	c.mu.Unlock()
 	if busy {
 		c.in.abort()
 	}
-	select {
-	case c.reqs <- readReq{seq, prompt, hidden}:
-	case <-c.done:
-		return
-	}
-	// The reader took the request (after finishing the previous read) and
-	// is reading now.
-	c.mu.Lock()
-	c.outstanding = true
-	c.mu.Unlock()
+	c.poke()
 }
 
 func (c *ttyConsole) results() <-chan readResult { return c.res }

@@ -30,6 +30,7 @@ type names struct {
 	users    map[w.UserID]string
 	sessions map[w.SessionID]string
 	known    map[string]map[string]bool // channel name → sub-channel names joined
+	me       *w.MyInfo                  // the last MY_INFO
 }
 
 func newNames() *names {
@@ -108,7 +109,9 @@ func (n *names) know(ch, sub string) {
 	if n.known[ch] == nil {
 		n.known[ch] = map[string]bool{}
 	}
-	n.known[ch][sub] = true
+	if sub != "" {
+		n.known[ch][sub] = true
+	}
 }
 
 // SetSub records a sub-channel's name.
@@ -154,11 +157,7 @@ func (n *names) formatAsync(f w.Frame) asyncLine {
 			if err != nil {
 				break
 			}
-			if mi.Peer.UserID == (w.UserID{}) {
-				return asyncLine{text: "* you are not logged in"}
-			}
-			n.learnPeer(mi.Peer)
-			return asyncLine{text: fmt.Sprintf("* you are %s, rank %d", userLabel(mi), mi.Rank)}
+			return n.myInfo(mi)
 		}
 	case w.AsyncCast, w.AsyncLimitedCast, w.AsyncToPeer:
 		return n.formatData(f, "")
@@ -215,6 +214,42 @@ func (n *names) formatAsync(f w.Frame) asyncLine {
 		return asyncLine{kind: kindHidden} // followed by MY_INFO
 	}
 	return asyncLine{text: fmt.Sprintf("* %s: %s, %d bytes %s", id, f.Type, len(p), hexPreview(p))}
+}
+
+// myInfo renders a MY_INFO: who you are after a login, what changed after
+// that.
+func (n *names) myInfo(mi w.MyInfo) asyncLine {
+	n.mu.Lock()
+	prev := n.me
+	n.me = &mi
+	n.mu.Unlock()
+	if mi.Peer.UserID == (w.UserID{}) {
+		return asyncLine{text: "* you are not logged in"}
+	}
+	n.learnPeer(mi.Peer)
+	if prev == nil || prev.Peer.UserID != mi.Peer.UserID {
+		return asyncLine{text: fmt.Sprintf("* you are %s, rank %d", userLabel(mi), mi.Rank)}
+	}
+	var changes []string
+	if prev.Peer.UserName != mi.Peer.UserName {
+		changes = append(changes, fmt.Sprintf("user name %s → %s", prev.Peer.UserName, mi.Peer.UserName))
+	}
+	if prev.Peer.DisplayName != mi.Peer.DisplayName {
+		changes = append(changes, fmt.Sprintf("display name %q → %q", prev.Peer.DisplayName, mi.Peer.DisplayName))
+	}
+	if prev.Rank != mi.Rank {
+		changes = append(changes, fmt.Sprintf("rank %d → %d", prev.Rank, mi.Rank))
+	}
+	if prev.Email != mi.Email {
+		changes = append(changes, fmt.Sprintf("email %s → %s", prev.Email, mi.Email))
+	}
+	if prev.EmailVerified != mi.EmailVerified {
+		changes = append(changes, fmt.Sprintf("email verified: %v", mi.EmailVerified))
+	}
+	if len(changes) == 0 {
+		return asyncLine{kind: kindHidden}
+	}
+	return asyncLine{text: "* your account changed: " + strings.Join(changes, ", ")}
 }
 
 // formatSub renders the sub-channel events: [8 ch][1 sub][details].

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/mrci/mrci/internal/wire"
@@ -16,6 +17,8 @@ func TestFormatAsync(t *testing.T) {
 	bob := wire.PeerInfo{UserName: "bob", DisplayName: "Bob B", AppName: "Cmdr"}
 	bob.UserID[0], bob.SessionID[0] = 2, 0xbb
 	mi := wire.MyInfo{Peer: alice, Rank: 2}
+	renamed := mi
+	renamed.Peer.DisplayName, renamed.Rank = "Alice A", 3
 	const ch = 7
 	member := func(u wire.PeerInfo, pending bool, level uint8) []byte {
 		m := wire.ChMemberInfo{ChannelID: ch, UserID: u.UserID, Pending: pending, Level: level, UserName: u.UserName, ChannelName: "team"}
@@ -48,6 +51,8 @@ func TestFormatAsync(t *testing.T) {
 		{frame(wire.AsyncSysMsg, wire.TypeText, wire.EncodeText("\nThe host is shutting down.\n")), "* The host is shutting down.", kindInfo},
 		{frame(wire.AsyncSysMsg, wire.TypeErr, wire.EncodeText("err: x\n")), "! err: x", kindError},
 		{frame(wire.AsyncSysMsg, wire.TypeMyInfo, mi.Marshal()), "* you are alice, rank 2", kindInfo},
+		{frame(wire.AsyncSysMsg, wire.TypeMyInfo, mi.Marshal()), "", kindHidden},
+		{frame(wire.AsyncSysMsg, wire.TypeMyInfo, renamed.Marshal()), `* your account changed: display name "" → "Alice A", rank 2 → 3`, kindInfo},
 		{frame(wire.AsyncNewChMember, wire.TypeChMemberInfo, member(alice, false, 1)), "* channel #team created, owner alice", kindInfo},
 		{frame(wire.AsyncInvitedToCh, wire.TypeChMemberInfo, member(bob, true, 4)), "* bob was invited to #team", kindInfo},
 		{frame(wire.AsyncInviteAccepted, wire.TypeChMemberInfo, member(bob, false, 4)), "* bob joined #team", kindInfo},
@@ -83,5 +88,20 @@ func TestFormatAsync(t *testing.T) {
 		if got.text != tc.want || got.kind != tc.kind {
 			t.Errorf("%s %s: got %q (kind %d), want %q (kind %d)", wire.AsyncID(tc.f.Cmd), tc.f.Type, got.text, got.kind, tc.want, tc.kind)
 		}
+	}
+}
+
+func TestTableColumn(t *testing.T) {
+	text := "channel_id    channel_name    pending_invite    access_level    \n" +
+		"-------       -------         -------           -------         \n" +
+		"1             team            0                 1               \n" +
+		"2             crew            1                 4               \n" +
+		"next page (y/n)? " +
+		"channel_id    channel_name    pending_invite    access_level    \n" +
+		"-------       -------         -------           -------         \n" +
+		"3             ops             0                 2               \n"
+	got := tableColumn(text, "channel_name")
+	if strings.Join(got, ",") != "team,crew,ops" {
+		t.Fatalf("tableColumn = %q", got)
 	}
 }

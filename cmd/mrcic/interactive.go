@@ -77,6 +77,11 @@ func (e *env) interactive(ctx context.Context, r *repl, c *client.Client) int {
 	}
 	r.println(r.paint(colCyan, fmt.Sprintf("Connected to %s (host version %s, %s). Type help for the commands, /join CH SUB to chat.",
 		f.addr, c.HostVersion(), map[bool]string{true: "TLS", false: "not encrypted"}[c.Encrypted()])))
+	// The channel names for Tab completion; quick, and done before the
+	// first prompt so that completion works from the first key.
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	r.names.learnChannels(lctx, c)
+	cancel()
 	code := r.loop(ctx)
 	r.endRun()
 	return code

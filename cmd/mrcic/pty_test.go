@@ -238,7 +238,26 @@ func TestTerminalChat(t *testing.T) {
 // CMD shows the NEW_CMD details, Tab completes names and switches.
 func TestTerminalHelpAndCompletion(t *testing.T) {
 	h, pw := chatHost(t)
+	// A channel that exists before mrcic starts: its names come from
+	// ls_chs and ls_sub_chs.
+	c := h.Login(t, "alice", "Pass-of-alice-1")
+	ctx := hosttest.Ctx(t, safety)
+	for _, cmd := range [][2]string{{"add_ch", "-ch_name harbour"}, {"add_sub_ch", "-ch_name harbour -sub_name dock"}} {
+		if res, err := c.Run(ctx, cmd[0], cmd[1]); err != nil || res.Err() != nil {
+			t.Fatalf("%s: %v %v", cmd[0], err, res.Err())
+		}
+	}
 	alice := loginTerm(t, h, pw, "alice")
+	alice.typeText("ls_sub_chs -ch_name har\t")
+	alice.expect("ls_sub_chs -ch_name harbour ")
+	alice.typeText("\r")
+	alice.expect("dock")
+	alice.typeText("/join harbour d\t")
+	alice.expect("/join harbour dock ")
+	alice.typeText("\r")
+	alice.expect("* joined #harbour/dock")
+	alice.typeText("/part\r")
+	alice.expect("alice@" + h.Addr + "> ")
 	alice.typeText("help\r")
 	alice.expect("commands of this session (help CMD for details):")
 	alice.expect("open_sub_ch")
