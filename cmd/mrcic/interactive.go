@@ -39,8 +39,9 @@ type repl struct {
 	shell []shellCommand
 
 	joined []joinedSub
-	queued []string // lines typed while a chat cast was running
+	queued []string // lines typed ahead while a command was running
 	run    *running
+	eof    bool // input ended: leave once the running command is done
 
 	seq  uint64 // read requests made
 	want uint64 // the read whose result the loop waits for
@@ -158,13 +159,18 @@ func (r *repl) loop(ctx context.Context) int {
 			if quit, code := r.input(ctx, res); quit {
 				return code
 			}
-			r.ask()
+			if !r.eof {
+				r.ask()
+			}
 		case ev := <-events:
 			changed := r.commandEvent(ev)
-			if r.drain(ctx) {
+			if r.drain(ctx) || r.eof && r.run == nil {
 				return exitOK
 			}
-			if changed {
+			if r.eof && r.run.asking() {
+				_ = r.run.call.Terminate()
+			}
+			if changed && !r.eof {
 				r.ask()
 			}
 		case f, ok := <-r.c.Async():
@@ -193,11 +199,17 @@ func (r *repl) input(ctx context.Context, res readResult) (quit bool, code int) 
 		}
 		r.println("^C (Ctrl-D or /quit leaves)")
 		return false, 0
-	case res.err != nil: // end of input
-		if r.run != nil && !r.run.chat && r.run.call.Busy() {
+	case res.err != nil: // end of input (Ctrl-D, or the end of piped input)
+		if r.run == nil {
+			return true, exitOK
+		}
+		// Let the running command and the lines typed ahead finish; a
+		// question can no longer be answered.
+		r.eof = true
+		if r.run.asking() {
 			_ = r.run.call.Terminate()
 		}
-		return true, exitOK
+		return false, 0
 	}
 	line := res.line
 	if r.run != nil {

@@ -102,3 +102,24 @@ func TestScriptUnavailableCommand(t *testing.T) {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestPipedInteractive: without -c and with piped input, the lines run one
+// after another, async events are printed readably, and the end of input
+// waits for the running command.
+func TestPipedInteractive(t *testing.T) {
+	h := hosttest.Start(t)
+	h.RankAll(t, 2, "add_ch", "ls_chs", "add_sub_ch", "open_sub_ch", "cast")
+	h.CreateUser(t, "dave", "Dave-Pass-1234", 2)
+	pw := writeFile(t, "pw", "Dave-Pass-1234\n")
+	r := runMrcic(t, "add_ch -ch_name team\nadd_sub_ch -ch_name team -sub_name general\n/join team general\nhello\n/cmd ls_chs\n",
+		"--addr", h.Addr, "--user", "dave", "--password-file", pw, "--history", "")
+	for _, want := range []string{"* channel #team created, owner dave", "* sub-channel #team/general created",
+		"* joined #team/general", "channel_name", "team"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	if r.code != 0 || t.Failed() {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
