@@ -225,7 +225,7 @@ func TestTerminalChat(t *testing.T) {
 
 	// /cmd runs a command in chat mode.
 	bob.typeText("/cmd ls_open_chs\r")
-	bob.expect("general")
+	bob.expect("sub_channel_name")
 	bob.typeText("/part\r")
 	bob.expect("bob@" + h.Addr + "> ")
 	bob.typeText("/quit\r")

@@ -74,8 +74,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Use:   "mrcic",
 		Short: "Terminal client for MRCI hosts",
 		Long: "mrcic connects to an MRCI host. With -c it runs the given commands and exits\n" +
-			"(status 0 ok, 1 a command failed, 2 connection or login failure); without -c it\n" +
-			"starts an interactive prompt (#help lists the local commands).",
+			"(status 0 ok, 1 a command failed, 2 connection or login failure, 3 the host\n" +
+			"certificate changed); without -c it starts an interactive session (help lists\n" +
+			"the commands, /join CHANNEL SUB chats). See docs/mrcic.md.",
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -95,7 +96,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.StringVar(&f.certPin, "cert-pin", "", "trust only the host certificate in `FILE` (PEM certificate or SHA-256 fingerprint)")
 	fl.StringVar(&f.caFile, "ca", "", "verify the host certificate against the CA certificates in `FILE`")
 	fl.BoolVar(&f.systemCA, "system-ca", false, "verify the host certificate against the system's root CAs")
-	fl.StringVar(&f.knownHosts, "known-hosts", defaultKnownHosts(), "`FILE` recording the certificate of each host (trust on first use, like ssh); empty: do not record")
+	fl.StringVar(&f.knownHosts, "known-hosts", defaultKnownHosts(), "`FILE` recording the certificate of each host (trust on first use, like ssh); empty: accept any certificate")
 	fl.BoolVar(&f.acceptNewCert, "accept-new-cert", false, "accept and record a host certificate that differs from the one in --known-hosts")
 	fl.StringVar(&f.commonName, "common-name", "", "certificate common name to ask the host for (default: host part of --addr)")
 	fl.StringVar(&f.appName, "app-name", "mrcic "+client.Version, "application name sent to the host")
