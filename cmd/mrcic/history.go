@@ -7,8 +7,12 @@ import (
 	"sync"
 )
 
-// maxHistory bounds the history kept in memory and loaded from the file.
-const maxHistory = 1000
+// maxHistory bounds the history kept in memory and loaded from the file;
+// lines longer than maxHistoryLine (pastes) are not recorded.
+const (
+	maxHistory     = 1000
+	maxHistoryLine = 4096
+)
 
 // history is the line editor's history (term.History), appended to a file
 // created with mode 0600. The editor adds only echoed lines: what is typed
@@ -47,7 +51,8 @@ func loadHistory(path string, skip func() bool) *history {
 
 // Add records a line typed at the command prompt.
 func (h *history) Add(entry string) {
-	if strings.TrimSpace(entry) == "" || strings.ContainsAny(entry, "\r\n") || (h.skip != nil && h.skip()) {
+	if strings.TrimSpace(entry) == "" || len(entry) > maxHistoryLine || strings.ContainsAny(entry, "\r\n") ||
+		(h.skip != nil && h.skip()) {
 		return
 	}
 	h.mu.Lock()
