@@ -156,7 +156,7 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	var wg sync.WaitGroup
 	defer func() {
-		h.closeSessions()
+		h.closeSessions(session.ShutdownNotice)
 		wg.Wait()
 		h.logs.close()
 	}()
@@ -301,16 +301,20 @@ func (h *Host) certFor(ctx context.Context, cn string) *tlscert.Pair {
 	return h.cfg.DefaultCert
 }
 
-func (h *Host) closeSessions() {
+// closeSessions ends every session, each after telling its client why
+// (notice, see session.Goodbye), and waits until all have.
+func (h *Host) closeSessions(notice string) {
 	h.mu.Lock()
 	all := make([]*session.Session, 0, len(h.sessions))
 	for _, s := range h.sessions {
 		all = append(all, s)
 	}
 	h.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, s := range all {
-		s.Close()
+		wg.Go(func() { s.Goodbye(notice) })
 	}
+	wg.Wait()
 }
 
 func (h *Host) loadBans(ctx context.Context) error {
@@ -390,6 +394,10 @@ func (h *Host) Ranks(ctx context.Context) ([]store.CommandRank, error) {
 	return r, nil
 }
 
+// restartNotice is the system message clients receive when the host
+// restarts (ASYNC_RESTART).
+const restartNotice = "\nThe host is restarting; connect again in a moment.\n"
+
 // Exit stops the host gracefully.
 func (h *Host) Exit() {
 	h.mu.Lock()
@@ -403,7 +411,7 @@ func (h *Host) Exit() {
 // Restart ends every session and reloads the host's cached state; the
 // listener keeps running (a changed listen address needs a process restart).
 func (h *Host) Restart() {
-	h.closeSessions()
+	h.closeSessions(restartNotice)
 	ctx := context.Background()
 	if s, err := h.cfg.Store.Settings(ctx); err == nil {
 		h.maxSessions.Store(s.MaxSessions)

@@ -28,10 +28,20 @@ type outQueue struct {
 	soft    int
 	hard    int
 	notify  chan struct{}
+
+	inflight bool          // the writer holds a batch it has not finished
+	written  chan struct{} // capacity 1; poked after each batch is written
 }
 
 func newOutQueue(soft, hard int) *outQueue {
-	return &outQueue{soft: soft, hard: hard, notify: make(chan struct{}, 1)}
+	return &outQueue{soft: soft, hard: hard, notify: make(chan struct{}, 1), written: make(chan struct{}, 1)}
+}
+
+// drained reports whether everything pushed so far has been written.
+func (q *outQueue) drained() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.frames) == 0 && !q.inflight
 }
 
 type pushResult int
@@ -81,6 +91,7 @@ func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
 			q.spare = nil
 			q.bytes = 0
 			q.casts = false
+			q.inflight = true
 			q.mu.Unlock()
 			return out, true
 		}
@@ -110,7 +121,12 @@ func (q *outQueue) recycle(batch [][]byte) {
 	if q.spare == nil {
 		q.spare = batch[:0]
 	}
+	q.inflight = false
 	q.mu.Unlock()
+	select {
+	case q.written <- struct{}{}:
+	default:
+	}
 }
 
 func (q *outQueue) close() {

@@ -105,6 +105,7 @@ type Session struct {
 	events chan event
 	done   chan struct{}
 	ended  sync.Once
+	bye    sync.Once   // the Goodbye notice is sent once
 	slow   atomic.Bool // ended as a slow consumer
 	info   atomic.Pointer[module.SessionInfo]
 
@@ -212,6 +213,38 @@ func (s *Session) end() {
 // Close ends the session.
 func (s *Session) Close() { s.end() }
 
+// ShutdownNotice is the system message a session's client receives when
+// the host stops.
+const ShutdownNotice = "\nThe host is shutting down.\n"
+
+// goodbyeWait bounds how long Goodbye waits for the notice to be written.
+const goodbyeWait = time.Second
+
+// Goodbye tells the client why the session ends (a TEXT system message),
+// waits until it and everything queued before it have been written (at most
+// a second, less if the connection fails) and ends the session.
+func (s *Session) Goodbye(text string) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.bye.Do(func() { s.sysText(text) })
+	deadline := time.NewTimer(goodbyeWait)
+	defer deadline.Stop()
+	for !s.out.drained() {
+		select {
+		case <-s.out.written:
+		case <-s.done:
+			return
+		case <-deadline.C:
+			s.end()
+			return
+		}
+	}
+	s.end()
+}
+
 // Run serves the session until the connection closes, the session is ended
 // or ctx is cancelled. It sends ASYNC_RDY and the public commands first.
 func (s *Session) Run(ctx context.Context) {
@@ -229,7 +262,7 @@ func (s *Session) Run(ctx context.Context) {
 		defer wg.Done()
 		s.readLoop()
 	}()
-	stop := context.AfterFunc(ctx, s.end)
+	stop := context.AfterFunc(ctx, func() { s.Goodbye(ShutdownNotice) })
 	defer stop()
 
 	s.sendAsync(wire.AsyncRdy, wire.TypeText, wire.EncodeText("\nReady!\n\n"))
