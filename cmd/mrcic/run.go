@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	for _, sub := range subCommands {
 		cmd.AddCommand(sub(e, &f))
 	}
-	fl := cmd.PersistentFlags()
+	fl := cmd.PersistentFlags() // persistent: sub-commands (recover.go) share them
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:35516", "`host:port` of the MRCI host")
 	fl.StringVarP(&f.user, "user", "u", "", "log in as this user")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the password from the first line of `FILE` (default: prompt, or first line of stdin)")
@@ -107,7 +107,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.BoolVar(&f.yes, "yes", false, "answer y to the y/n questions of -c commands (after the --answer values)")
 	fl.BoolVar(&f.json, "json", false, "with -c: print every frame as a JSON line {type, command, text} and a final {type: EXIT, exit}")
 	fl.StringVar(&f.history, "history", defaultHistory(), "interactive history `FILE` (empty: no history file)")
-	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca", "system-ca")
+	cmd.MarkFlagsMutuallyExclusive("system-ca", "cert-pin")
+	cmd.MarkFlagsMutuallyExclusive("system-ca", "ca")
+	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca")
 	cmd.SetArgs(args)
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
@@ -294,7 +296,7 @@ func (e *env) login(ctx context.Context, c *client.Client, f *flags, again bool)
 	case f.passwordFile != "":
 		pw, err = firstLine(f.passwordFile)
 	case e.con != nil:
-		pw, err = e.readHidden(fmt.Sprintf("Password for %s: ", f.user))
+		pw, err = e.readConsoleHidden(fmt.Sprintf("Password for %s: ", f.user))
 	case e.isTTY():
 		pw, err = e.readSecretLine(fmt.Sprintf("Password for %s: ", f.user))
 	default:
@@ -341,11 +343,11 @@ func (e *env) login(ctx context.Context, c *client.Client, f *flags, again bool)
 
 // newPassword asks twice for a new password on the terminal.
 func (e *env) newPassword() (string, error) {
-	a, err := e.readHidden("New password: ")
+	a, err := e.readConsoleHidden("New password: ")
 	if err != nil {
 		return "", err
 	}
-	b, err := e.readHidden("Repeat new password: ")
+	b, err := e.readConsoleHidden("Repeat new password: ")
 	if err != nil {
 		return "", err
 	}
@@ -355,9 +357,9 @@ func (e *env) newPassword() (string, error) {
 	return a, nil
 }
 
-// readHidden reads a line without echo from the terminal console; Ctrl-C
-// ends it at once with errInterrupted.
-func (e *env) readHidden(prompt string) (string, error) {
+// readConsoleHidden reads a line without echo from the terminal console;
+// Ctrl-C ends it at once with errInterrupted.
+func (e *env) readConsoleHidden(prompt string) (string, error) {
 	e.seq++
 	e.con.request(e.seq, prompt, true)
 	for res := range e.con.results() {
@@ -389,11 +391,17 @@ func (e *env) isTTY() bool {
 	return ok
 }
 
+// readHidden reads a line without echo from the terminal fd (outside the
+// interactive console; Ctrl-C cancels, see readSecret).
+func (e *env) readHidden(fd int, prompt string) (string, error) {
+	return readSecret(fd, e.stdin, e.stderr, prompt)
+}
+
 // readSecretLine reads a hidden line from the terminal on stdin (scripting
 // mode; see readSecret).
 func (e *env) readSecretLine(prompt string) (string, error) {
 	fd, _ := e.terminal()
-	return readSecret(fd, e.stdin, e.stderr, prompt)
+	return e.readHidden(fd, prompt)
 }
 
 // readLine reads the next line of stdin without its line ending; io.EOF

@@ -156,7 +156,7 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	var wg sync.WaitGroup
 	defer func() {
-		h.closeSessions(session.ShutdownNotice)
+		h.closeSessions()
 		wg.Wait()
 		h.logs.close()
 	}()
@@ -301,9 +301,12 @@ func (h *Host) certFor(ctx context.Context, cn string) *tlscert.Pair {
 	return h.cfg.DefaultCert
 }
 
-// closeSessions ends every session, each after telling its client why
+// closeSessions ends every session with the shutdown notice.
+func (h *Host) closeSessions() { h.closeSessionsWith(session.ShutdownNotice) }
+
+// closeSessionsWith ends every session, each after telling its client why
 // (notice, see session.Goodbye), and waits until all have.
-func (h *Host) closeSessions(notice string) {
+func (h *Host) closeSessionsWith(notice string) {
 	h.mu.Lock()
 	all := make([]*session.Session, 0, len(h.sessions))
 	for _, s := range h.sessions {
@@ -411,7 +414,7 @@ func (h *Host) Exit() {
 // Restart ends every session and reloads the host's cached state; the
 // listener keeps running (a changed listen address needs a process restart).
 func (h *Host) Restart() {
-	h.closeSessions(restartNotice)
+	h.closeSessionsWith(restartNotice)
 	ctx := context.Background()
 	if s, err := h.cfg.Store.Settings(ctx); err == nil {
 		h.maxSessions.Store(s.MaxSessions)

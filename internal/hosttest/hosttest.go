@@ -47,6 +47,11 @@ type Host struct {
 
 // Options change how Start configures the host.
 type Options struct {
+	// DataDir, if set, is used instead of a fresh temporary directory, and
+	// Addr instead of 127.0.0.1:0 (see Restart).
+	DataDir string
+	Addr    string
+
 	ForceTLS bool
 	Limits   session.Limits
 	// Setup runs against the store before the host starts.
@@ -56,11 +61,6 @@ type Options struct {
 	TrustExtra bool
 	// HeaderTimeout overrides the 5 s client-header deadline.
 	HeaderTimeout time.Duration
-	// DataDir, if set, is used instead of a fresh temporary directory, and
-	// Addr instead of 127.0.0.1:0: a test restarts a host by stopping it and
-	// starting another with the first one's DataDir and Addr.
-	DataDir string
-	Addr    string
 }
 
 // Start starts a host with default options; it stops when the test ends.
