@@ -85,9 +85,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		},
 	}
-	for _, sub := range subCommands {
-		cmd.AddCommand(sub(e, &f))
-	}
 	fl := cmd.PersistentFlags() // persistent: sub-commands (recover.go) share them
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:35516", "`host:port` of the MRCI host")
 	fl.StringVarP(&f.user, "user", "u", "", "log in as this user")
@@ -114,6 +111,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
+	for _, sub := range subCommands { // extend.go
+		cmd.AddCommand(sub(e, &f))
+	}
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "mrcic: %v\n", err)
 		return exitConnErr
