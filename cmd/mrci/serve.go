@@ -41,6 +41,7 @@ type serveFlags struct {
 	drainTimeout time.Duration
 	config       string
 	printConfig  bool
+	ranks        defaultRanks // ranks.go: --no-default-ranks
 }
 
 func serveCmd(opts *options) *cobra.Command {
@@ -80,6 +81,7 @@ func serveCmd(opts *options) *cobra.Command {
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long a graceful stop waits for sessions to take their notice")
 	fl.StringVar(&f.config, "config", "", "config file (TOML; default: mrci.toml in the data directory, if it exists)")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (flags > environment > file > defaults) and exit")
+	f.ranks.register(fl)                // ranks.go
 	applySMTP = addSMTPFlags(c, opts) // smtp.go: stored once the config is applied
 	return c
 }
@@ -189,12 +191,18 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	}
 	defer ctl.Close()
 
+	if err := f.ranks.check(ctx, st); err != nil {
+		return err
+	}
 	generated, err := host.EnsureRoot(ctx, st, password.DefaultParams, os.Getenv("MRCI_ROOT_PASSWORD"))
 	if err != nil {
 		return err
 	}
 	if generated != "" {
 		fmt.Fprintf(logw, "first start: created account root with password %s (you must change it at first login; `mrci about` shows it until then)\n", generated)
+	}
+	if err := f.ranks.install(ctx, st); err != nil {
+		return err
 	}
 	cert, err := loadDefaultCert(opts, f)
 	if err != nil {

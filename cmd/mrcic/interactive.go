@@ -4,477 +4,630 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/chzyer/readline"
 
 	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/client"
 )
 
+// ANSI colours, used when the console is a terminal and NO_COLOR is unset.
 const (
-	idlePrompt   = "mrci> "
-	answerPrompt = "> "
-	// quietDelay is how long a running command must stay silent after a
-	// TEXT frame before mrcic assumes it waits for a typed answer.
-	quietDelay = 300 * time.Millisecond
+	colReset  = "\x1b[0m"
+	colRed    = "\x1b[31m"
+	colGreen  = "\x1b[32m"
+	colYellow = "\x1b[33m"
+	colCyan   = "\x1b[36m"
+	colBold   = "\x1b[1m"
 )
 
-// repl is the interactive mode.
+// joinedSub is a sub-channel opened with /join, re-opened after a
+// reconnect.
+type joinedSub struct{ ch, sub string }
+
+// repl is the interactive session: one loop that waits for typed lines,
+// the output of the running command, async frames and the end of the
+// connection at once, so output is printed above the prompt as it arrives.
 type repl struct {
-	c       *client.Client
-	rl      *readline.Instance
-	out     io.Writer // readline-aware: redraws the prompt after printing
-	errw    io.Writer
-	sigint  chan os.Signal
-	closeRL func()
+	e     *env
+	f     *flags
+	c     *client.Client
+	cur   atomic.Pointer[client.Client] // c, for the completion goroutine
+	con   console
+	names *names
+	shell []shellCommand
+
+	joined []joinedSub
+	queued []string // lines typed ahead while a command was running
+	run    *running
+	eof    bool // input ended: leave once the running command is done
+
+	seq  uint64 // read requests made
+	want uint64 // the read whose result the loop waits for
 }
 
-// interactive runs the prompt until #quit, end of input or a lost
-// connection.
-func (e *env) interactive(ctx context.Context, c *client.Client, f *flags) int {
-	// The command output pump and the async printer write at the same
-	// time; readline passes non-terminal output straight through, so the
-	// writers are serialised here.
-	var outMu sync.Mutex
-	cfg := &readline.Config{
-		Prompt:          idlePrompt,
-		HistoryFile:     f.history,
-		Stdout:          &lockedWriter{mu: &outMu, w: e.stdout},
-		Stderr:          &lockedWriter{mu: &outMu, w: e.stderr},
-		InterruptPrompt: "^C",
-	}
-	if _, tty := e.terminal(); !tty {
-		// Not a terminal: read plain lines, through the shared reader so
-		// that nothing it buffered is lost.
-		cfg.Stdin = io.NopCloser(e.lines)
-		cfg.FuncIsTerminal = func() bool { return false }
-		cfg.HistoryFile = ""
-	}
-	rl, err := readline.NewEx(cfg)
-	if err != nil {
-		e.errorf("%v", err)
-		return exitConnErr
-	}
-	var once sync.Once
-	r := &repl{c: c, rl: rl, out: rl.Stdout(), errw: rl.Stderr(), sigint: make(chan os.Signal, 1),
-		closeRL: func() { once.Do(func() { rl.Close() }) }}
-	defer r.closeRL()
-	signal.Notify(r.sigint, os.Interrupt)
-	defer signal.Stop(r.sigint)
+// running is the command in progress.
+type running struct {
+	name    string
+	call    *client.Call
+	events  chan callEvent
+	cancel  context.CancelFunc
+	done    chan struct{}
+	chat    bool   // a cast of a chat line: output hidden, typed lines queued
+	partial string // TEXT without a final newline: shown as the prompt
+	hidden  string // the PRIV_TEXT prompt being answered, if any
+	failed  bool   // an ERR arrived
+	onDone  func(failed bool)
+}
 
-	fmt.Fprintf(r.out, "Connected to %s (host version %s, %s). Type #help for help.\n",
-		f.addr, c.HostVersion(), map[bool]string{true: "TLS", false: "not encrypted"}[c.Encrypted()])
+// callEvent is a frame of the running command, or its failure.
+type callEvent struct {
+	f   wire.Frame
+	err error
+}
 
-	// Async printer, and a watcher that ends the prompt when the
-	// connection is lost or ctx ends.
-	var wg sync.WaitGroup
-	wg.Add(2)
-	stop := make(chan struct{})
-	printed := make(chan struct{})
-	go func() {
-		defer wg.Done()
-		defer close(printed)
-		for fr := range c.Async() {
-			r.printAsync(fr)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		select {
-		case <-c.Done():
-			// Print what the host sent last (a closing notice) before
-			// the prompt goes.
-			<-printed
-			if !errors.Is(c.Err(), client.ErrClosed) {
-				fmt.Fprintf(r.errw, "mrcic: %v\n", c.Err())
-			}
-		case <-ctx.Done():
-		case <-stop:
-			return
-		}
-		r.closeRL()
-	}()
+// interactive runs the session until /quit, end of input, Ctrl-D or a
+// connection loss the user does not want to recover from.
+func (e *env) interactive(ctx context.Context, r *repl, c *client.Client) int {
+	r.con = e.con
+	r.setClient(c)
+	f := r.f
+	if mi, ok := c.MyInfo(); ok {
+		r.names.learnPeer(mi.Peer)
+	}
+	r.println(r.paint(colCyan, fmt.Sprintf("Connected to %s (host version %s, %s). Type help for the commands, /join CH SUB to chat.",
+		f.addr, c.HostVersion(), map[bool]string{true: "TLS", false: "not encrypted"}[c.Encrypted()])))
+	// The channel names for Tab completion; quick, and done before the
+	// first prompt so that completion works from the first key.
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	r.names.learnChannels(lctx, c)
+	cancel()
 	code := r.loop(ctx)
-	close(stop)
-	r.closeRL()
-	c.Close() // ends the async printer
-	wg.Wait()
-	if code == exitOK && ctx.Err() == nil && c.Err() != nil && !errors.Is(c.Err(), client.ErrClosed) {
-		code = exitConnErr
-	}
+	r.endRun()
 	return code
 }
 
-// loop reads command lines until the user leaves.
+// client returns the current connection (it changes on reconnect).
+func (r *repl) client() *client.Client { return r.c }
+
+// setClient switches to a new connection.
+func (r *repl) setClient(c *client.Client) {
+	r.c = c
+	r.cur.Store(c)
+}
+
+// println prints s and a newline above the prompt.
+func (r *repl) println(s string) { r.con.print(s + "\n") }
+
+// paint colours s when the console has colours.
+func (r *repl) paint(col, s string) string {
+	if !r.con.color() || s == "" {
+		return s
+	}
+	return col + s + colReset
+}
+
+// prompt returns what the next read shows and whether it is hidden.
+func (r *repl) prompt() (string, bool) {
+	if r.run != nil && !r.run.chat {
+		if r.run.hidden != "" {
+			return r.run.hidden, true
+		}
+		return r.run.partial, false
+	}
+	who := "not logged in"
+	if mi, ok := r.c.MyInfo(); ok && !mi.Peer.UserID.IsZero() {
+		who = mi.Peer.UserName
+	}
+	p := who + "@" + r.f.addr
+	if len(r.joined) > 0 {
+		var subs []string
+		for _, j := range r.joined {
+			subs = append(subs, "#"+j.ch+"/"+j.sub)
+		}
+		p += " [" + strings.Join(subs, " ") + "]"
+	}
+	return r.paint(colGreen, p) + "> ", false
+}
+
+// ask starts a read with the current prompt, replacing the outstanding one.
+func (r *repl) ask() {
+	p, hidden := r.prompt()
+	r.seq++
+	r.want = r.seq
+	r.e.answering.Store(r.run != nil && r.run.asking())
+	r.con.request(r.seq, p, hidden)
+}
+
+// loop is the event loop.
 func (r *repl) loop(ctx context.Context) int {
-	var pending *string
+	r.ask()
 	for {
-		var line string
-		if pending != nil {
-			line, pending = *pending, nil
-		} else {
-			r.rl.SetPrompt(idlePrompt)
-			l, err := r.rl.Readline()
-			if errors.Is(err, readline.ErrInterrupt) {
-				if l == "" {
-					fmt.Fprintln(r.out, "(#quit or Ctrl-D leaves)")
+		var events <-chan callEvent
+		if r.run != nil {
+			events = r.run.events
+		}
+		select {
+		case res := <-r.con.results():
+			if errors.Is(res.err, errAborted) {
+				if res.seq == r.want {
+					r.ask()
 				}
 				continue
 			}
-			if err != nil {
-				return r.exitCode(ctx)
-			}
-			line = l
-		}
-		if err := r.c.Err(); err != nil || ctx.Err() != nil {
-			return r.exitCode(ctx)
-		}
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "":
-		case strings.HasPrefix(line, "#"):
-			if r.local(line, nil) {
-				return exitOK
-			}
-		default:
-			next, code := r.runCommand(ctx, line)
-			if code >= 0 {
+			if quit, code := r.input(ctx, res); quit {
 				return code
 			}
-			pending = next
-		}
-	}
-}
-
-func (r *repl) exitCode(ctx context.Context) int {
-	if err := r.c.Err(); err != nil && ctx.Err() == nil {
-		return exitConnErr
-	}
-	return exitOK
-}
-
-// event kinds sent by the frame pump of a running command.
-type eventKind int
-
-const (
-	evText eventKind = iota // TEXT output: maybe a prompt
-	evPriv                  // PRIV_TEXT prompt
-	evIdle                  // the round ended
-	evFail                  // the call failed (connection lost, command removed)
-)
-
-type event struct {
-	kind eventKind
-	text string
-	err  error
-}
-
-// runCommand runs one command line. It returns a line the user typed after
-// the command ended (to be run next), and an exit status ≥ 0 when the
-// program should end.
-func (r *repl) runCommand(ctx context.Context, line string) (next *string, code int) {
-	name, args := splitCommandLine(line)
-	call, err := r.c.Start(ctx, name)
-	if err != nil {
-		return nil, r.report(ctx, name, err)
-	}
-	defer call.Close()
-	if err := call.SendText(args); err != nil {
-		return nil, r.report(ctx, name, err)
-	}
-
-	var ended atomic.Bool
-	events := make(chan event, 16)
-	pctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.pump(pctx, call, events, &ended)
-	}()
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-
-	quiet := time.NewTimer(time.Hour)
-	quiet.Stop()
-	defer quiet.Stop()
-	for {
-		select {
+			if !r.eof {
+				r.ask()
+			}
 		case ev := <-events:
-			switch ev.kind {
-			case evIdle:
-				return nil, -1
-			case evFail:
-				return nil, r.report(ctx, name, ev.err)
-			case evText:
-				quiet.Reset(quietDelay)
-			case evPriv:
-				quiet.Stop()
-				ans, err := r.readPassword(ev.text)
-				if err != nil {
-					_ = call.Terminate()
-					continue
-				}
-				if err := call.SendText(ans); err != nil {
-					return nil, r.report(ctx, name, err)
-				}
+			changed := r.commandEvent(ev)
+			if r.drain(ctx) || r.eof && r.run == nil {
+				return exitOK
 			}
-		case <-quiet.C:
-			if len(events) > 0 {
-				continue // handle what arrived first
+			if r.eof && r.run.asking() {
+				_ = r.run.call.Terminate()
 			}
-			// The command printed something and went quiet: it may be
-			// waiting for an answer. Output keeps printing above the prompt.
-			r.rl.SetPrompt(answerPrompt)
-			l, err := r.rl.Readline()
-			if ended.Load() {
-				if err == nil {
-					return &l, -1 // typed after the command ended: a new command line
-				}
-				return nil, -1
+			if changed && !r.eof {
+				r.ask()
 			}
-			switch {
-			case errors.Is(err, readline.ErrInterrupt):
-				_ = call.Terminate()
-			case err != nil: // end of input
-				_ = call.Terminate()
-				return nil, r.exitCode(ctx)
-			case strings.HasPrefix(strings.TrimSpace(l), "#"):
-				if r.local(strings.TrimSpace(l), call) {
-					return nil, exitOK
-				}
-				quiet.Reset(quietDelay)
-			default:
-				if err := call.SendText(l); err != nil {
-					return nil, r.report(ctx, name, err)
-				}
+		case f, ok := <-r.c.Async():
+			if ok {
+				r.printAsync(f)
+			} else if code, ok := r.reconnect(ctx); !ok {
+				return code
+			} else {
+				r.ask()
 			}
-		case <-r.sigint:
-			fmt.Fprintln(r.out, "^C (terminating the command)")
-			_ = call.Terminate()
 		case <-ctx.Done():
-			return nil, exitOK
-		case <-r.c.Done():
-			return nil, exitConnErr
+			return exitOK
 		}
 	}
 }
 
-// pump prints the frames of a call and tells runCommand what happened.
-func (r *repl) pump(ctx context.Context, call *client.Call, events chan<- event, ended *atomic.Bool) {
-	send := func(ev event) bool {
-		select {
-		case events <- ev:
+// input handles one finished read.
+func (r *repl) input(ctx context.Context, res readResult) (quit bool, code int) {
+	switch {
+	case errors.Is(res.err, errInterrupted):
+		if r.run != nil && !r.run.chat {
+			r.println(r.paint(colYellow, "^C (terminating "+r.run.name+")"))
+			r.run.hidden, r.run.partial = "", ""
+			_ = r.run.call.Terminate()
+			return false, 0
+		}
+		r.println("^C (Ctrl-D or /quit leaves)")
+		return false, 0
+	case res.err != nil: // end of input (Ctrl-D, or the end of piped input)
+		if r.run == nil {
+			return true, exitOK
+		}
+		// Let the running command and the lines typed ahead finish; a
+		// question can no longer be answered.
+		r.eof = true
+		if r.run.asking() {
+			_ = r.run.call.Terminate()
+		}
+		return false, 0
+	}
+	line := res.line
+	if r.run != nil {
+		if w := strings.TrimSpace(line); strings.HasPrefix(w, "#") && !r.run.chat {
+			return r.local(w), exitOK
+		}
+		if !r.run.asking() {
+			// Typed ahead: run after the command (a question answers).
+			r.queued = append(r.queued, line)
+			return false, 0
+		}
+		r.run.hidden, r.run.partial = "", ""
+		if err := r.run.call.SendText(line); err != nil {
+			r.println(r.paint(colRed, r.run.name+": "+err.Error()))
+		}
+		return false, 0
+	}
+	if r.runLine(ctx, line) {
+		return true, exitOK
+	}
+	return r.drain(ctx), exitOK
+}
+
+// drain runs the lines typed ahead while no command runs.
+func (r *repl) drain(ctx context.Context) (quit bool) {
+	for r.run == nil && len(r.queued) > 0 {
+		line := r.queued[0]
+		r.queued = r.queued[1:]
+		if r.runLine(ctx, line) {
 			return true
-		case <-ctx.Done():
+		}
+	}
+	return false
+}
+
+// asking reports whether the command waits for an answer: it asked a
+// question (TEXT without a final newline) or for hidden input.
+func (run *running) asking() bool { return !run.chat && (run.partial != "" || run.hidden != "") }
+
+// runLine runs one typed line when no command is running: a local #
+// command, a /command, help, a chat line (in chat mode) or a host command.
+func (r *repl) runLine(ctx context.Context, line string) (quit bool) {
+	trimmed := strings.TrimSpace(line)
+	word, args := splitCommandLine(trimmed)
+	switch {
+	case trimmed == "":
+	case strings.HasPrefix(trimmed, "#"):
+		return r.local(trimmed)
+	case strings.HasPrefix(trimmed, "//") && len(r.joined) > 0:
+		// "//text" casts "/text"
+		r.start(ctx, "cast", wire.TypeText, wire.EncodeText(strings.TrimPrefix(strings.TrimLeft(line, " \t"), "/")), true, nil)
+	case strings.HasPrefix(trimmed, "/"):
+		s, ok := findShell(r.shell, strings.ToLower(word[1:]))
+		if !ok {
+			r.println(r.paint(colRed, word+": no such mrcic command (help lists them)"))
 			return false
 		}
+		return s.run(r, args)
+	case strings.EqualFold(word, "help") && !r.hostHas("help"):
+		r.con.print(helpText(r.c, r.shell, strings.TrimSpace(args)))
+	case len(r.joined) > 0:
+		r.start(ctx, "cast", wire.TypeText, wire.EncodeText(line), true, nil)
+	default:
+		r.start(ctx, word, wire.TypeText, wire.EncodeText(args), false, nil)
 	}
-	for {
-		f, err := call.Next(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				send(event{kind: evFail, err: err})
-			}
-			return
+	return false
+}
+
+func (r *repl) hostHas(name string) bool {
+	_, ok := r.c.CommandID(name)
+	return ok
+}
+
+// start starts a command round; its frames arrive in the loop.
+func (r *repl) start(ctx context.Context, name string, t wire.TypeID, payload []byte, chat bool, onDone func(failed bool)) {
+	call, err := r.c.Start(ctx, name)
+	if err != nil {
+		r.report(name, err)
+		if onDone != nil {
+			onDone(true)
 		}
-		switch f.Type {
-		case wire.TypeIdle:
-			ended.Store(true)
-			r.rl.SetPrompt(idlePrompt)
-			r.rl.Refresh()
-			send(event{kind: evIdle})
-			return
-		case wire.TypePrivText:
-			if !send(event{kind: evPriv, text: wire.DecodeText(f.Payload)}) {
+		return
+	}
+	if err := call.Send(t, payload); err != nil {
+		call.Close()
+		r.report(name, err)
+		return
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	run := &running{name: name, call: call, events: make(chan callEvent, 64), cancel: cancel,
+		done: make(chan struct{}), chat: chat, onDone: onDone}
+	go func() {
+		defer close(run.done)
+		for {
+			f, err := call.Next(cctx)
+			select {
+			case run.events <- callEvent{f, err}:
+			case <-cctx.Done():
 				return
 			}
-		case wire.TypeText:
-			fmt.Fprint(r.out, ensureNewline(wire.DecodeText(f.Payload)))
-			if !send(event{kind: evText}) {
+			if err != nil || f.Type == wire.TypeIdle {
 				return
 			}
-		case wire.TypeBigText:
-			fmt.Fprint(r.out, ensureNewline(wire.DecodeText(f.Payload)))
-		case wire.TypeErr:
-			fmt.Fprint(r.errw, ensureNewline(wire.DecodeText(f.Payload)))
-		default:
-			fmt.Fprintf(r.out, "[%s] %d bytes\n", f.Type, len(f.Payload))
 		}
+	}()
+	r.run = run
+}
+
+// commandEvent handles a frame of the running command; it reports whether
+// the prompt changed.
+func (r *repl) commandEvent(ev callEvent) (promptChanged bool) {
+	run := r.run
+	if ev.err != nil {
+		if r.c.Err() == nil {
+			r.report(run.name, ev.err)
+		}
+		r.finish(true)
+		return true
+	}
+	f := ev.f
+	flush := func() {
+		if run.partial != "" {
+			r.con.print(run.partial + "\n")
+			run.partial = ""
+		}
+	}
+	switch f.Type {
+	case wire.TypeIdle:
+		flush()
+		r.finish(run.failed)
+		return true
+	case wire.TypeText, wire.TypeBigText:
+		text := wire.DecodeText(f.Payload)
+		hadPartial := run.partial != ""
+		flush()
+		if run.chat {
+			return hadPartial
+		}
+		if f.Type == wire.TypeText && !strings.HasSuffix(text, "\n") {
+			// A question (the host's TEXT prompts end without a newline):
+			// it becomes the prompt of the answer read.
+			if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+				r.con.print(text[:i+1])
+				text = text[i+1:]
+			}
+			run.partial = text
+			return true
+		}
+		r.con.print(text)
+		return hadPartial
+	case wire.TypeErr:
+		flush()
+		run.failed = true
+		r.con.print(r.paint(colRed, strings.TrimRight(wire.DecodeText(f.Payload), "\n")) + "\n")
+	case wire.TypePrivText:
+		flush()
+		p := strings.TrimRight(wire.DecodeText(f.Payload), "\r\n")
+		if i := strings.LastIndexByte(p, '\n'); i >= 0 {
+			r.println(p[:i])
+			p = p[i+1:]
+		}
+		if p == "" {
+			p = "password:"
+		}
+		if !strings.HasSuffix(p, " ") {
+			p += " "
+		}
+		run.hidden = p
+		return true
+	default:
+		flush()
+		r.println(fmt.Sprintf("[%s] %d bytes %s", f.Type, len(f.Payload), hexPreview(f.Payload)))
+	}
+	return false
+}
+
+// finish ends the running command and runs the lines queued meanwhile.
+func (r *repl) finish(failed bool) {
+	run := r.run
+	r.endRun()
+	if run.onDone != nil {
+		run.onDone(failed)
 	}
 }
 
-// readPassword shows a PRIV_TEXT prompt and reads the answer without echo.
-func (r *repl) readPassword(prompt string) (string, error) {
-	prompt = strings.TrimRight(prompt, "\r\n")
-	if i := strings.LastIndexByte(prompt, '\n'); i >= 0 {
-		fmt.Fprintln(r.out, prompt[:i])
-		prompt = prompt[i+1:]
+// endRun releases the running command.
+func (r *repl) endRun() {
+	if r.run == nil {
+		return
 	}
-	if prompt == "" {
-		prompt = "password"
-	}
-	if !strings.HasSuffix(prompt, " ") {
-		prompt += " "
-	}
-	cfg := r.rl.GenPasswordConfig()
-	cfg.Prompt = prompt
-	cfg.MaskRune = '*'
-	b, err := r.rl.ReadPasswordWithConfig(cfg)
-	return string(b), err
+	r.run.cancel()
+	<-r.run.done
+	r.run.call.Close()
+	r.run = nil
 }
 
-// report prints a command error and returns the exit status to end with, or
-// -1 to carry on.
-func (r *repl) report(ctx context.Context, name string, err error) int {
+// report prints why a command could not run.
+func (r *repl) report(name string, err error) {
 	switch {
 	case errors.Is(err, client.ErrUnknownCommand):
-		fmt.Fprintf(r.errw, "%s: unknown command (#commands lists the commands)\n", name)
+		r.println(r.paint(colRed, unavailable(r.c, name)))
 	case r.c.Err() != nil:
-		return exitConnErr
-	case ctx.Err() != nil:
-		return exitOK
+		// the loop reports the connection loss
 	default:
-		fmt.Fprintf(r.errw, "%s: %v\n", name, err)
+		r.println(r.paint(colRed, name+": "+err.Error()))
 	}
-	return -1
 }
 
-// local runs a '#' command; call is the running command, if any. It
-// reports whether the program should end.
-func (r *repl) local(line string, call *client.Call) (quit bool) {
+// local runs a '#' command. It reports whether mrcic should end.
+func (r *repl) local(line string) (quit bool) {
 	word, _ := splitCommandLine(line)
 	ctl := map[string]wire.TypeID{"#term": wire.TypeTermCmd, "#kill": wire.TypeKillCmd, "#halt": wire.TypeHaltCmd, "#resume": wire.TypeResumeCmd}
 	switch word = strings.ToLower(word); word {
 	case "#quit", "#exit":
 		return true
 	case "#help":
-		fmt.Fprint(r.out, `Type "command arguments" to run a host command; while it waits for input,
-the line you type is sent to it. Local commands:
-  #help              this text
-  #commands          list the commands the host announced
-  #session           show session, host and login details
-  #term              abort the running command (TERM_CMD; also Ctrl-C)
-  #kill              end the running command's process (KILL_CMD)
-  #halt, #resume     pause / resume a looping command
-  #quit              leave (also Ctrl-D)
-`)
+		r.con.print(helpText(r.c, r.shell, ""))
+		r.con.print("While a command runs: #term (also Ctrl-C), #kill, #halt, #resume; #session shows the connection.\n")
 	case "#commands":
-		r.listCommands()
+		r.con.print(helpText(r.c, nil, ""))
 	case "#session":
 		r.session()
 	default:
 		t, ok := ctl[word]
 		switch {
 		case !ok:
-			fmt.Fprintf(r.errw, "%s: unknown local command (#help lists them)\n", word)
-		case call == nil:
-			fmt.Fprintf(r.errw, "%s: no command is running\n", word)
+			r.println(r.paint(colRed, word+": unknown local command (#help lists them)"))
+		case r.run == nil || r.run.chat:
+			r.println(r.paint(colRed, word+": no command is running"))
 		default:
-			if err := call.Send(t, nil); err != nil {
-				fmt.Fprintf(r.errw, "%s: %v\n", word, err)
+			if err := r.run.call.Send(t, nil); err != nil {
+				r.println(r.paint(colRed, word+": "+err.Error()))
 			}
 		}
 	}
 	return false
 }
 
-func (r *repl) listCommands() {
-	cmds := r.c.Commands()
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var sb strings.Builder
-	for _, n := range names {
-		info, _ := r.c.CommandInfo(n)
-		fmt.Fprintf(&sb, "  %-24s %s\n", n, strings.TrimSpace(info.Summary))
-	}
-	fmt.Fprintf(&sb, "%d commands\n", len(names))
-	fmt.Fprint(r.out, sb.String())
-}
-
 func (r *repl) session() {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "session id:   %s\nhost version: %s\nencrypted:    %v\n", r.c.SessionID(), r.c.HostVersion(), r.c.Encrypted())
-	if cert := r.c.HostCert(); cert != nil {
+	c := r.c
+	fmt.Fprintf(&sb, "session id:   %s\nhost version: %s\nencrypted:    %v\n", c.SessionID(), c.HostVersion(), c.Encrypted())
+	if cert := c.HostCert(); cert != nil {
 		fmt.Fprintf(&sb, "certificate:  CN=%s, SHA-256 %s\n", cert.Subject.CommonName, client.Fingerprint(cert))
 	}
-	if mi, ok := r.c.MyInfo(); ok && !mi.Peer.UserID.IsZero() {
+	if mi, ok := c.MyInfo(); ok && !mi.Peer.UserID.IsZero() {
 		fmt.Fprintf(&sb, "user:         %s, rank %d\n", userLabel(mi), mi.Rank)
 	} else {
 		fmt.Fprintf(&sb, "user:         (not logged in)\n")
 	}
-	if n := r.c.DroppedAsync(); n > 0 {
+	if n := c.DroppedAsync(); n > 0 {
 		fmt.Fprintf(&sb, "async frames dropped: %d\n", n)
 	}
-	fmt.Fprint(r.out, sb.String())
+	r.con.print(sb.String())
 }
 
-// printAsync prints one async frame.
+// printAsync prints one async frame above the prompt.
 func (r *repl) printAsync(f wire.Frame) {
-	if s, toErr := formatAsync(f); s != "" {
-		if toErr {
-			fmt.Fprint(r.errw, s)
-		} else {
-			fmt.Fprint(r.out, s)
+	l := r.names.formatAsync(f)
+	switch l.kind {
+	case kindHidden:
+	case kindError:
+		r.println(r.paint(colRed, l.text))
+	case kindChat:
+		r.println(r.paint(colBold, l.text))
+	default:
+		r.println(r.paint(colCyan, l.text))
+	}
+}
+
+// reconnect is called when the connection ended: it says why and, unless
+// the user gives up (Ctrl-C, Ctrl-D), reconnects with back-off, logs in
+// again and re-opens the joined sub-channels. ok false ends mrcic with code.
+func (r *repl) reconnect(ctx context.Context) (code int, ok bool) {
+	r.endRun()
+	r.queued = nil
+	r.println(r.paint(colRed, lostReason(r.c)))
+	delay := time.Second
+	for attempt := 1; ; attempt++ {
+		r.println(r.paint(colYellow, fmt.Sprintf("reconnecting in %s (attempt %d; Ctrl-C or Ctrl-D gives up)", delay, attempt)))
+		r.seq++
+		r.want = r.seq
+		r.con.request(r.seq, "", false)
+		t := time.NewTimer(delay)
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case res := <-r.con.results():
+				if res.err != nil && !errors.Is(res.err, errAborted) {
+					t.Stop()
+					r.println("gave up")
+					return exitConnErr, false
+				}
+			case <-ctx.Done():
+				t.Stop()
+				return exitOK, false
+			}
+		}
+		c, code := r.e.connect(ctx, r.f, true)
+		if code == exitCertErr {
+			return code, false
+		}
+		if code == exitOK {
+			r.c.Close()
+			r.setClient(c)
+			r.println(r.paint(colGreen, "reconnected to "+r.f.addr))
+			r.rejoin(ctx)
+			return exitOK, true
+		}
+		if delay *= 2; delay > 30*time.Second {
+			delay = 30 * time.Second
 		}
 	}
 }
 
-// formatAsync renders an async frame for the terminal: TEXT and ERR on
-// ASYNC_SYS_MSG as system messages, MY_INFO as a one-line summary, the
-// set-up and bookkeeping frames (ready, command table, keep-alive) not at
-// all, and everything else as "[ASYNC_NAME] TYPE N bytes".
-func formatAsync(f wire.Frame) (s string, toStderr bool) {
-	id := wire.AsyncID(f.Cmd)
-	switch {
-	case id == wire.AsyncRdy || id == wire.AsyncAddCmd || id == wire.AsyncRmCmd || id == wire.AsyncKeepAlive:
-		return "", false
-	case id == wire.AsyncSysMsg && f.Type == wire.TypeText:
-		return ensureNewline(wire.DecodeText(f.Payload)), false
-	case id == wire.AsyncSysMsg && f.Type == wire.TypeErr:
-		return ensureNewline(wire.DecodeText(f.Payload)), true
-	case id == wire.AsyncSysMsg && f.Type == wire.TypeMyInfo:
-		mi, err := wire.ParseMyInfo(f.Payload)
+// rejoin re-opens the sub-channels that were joined before the loss.
+func (r *repl) rejoin(ctx context.Context) {
+	joined := r.joined
+	r.joined = nil
+	for _, j := range joined {
+		res, err := r.c.Run(ctx, "open_sub_ch", "-ch_name "+client.QuoteArg(j.ch)+" -sub_name "+client.QuoteArg(j.sub))
+		if err == nil {
+			err = res.Err()
+		}
 		if err != nil {
-			break
+			r.println(r.paint(colRed, fmt.Sprintf("re-joining #%s/%s: %v", j.ch, j.sub, err)))
+			continue
 		}
-		if mi.Peer.UserID.IsZero() {
-			return "* not logged in\n", false
-		}
-		return fmt.Sprintf("* logged in as %s, rank %d\n", userLabel(mi), mi.Rank), false
+		r.joined = append(r.joined, j)
+		r.println(r.paint(colCyan, fmt.Sprintf("* re-joined #%s/%s", j.ch, j.sub)))
 	}
-	return fmt.Sprintf("[%s] %s %d bytes\n", id, f.Type, len(f.Payload)), false
 }
 
-// userLabel is "name" or "name (display name)".
-func userLabel(mi wire.MyInfo) string {
-	if mi.Peer.DisplayName == "" || mi.Peer.DisplayName == mi.Peer.UserName {
-		return mi.Peer.UserName
+// The built-in /commands.
+
+func joinShell() shellCommand {
+	return shellCommand{name: "join", usage: "CHANNEL SUB-CHANNEL", summary: "open a sub-channel and chat: plain lines are cast to it",
+		run: func(r *repl, args string) bool {
+			ch, sub, ok := chSub(r, args, "/join")
+			if !ok {
+				return false
+			}
+			r.start(context.Background(), "open_sub_ch", wire.TypeText,
+				wire.EncodeText("-ch_name "+client.QuoteArg(ch)+" -sub_name "+client.QuoteArg(sub)), false, func(failed bool) {
+					if !failed {
+						r.joined = append(r.joined, joinedSub{ch, sub})
+						r.names.know(ch, sub)
+						r.println(r.paint(colCyan, fmt.Sprintf("* joined #%s/%s; plain lines are cast, /cmd LINE runs a command, /part leaves", ch, sub)))
+					}
+				})
+			return false
+		}}
+}
+
+func partShell() shellCommand {
+	return shellCommand{name: "part", usage: "[CHANNEL SUB-CHANNEL]", summary: "close a joined sub-channel (default: the last joined)",
+		run: func(r *repl, args string) bool {
+			if len(r.joined) == 0 {
+				r.println(r.paint(colRed, "/part: no sub-channel is joined"))
+				return false
+			}
+			j := r.joined[len(r.joined)-1]
+			if strings.TrimSpace(args) != "" {
+				ch, sub, ok := chSub(r, args, "/part")
+				if !ok {
+					return false
+				}
+				j = joinedSub{ch, sub}
+			}
+			r.start(context.Background(), "close_sub_ch", wire.TypeText,
+				wire.EncodeText("-ch_name "+client.QuoteArg(j.ch)+" -sub_name "+client.QuoteArg(j.sub)), false, func(failed bool) {
+					for i, x := range r.joined {
+						if x == j {
+							r.joined = append(r.joined[:i:i], r.joined[i+1:]...)
+							break
+						}
+					}
+				})
+			return false
+		}}
+}
+
+func chSub(r *repl, args, cmd string) (string, string, bool) {
+	w := wire.ParseArgs(args, -1)
+	if len(w) != 2 {
+		r.println(r.paint(colRed, cmd+": usage: "+cmd+" CHANNEL SUB-CHANNEL"))
+		return "", "", false
 	}
-	return mi.Peer.UserName + " (" + mi.Peer.DisplayName + ")"
+	return strings.TrimPrefix(w[0], "#"), w[1], true
 }
 
-// lockedWriter serialises writes to w under mu.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+func cmdShell() shellCommand {
+	return shellCommand{name: "cmd", usage: "COMMAND [ARGS]", summary: "run a host command (in chat mode plain lines are cast)",
+		run: func(r *repl, args string) bool {
+			word, rest := splitCommandLine(args)
+			if word == "" {
+				r.println(r.paint(colRed, "/cmd: usage: /cmd COMMAND [ARGS]"))
+				return false
+			}
+			if strings.EqualFold(word, "help") && !r.hostHas("help") {
+				r.con.print(helpText(r.c, r.shell, strings.TrimSpace(rest)))
+				return false
+			}
+			r.start(context.Background(), word, wire.TypeText, wire.EncodeText(rest), false, nil)
+			return false
+		}}
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func helpShell() shellCommand {
+	return shellCommand{name: "help", usage: "[COMMAND]", summary: "list the commands, or show one command's options and description",
+		run: func(r *repl, args string) bool {
+			r.con.print(helpText(r.client(), r.shell, strings.TrimSpace(args)))
+			return false
+		}}
+}
+
+func quitShell() shellCommand {
+	return shellCommand{name: "quit", summary: "leave mrcic (also Ctrl-D)", run: func(*repl, string) bool { return true }}
 }

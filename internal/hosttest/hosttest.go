@@ -43,10 +43,15 @@ type Host struct {
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when Serve has returned
 	err     error         // what Serve returned, set before done closes
+	opts    Options
 }
 
 // Options change how Start configures the host.
 type Options struct {
+	// DataDir, if set, is used instead of a fresh temporary directory (see
+	// Restart).
+	DataDir string
+
 	ForceTLS bool
 	Limits   session.Limits
 	// Setup runs against the store before the host starts.
@@ -88,7 +93,10 @@ func Start(t testing.TB) *Host { return StartWith(t, Options{}) }
 func StartWith(t testing.TB, o Options) *Host {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := o.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "mrci.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -138,7 +146,7 @@ func StartWith(t testing.TB, o Options) *Host {
 		ln = o.WrapListener(ln)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan struct{})}
+	th := &Host{Host: h, Addr: ln.Addr().String(), Store: st, Cert: cert, DataDir: dir, cancel: cancel, done: make(chan struct{}), opts: o}
 	go func() {
 		th.err = h.Serve(sctx, ln)
 		close(th.done)
@@ -165,6 +173,18 @@ func (h *Host) Done() <-chan struct{} { return h.done }
 
 // ServeErr returns what Serve returned; call it after Done is closed.
 func (h *Host) ServeErr() error { return h.err }
+
+// Restart stops the host, closes its store and starts a new host with the
+// same options on the same data directory and address, as an
+// administrator restarting the host does. Setup does not run again.
+func (h *Host) Restart(t testing.TB) *Host {
+	t.Helper()
+	h.Stop()
+	_ = h.Store.Close()
+	o := h.opts
+	o.DataDir, o.ListenAddr, o.Setup = h.DataDir, h.Addr, nil
+	return StartWith(t, o)
+}
 
 // Dial connects an anonymous client (loopback: plaintext unless ForceTLS).
 func (h *Host) Dial(t testing.TB) *client.Client {

@@ -283,8 +283,6 @@ func (s *Session) Run(ctx context.Context) {
 		defer wg.Done()
 		s.readLoop()
 	}()
-	stop := context.AfterFunc(ctx, s.end)
-	defer stop()
 
 	s.sendAsync(wire.AsyncRdy, wire.TypeText, wire.EncodeText("\nReady!\n\n"))
 	s.reloadCommands(ctx)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/pkg/mrciwire"
 )
 
 var (
@@ -41,7 +41,7 @@ type Call struct {
 
 	mu     sync.Mutex
 	signal chan struct{} // capacity 1; poked when something changes
-	queue  []wire.Frame
+	queue  []mrciwire.Frame
 	head   int
 	bytes  int
 	busy   bool // a frame was sent and IDLE has not arrived yet
@@ -105,7 +105,7 @@ func (call *Call) id32() uint32 { return uint32(call.cmd) | uint32(call.branch)<
 
 // Send sends a frame of type t with the given payload on the call's command
 // and branch id. It marks the call busy until the host answers with IDLE.
-func (call *Call) Send(t wire.TypeID, payload []byte) error {
+func (call *Call) Send(t mrciwire.TypeID, payload []byte) error {
 	call.mu.Lock()
 	if call.closed {
 		call.mu.Unlock()
@@ -117,29 +117,31 @@ func (call *Call) Send(t wire.TypeID, payload []byte) error {
 	}
 	call.busy = true
 	call.mu.Unlock()
-	return call.c.Send(wire.Frame{Type: t, Cmd: call.cmd, Branch: call.branch, Payload: payload})
+	return call.c.Send(mrciwire.Frame{Type: t, Cmd: call.cmd, Branch: call.branch, Payload: payload})
 }
 
 // SendText sends s as a TEXT frame: the arguments of a new round, or the
 // answer to a prompt.
-func (call *Call) SendText(s string) error { return call.Send(wire.TypeText, wire.EncodeText(s)) }
+func (call *Call) SendText(s string) error {
+	return call.Send(mrciwire.TypeText, mrciwire.EncodeText(s))
+}
 
 // Terminate sends TERM_CMD, asking the command to abandon what it is doing
 // and answer with IDLE.
-func (call *Call) Terminate() error { return call.Send(wire.TypeTermCmd, nil) }
+func (call *Call) Terminate() error { return call.Send(mrciwire.TypeTermCmd, nil) }
 
 // Next returns the next frame the host sent for this call, in order,
 // including the IDLE frame that ends a round. After the IDLE frame (and
 // before the next Send) it returns ErrCallEnded. It returns ctx's error when
 // ctx ends, and the connection's error (see Client.Err) once the connection
 // has ended and no queued frame is left.
-func (call *Call) Next(ctx context.Context) (wire.Frame, error) {
+func (call *Call) Next(ctx context.Context) (mrciwire.Frame, error) {
 	for {
 		call.mu.Lock()
 		switch {
 		case call.head < len(call.queue):
 			f := call.queue[call.head]
-			call.queue[call.head] = wire.Frame{}
+			call.queue[call.head] = mrciwire.Frame{}
 			call.head++
 			call.bytes -= len(f.Payload)
 			if call.head == len(call.queue) {
@@ -149,23 +151,23 @@ func (call *Call) Next(ctx context.Context) (wire.Frame, error) {
 			return f, nil
 		case call.closed:
 			call.mu.Unlock()
-			return wire.Frame{}, ErrCallClosed
+			return mrciwire.Frame{}, ErrCallClosed
 		case call.err != nil:
 			err := call.err
 			call.mu.Unlock()
-			return wire.Frame{}, err
+			return mrciwire.Frame{}, err
 		case !call.busy:
 			call.mu.Unlock()
-			return wire.Frame{}, ErrCallEnded
+			return mrciwire.Frame{}, ErrCallEnded
 		}
 		call.mu.Unlock()
 		if err := call.c.Err(); err != nil {
-			return wire.Frame{}, err
+			return mrciwire.Frame{}, err
 		}
 		select {
 		case <-call.signal:
 		case <-ctx.Done():
-			return wire.Frame{}, ctx.Err()
+			return mrciwire.Frame{}, ctx.Err()
 		case <-call.c.done:
 		}
 	}
@@ -206,13 +208,13 @@ func (call *Call) Close() error {
 	c.mu.Unlock()
 	call.poke()
 	if busy && c.Err() == nil {
-		return c.Send(wire.Frame{Type: wire.TypeTermCmd, Cmd: call.cmd, Branch: call.branch})
+		return c.Send(mrciwire.Frame{Type: mrciwire.TypeTermCmd, Cmd: call.cmd, Branch: call.branch})
 	}
 	return nil
 }
 
 // deliver queues a frame from the reader goroutine.
-func (call *Call) deliver(f wire.Frame) {
+func (call *Call) deliver(f mrciwire.Frame) {
 	call.mu.Lock()
 	if call.closed || call.err != nil {
 		call.mu.Unlock()
@@ -224,7 +226,7 @@ func (call *Call) deliver(f wire.Frame) {
 	} else {
 		call.queue = append(call.queue, f)
 		call.bytes += len(f.Payload)
-		if f.Type == wire.TypeIdle {
+		if f.Type == mrciwire.TypeIdle {
 			call.busy = false
 		}
 	}

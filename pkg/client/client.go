@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/pkg/mrciwire"
 )
 
 // Version is the version of this client library; it is part of the default
@@ -101,7 +102,7 @@ type Options struct {
 	// ErrCallOverflow. Default 64 MiB.
 	MaxCallBuffer int
 	// MaxPayload caps the payload size of frames read from the host; a
-	// larger frame ends the connection. Default wire.MaxPayload.
+	// larger frame ends the connection. Default mrciwire.MaxPayload.
 	MaxPayload int
 	// CommandSettle is how long Start waits for a command that has not been
 	// announced yet: it gives up with ErrUnknownCommand once the command
@@ -137,15 +138,15 @@ type Client struct {
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced whenever cmds or myInfo change
-	cmds     map[string]wire.NewCmd
+	cmds     map[string]mrciwire.NewCmd
 	names    map[uint16]string
 	lastCmd  time.Time // last change of the command table (or ready time)
 	calls    map[uint32]*Call
 	draining map[uint32]bool
-	myInfo   *wire.MyInfo
+	myInfo   *mrciwire.MyInfo
 	infoGen  uint64
 
-	async   chan wire.Frame
+	async   chan mrciwire.Frame
 	dropped atomic.Uint64
 
 	ready      chan struct{}
@@ -206,11 +207,11 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		conn:        raw,
 		cn:          opts.CommonName,
 		changed:     make(chan struct{}),
-		cmds:        make(map[string]wire.NewCmd),
+		cmds:        make(map[string]mrciwire.NewCmd),
 		names:       make(map[uint16]string),
 		calls:       make(map[uint32]*Call),
 		draining:    make(map[uint32]bool),
-		async:       make(chan wire.Frame, opts.AsyncBuffer),
+		async:       make(chan mrciwire.Frame, opts.AsyncBuffer),
 		ready:       make(chan struct{}),
 		done:        make(chan struct{}),
 		readerDone:  make(chan struct{}),
@@ -289,7 +290,7 @@ func (c *Client) startTLS(ctx context.Context, pin []byte) error {
 		return fmt.Errorf("client: reading HOST_CERT: %w", err)
 	}
 	h, _ := wire.ParseFrameHeader(fh[:])
-	if h.Type != wire.TypeHostCert || h.Cmd != uint16(wire.AsyncSysMsg) {
+	if h.Type != mrciwire.TypeHostCert || h.Cmd != uint16(mrciwire.AsyncSysMsg) {
 		return fmt.Errorf("%w: expected HOST_CERT on cmd 2, got %s on cmd %d", ErrIncompatibleHost, h.Type, h.Cmd)
 	}
 	if h.Len > maxHostCertLen {
@@ -324,7 +325,7 @@ func (c *Client) readLoop() {
 			c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 			return
 		}
-		if f.Cmd < wire.FirstCommandID {
+		if f.Cmd < mrciwire.FirstCommandID {
 			c.handleAsync(f)
 		} else {
 			c.route(f)
@@ -334,23 +335,23 @@ func (c *Client) readLoop() {
 
 // handleAsync maintains the client state from one async frame and delivers
 // it on the async channel.
-func (c *Client) handleAsync(f wire.Frame) {
+func (c *Client) handleAsync(f mrciwire.Frame) {
 	switch {
-	case f.Cmd == uint16(wire.AsyncRdy):
+	case f.Cmd == uint16(mrciwire.AsyncRdy):
 		c.mu.Lock()
 		c.lastCmd = time.Now()
 		c.mu.Unlock()
 		c.readyOnce.Do(func() { close(c.ready) })
-	case f.Cmd == uint16(wire.AsyncAddCmd) && f.Type == wire.TypeNewCmd:
-		if nc, err := wire.ParseNewCmd(f.Payload); err == nil {
+	case f.Cmd == uint16(mrciwire.AsyncAddCmd) && f.Type == mrciwire.TypeNewCmd:
+		if nc, err := mrciwire.ParseNewCmd(f.Payload); err == nil {
 			c.addCommand(nc)
 		}
-	case f.Cmd == uint16(wire.AsyncRmCmd) && f.Type == wire.TypeCmdID:
+	case f.Cmd == uint16(mrciwire.AsyncRmCmd) && f.Type == mrciwire.TypeCmdID:
 		if len(f.Payload) >= 2 {
 			c.removeCommand(uint16(f.Payload[0]) | uint16(f.Payload[1])<<8)
 		}
-	case f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeMyInfo:
-		if mi, err := wire.ParseMyInfo(f.Payload); err == nil {
+	case f.Cmd == uint16(mrciwire.AsyncSysMsg) && f.Type == mrciwire.TypeMyInfo:
+		if mi, err := mrciwire.ParseMyInfo(f.Payload); err == nil {
 			c.mu.Lock()
 			c.myInfo = &mi
 			c.infoGen++
@@ -363,7 +364,7 @@ func (c *Client) handleAsync(f wire.Frame) {
 
 // deliverAsync puts f on the async channel, dropping the oldest queued frame
 // when the channel is full. Only the reader goroutine sends on it.
-func (c *Client) deliverAsync(f wire.Frame) {
+func (c *Client) deliverAsync(f mrciwire.Frame) {
 	for {
 		select {
 		case c.async <- f:
@@ -378,9 +379,9 @@ func (c *Client) deliverAsync(f wire.Frame) {
 	}
 }
 
-func (c *Client) addCommand(nc wire.NewCmd) {
+func (c *Client) addCommand(nc mrciwire.NewCmd) {
 	nc.Name = strings.ToLower(strings.TrimSpace(nc.Name))
-	if nc.Name == "" || nc.ID < wire.FirstCommandID {
+	if nc.Name == "" || nc.ID < mrciwire.FirstCommandID {
 		return
 	}
 	c.mu.Lock()
@@ -426,11 +427,11 @@ func (c *Client) notifyLocked() {
 }
 
 // route hands a command frame to its call.
-func (c *Client) route(f wire.Frame) {
+func (c *Client) route(f mrciwire.Frame) {
 	id := f.ID32()
 	c.mu.Lock()
 	call := c.calls[id]
-	if call == nil && c.draining[id] && f.Type == wire.TypeIdle {
+	if call == nil && c.draining[id] && f.Type == mrciwire.TypeIdle {
 		delete(c.draining, id)
 	}
 	c.mu.Unlock()
@@ -479,10 +480,10 @@ func (c *Client) Err() error {
 }
 
 // SessionID returns the session id from the host header.
-func (c *Client) SessionID() wire.SessionID { return c.hdr.SessionID }
+func (c *Client) SessionID() mrciwire.SessionID { return c.hdr.SessionID }
 
 // HostVersion returns the version the host reported in its header.
-func (c *Client) HostVersion() wire.HostVersion { return c.hdr.Version }
+func (c *Client) HostVersion() mrciwire.HostVersion { return c.hdr.Version }
 
 // Encrypted reports whether the connection runs over TLS.
 func (c *Client) Encrypted() bool { return c.encrypted }
@@ -502,7 +503,7 @@ func (c *Client) HostCertPEM() []byte { return c.certPEM }
 // discarded to make room and counted by DroppedAsync, so a consumer that
 // does not read sees the newest frames. The channel is closed after the
 // connection has ended.
-func (c *Client) Async() <-chan wire.Frame { return c.async }
+func (c *Client) Async() <-chan mrciwire.Frame { return c.async }
 
 // DroppedAsync returns how many async frames were discarded because the
 // Async channel was full.
@@ -510,7 +511,7 @@ func (c *Client) DroppedAsync() uint64 { return c.dropped.Load() }
 
 // Send writes one raw frame. Writes are serialised, so Send is safe for
 // concurrent use; a failed or timed-out write ends the connection.
-func (c *Client) Send(f wire.Frame) error {
+func (c *Client) Send(f mrciwire.Frame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	for len(c.wbuf) >= maxPendingWrite {
@@ -629,7 +630,7 @@ func (c *Client) CommandID(name string) (uint16, bool) {
 
 // CommandInfo returns the full announcement (library, summary, IO
 // signature, long description, genfile byte) of the command name.
-func (c *Client) CommandInfo(name string) (wire.NewCmd, bool) {
+func (c *Client) CommandInfo(name string) (mrciwire.NewCmd, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	nc, ok := c.cmds[strings.ToLower(name)]
@@ -693,11 +694,11 @@ func (c *Client) resolve(ctx context.Context, name string) (uint16, error) {
 
 // MyInfo returns the latest MY_INFO the host sent (on login and whenever the
 // account changes); ok is false until one has arrived.
-func (c *Client) MyInfo() (info wire.MyInfo, ok bool) {
+func (c *Client) MyInfo() (info mrciwire.MyInfo, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.myInfo == nil {
-		return wire.MyInfo{}, false
+		return mrciwire.MyInfo{}, false
 	}
 	return *c.myInfo, true
 }

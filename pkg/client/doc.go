@@ -39,6 +39,13 @@
 // prompts through a [Prompter], and [Client.Login] drives the host's auth
 // command.
 //
+// # Wire types
+//
+// Frames, type ids, async ids and the payload structures (MY_INFO,
+// PEER_INFO, CH_MEMBER_INFO, ...) are the types of package
+// [github.com/mrci/mrci/pkg/mrciwire], which also decodes them; a program
+// needs no other package of this repository.
+//
 // All methods are safe for concurrent use. Every blocking method honours its
 // context and returns promptly, with an error wrapping [ErrConnectionLost]
 // or [ErrClosed], when the connection ends.

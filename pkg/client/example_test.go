@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mrci/mrci/pkg/client"
+	"github.com/mrci/mrci/pkg/mrciwire"
 )
 
 func ExampleDial() {
@@ -67,4 +69,83 @@ func ExampleClient_Login() {
 	}
 	me, _ := c.MyInfo()
 	fmt.Println("logged in as", me.Peer.UserName, "rank", me.Rank)
+}
+
+// A command that asks questions: add_acct prompts for the new account's
+// password with PRIV_TEXT, which RunInteractive hands to the Prompter.
+func ExampleClient_RunInteractive() {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, "127.0.0.1:35516", client.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "root", os.Getenv("MRCI_PASSWORD")); err != nil {
+		log.Fatal(err)
+	}
+	answer := client.PromptFunc(func(_ context.Context, prompt mrciwire.Frame) (string, error) {
+		fmt.Print(mrciwire.DecodeText(prompt.Payload))
+		return "Bob-Initial-Pass1", nil
+	})
+	res, err := c.RunInteractive(ctx, "add_acct", "-name bob -email bob@example.org", answer)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		log.Fatal(err) // the host's ERR text
+	}
+}
+
+// Casting: open a sub-channel, then send any frame with the cast command;
+// every other session with the sub-channel open receives it on Async.
+func ExampleCall_Run() {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, "127.0.0.1:35516", client.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "alice", os.Getenv("MRCI_PASSWORD")); err != nil {
+		log.Fatal(err)
+	}
+	if res, err := c.Run(ctx, "open_sub_ch", "-ch_name team -sub_name general"); err != nil || res.Err() != nil {
+		log.Fatal(err, res.Err())
+	}
+	call, err := c.Start(ctx, "cast")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer call.Close()
+	res, err := call.Run(ctx, mrciwire.TypeText, mrciwire.EncodeText("hello, team"), nil)
+	if err != nil || res.Err() != nil {
+		log.Fatal(err, res.Err())
+	}
+}
+
+// Events: every async frame arrives on Async; the payload types are
+// decoded with package mrciwire.
+func ExampleClient_Async() {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, "127.0.0.1:35516", client.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for f := range c.Async() {
+		switch mrciwire.AsyncID(f.Cmd) {
+		case mrciwire.AsyncCast:
+			if f.Type == mrciwire.TypeText {
+				fmt.Println("cast:", mrciwire.DecodeText(f.Payload))
+			}
+		case mrciwire.AsyncInvitedToCh:
+			if m, err := mrciwire.ParseChMemberInfo(f.Payload); err == nil {
+				fmt.Printf("%s was invited to #%s\n", m.UserName, m.ChannelName)
+			}
+		case mrciwire.AsyncSysMsg:
+			if f.Type == mrciwire.TypeText {
+				fmt.Println(strings.TrimSpace(mrciwire.DecodeText(f.Payload)))
+			}
+		}
+	}
+	fmt.Println("connection ended:", c.Err())
 }

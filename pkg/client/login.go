@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/pkg/mrciwire"
 )
 
 var (
@@ -95,10 +95,10 @@ func (c *Client) Login(ctx context.Context, user, password string, opts ...Login
 		}
 		var serr error
 		switch f.Type {
-		case wire.TypeErr:
-			errs = append(errs, strings.TrimSpace(wire.DecodeText(f.Payload)))
+		case mrciwire.TypeErr:
+			errs = append(errs, strings.TrimSpace(mrciwire.DecodeText(f.Payload)))
 			rejected = true
-		case wire.TypePrivText:
+		case mrciwire.TypePrivText:
 			switch {
 			case aborted:
 			case stage == awaitPassword:
@@ -114,11 +114,11 @@ func (c *Client) Login(ctx context.Context, user, password string, opts ...Login
 					stage = sentNewPassword
 				}
 			default:
-				serr = terminate(fmt.Errorf("unexpected prompt %q", strings.TrimSpace(wire.DecodeText(f.Payload))))
+				serr = terminate(fmt.Errorf("unexpected prompt %q", strings.TrimSpace(mrciwire.DecodeText(f.Payload))))
 			}
 			rejected = false
-		case wire.TypeText:
-			text := wire.DecodeText(f.Payload)
+		case mrciwire.TypeText:
+			text := mrciwire.DecodeText(f.Payload)
 			switch {
 			case strings.Contains(text, accessGranted):
 				granted = true
@@ -137,7 +137,7 @@ func (c *Client) Login(ctx context.Context, user, password string, opts ...Login
 		if serr != nil {
 			return fmt.Errorf("client: login: %w", serr)
 		}
-		if f.Type == wire.TypeIdle {
+		if f.Type == mrciwire.TypeIdle {
 			break
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/pkg/mrciwire"
 )
 
 // ErrPrompt is wrapped by Run's error when the command asked for input
@@ -17,7 +17,7 @@ var ErrPrompt = errors.New("client: command asked for input")
 // Result holds the frames of one command round, in arrival order, up to and
 // including the closing IDLE frame.
 type Result struct {
-	Frames []wire.Frame // every frame of the round, IDLE last
+	Frames []mrciwire.Frame // every frame of the round, IDLE last
 }
 
 // Text returns the concatenated decoded text of every TEXT and BIG_TEXT
@@ -25,8 +25,8 @@ type Result struct {
 func (r *Result) Text() string {
 	var sb strings.Builder
 	for _, f := range r.Frames {
-		if f.Type == wire.TypeText || f.Type == wire.TypeBigText {
-			sb.WriteString(wire.DecodeText(f.Payload))
+		if f.Type == mrciwire.TypeText || f.Type == mrciwire.TypeBigText {
+			sb.WriteString(mrciwire.DecodeText(f.Payload))
 		}
 	}
 	return sb.String()
@@ -36,8 +36,8 @@ func (r *Result) Text() string {
 func (r *Result) Errors() []string {
 	var errs []string
 	for _, f := range r.Frames {
-		if f.Type == wire.TypeErr {
-			errs = append(errs, wire.DecodeText(f.Payload))
+		if f.Type == mrciwire.TypeErr {
+			errs = append(errs, mrciwire.DecodeText(f.Payload))
 		}
 	}
 	return errs
@@ -71,7 +71,7 @@ type Prompter interface {
 	// Answer returns the text to send back for prompt (a PRIV_TEXT frame,
 	// or a TEXT frame a TextPrompter accepted). Returning an error aborts
 	// the round: RunInteractive sends TERM_CMD and returns that error.
-	Answer(ctx context.Context, prompt wire.Frame) (string, error)
+	Answer(ctx context.Context, prompt mrciwire.Frame) (string, error)
 }
 
 // TextPrompter is a Prompter that also answers TEXT prompts. The protocol
@@ -80,31 +80,31 @@ type Prompter interface {
 type TextPrompter interface {
 	Prompter
 	// IsTextPrompt reports whether the TEXT frame f expects an answer.
-	IsTextPrompt(f wire.Frame) bool
+	IsTextPrompt(f mrciwire.Frame) bool
 }
 
 // PromptFunc adapts a function to the Prompter interface; it answers
 // PRIV_TEXT prompts only.
-type PromptFunc func(ctx context.Context, prompt wire.Frame) (string, error)
+type PromptFunc func(ctx context.Context, prompt mrciwire.Frame) (string, error)
 
 // Answer calls f.
-func (f PromptFunc) Answer(ctx context.Context, prompt wire.Frame) (string, error) {
+func (f PromptFunc) Answer(ctx context.Context, prompt mrciwire.Frame) (string, error) {
 	return f(ctx, prompt)
 }
 
 // TextPrompts returns a TextPrompter that answers PRIV_TEXT prompts and the
 // TEXT frames for which match returns true with p.
-func TextPrompts(p Prompter, match func(f wire.Frame) bool) TextPrompter {
+func TextPrompts(p Prompter, match func(f mrciwire.Frame) bool) TextPrompter {
 	return textPrompter{p, match}
 }
 
 type textPrompter struct {
 	Prompter
-	match func(wire.Frame) bool
+	match func(mrciwire.Frame) bool
 }
 
 // IsTextPrompt calls the match function.
-func (t textPrompter) IsTextPrompt(f wire.Frame) bool { return t.match(f) }
+func (t textPrompter) IsTextPrompt(f mrciwire.Frame) bool { return t.match(f) }
 
 // Run runs one non-interactive round of the command name: it opens a call,
 // sends args as TEXT and collects every frame up to the IDLE. The returned
@@ -130,17 +130,17 @@ func (c *Client) RunInteractive(ctx context.Context, name, args string, p Prompt
 		return &Result{}, err
 	}
 	defer call.Close()
-	return call.run(ctx, wire.TypeText, wire.EncodeText(args), p)
+	return call.run(ctx, mrciwire.TypeText, mrciwire.EncodeText(args), p)
 }
 
 // Run sends one frame on the call (normally TEXT arguments) and collects the
 // frames of the round up to IDLE, answering prompts with p (nil: none), with
 // the semantics of Client.RunInteractive. The call stays open.
-func (call *Call) Run(ctx context.Context, t wire.TypeID, payload []byte, p Prompter) (*Result, error) {
+func (call *Call) Run(ctx context.Context, t mrciwire.TypeID, payload []byte, p Prompter) (*Result, error) {
 	return call.run(ctx, t, payload, p)
 }
 
-func (call *Call) run(ctx context.Context, t wire.TypeID, payload []byte, p Prompter) (*Result, error) {
+func (call *Call) run(ctx context.Context, t mrciwire.TypeID, payload []byte, p Prompter) (*Result, error) {
 	res := &Result{}
 	if err := call.Send(t, payload); err != nil {
 		return res, err
@@ -156,18 +156,18 @@ func (call *Call) run(ctx context.Context, t wire.TypeID, payload []byte, p Prom
 			return res, err
 		}
 		res.Frames = append(res.Frames, f)
-		if f.Type == wire.TypeIdle {
+		if f.Type == mrciwire.TypeIdle {
 			return res, failure
 		}
 		if failure != nil {
 			continue // aborted: drain up to IDLE
 		}
-		prompt := f.Type == wire.TypePrivText || (f.Type == wire.TypeText && tp != nil && tp.IsTextPrompt(f))
+		prompt := f.Type == mrciwire.TypePrivText || (f.Type == mrciwire.TypeText && tp != nil && tp.IsTextPrompt(f))
 		if !prompt {
 			continue
 		}
 		if p == nil {
-			failure = fmt.Errorf("%w: %q", ErrPrompt, strings.TrimSpace(wire.DecodeText(f.Payload)))
+			failure = fmt.Errorf("%w: %q", ErrPrompt, strings.TrimSpace(mrciwire.DecodeText(f.Payload)))
 			if err := call.Terminate(); err != nil {
 				return res, err
 			}
