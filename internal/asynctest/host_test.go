@@ -176,9 +176,14 @@ func TestAsync11Restart(t *testing.T) {
 		p.waitGone()
 		q.waitGone()
 		e.barrier.waitGone()
-		// The restart runs in the background after the sessions end.
+		// The restart drains, reloads the settings and the ban list and
+		// listens again on the same address.
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if _, err := e.h.WaitListening(ctx); err != nil {
+			t.Fatalf("not listening again after ASYNC_RESTART: %v", err)
+		}
 		e.waitRefused("127.0.0.1 banned before the restart")
-		// The listener keeps running.
 		if err := e.h.Store.RemoveBan(context.Background(), "127.0.0.1"); err != nil {
 			t.Fatal(err)
 		}

@@ -170,9 +170,11 @@ func (h *Host) admit(ip netip.Addr) string {
 // refuse closes a connection that does not become a session, and logs and
 // counts why.
 func (h *Host) refuse(conn net.Conn, ip, reason string) {
-	_ = conn.Close()
+	// Counted and logged before the close, so whoever sees the close sees
+	// the refusal accounted for too.
 	h.log.Info("connection refused", "ip", ip, "reason", reason)
 	h.metrics.Refused(reason)
+	_ = conn.Close()
 }
 
 // full reports whether the host has max_sessions established sessions.

@@ -116,7 +116,7 @@ func TestSkipPaths(t *testing.T) {
 			"command_ranks":   {3, 1, 0, 2},
 		})
 		for _, c := range []struct{ table, row, want string }{
-			{"users", "éMILE", `equals "Émile" up to case or look-alike characters`},
+			{"users", "éMILE", `differs only in case or look-alike characters from "Émile"`},
 			{"users", "has space", "name rules"},
 			{"users", "nohash", "password hash missing"},
 			{"users", "dupmail", ""}, // imported, see the warning below
