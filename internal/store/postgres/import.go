@@ -65,7 +65,7 @@ func rowErr(what string, err error) error {
 	if name, ok := uniqueViolation(err); ok {
 		base := store.ErrExists
 		switch name {
-		case "users_user_name_key", "channels_channel_name_key", "sub_channels_name_key":
+		case "users_user_name_key", "users_name_key_key", "channels_channel_name_key", "sub_channels_name_key":
 			base = store.ErrNameTaken
 		case "users_email_address_key":
 			base = store.ErrEmailTaken

@@ -77,7 +77,7 @@ func rowErr(what string, err error) error {
 	if msg, ok := uniqueViolation(err); ok {
 		base := store.ErrExists
 		switch {
-		case strings.Contains(msg, "users.user_name"), strings.Contains(msg, "channels.channel_name"), strings.Contains(msg, "sub_channels.sub_channel_name"):
+		case strings.Contains(msg, "users.user_name"), strings.Contains(msg, "users.name_key"), strings.Contains(msg, "channels.channel_name"), strings.Contains(msg, "sub_channels.sub_channel_name"):
 			base = store.ErrNameTaken
 		case strings.Contains(msg, "users.email_address"):
 			base = store.ErrEmailTaken
