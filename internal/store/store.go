@@ -321,6 +321,14 @@ type Store interface {
 	// filters (only ViewActLog, ViewDebug and ViewBans allow it) and returns
 	// how many were deleted.
 	DeleteView(ctx context.Context, v View, filters []Filter) (int64, error)
+
+	// Files (the fs_* commands, docs/files.md).
+
+	// FilesSettings returns the file-system command settings (defaults when
+	// the row is missing).
+	FilesSettings(ctx context.Context) (FilesSettings, error)
+	// SaveFilesSettings replaces the file-system command settings.
+	SaveFilesSettings(ctx context.Context, f FilesSettings) error
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

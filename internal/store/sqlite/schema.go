@@ -162,6 +162,19 @@ func migrations() []migration {
 		seed: func(ctx context.Context, tx *sql.Tx) error {
 			return insertSettings(ctx, tx, store.DefaultSettings())
 		},
+	}, {
+		// 5: settings of the file-system commands (store/files.go).
+		version: 5,
+		stmts: []string{
+			`CREATE TABLE files_settings (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				root TEXT NOT NULL DEFAULT '',
+				homes BOOL NOT NULL DEFAULT 0,
+				quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0),
+				unconfined BOOL NOT NULL DEFAULT 0
+			)`,
+			`INSERT INTO files_settings (singleton) VALUES (1)`,
+		},
 	}}
 }
 

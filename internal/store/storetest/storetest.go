@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteViewDebug", testDeleteViewDebug},
 		{"DeleteViewBans", testDeleteViewBans},
 		{"DeleteViewNotAllowed", testDeleteViewNotAllowed},
+		{"FilesSettings", testFilesSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
