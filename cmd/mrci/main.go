@@ -166,6 +166,7 @@ func serveCmd(opts *options) *cobra.Command {
 			}
 			h, err := host.New(ctx, host.Config{
 				Store: st, DefaultCert: cert, ForceTLS: forceTLS, Log: log, Version: version, Dir: homeDir(),
+				FilesRoot: filepath.Join(opts.dataDir, "files"),
 			})
 			if err != nil {
 				return err

@@ -28,6 +28,7 @@ func New() *module.InProcess {
 	all = append(all, moduleCommands()...)
 	all = append(all, rankCommands()...)
 	all = append(all, logCommands()...)
+	all = append(all, fsCommands()...)
 	for _, c := range all {
 		c.Def.Library = Library
 	}

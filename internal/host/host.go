@@ -55,6 +55,9 @@ type Config struct {
 	Limits session.Limits
 	// Dir is the initial working directory of sessions.
 	Dir string
+	// FilesRoot is the default files root of the fs_* commands (the
+	// files_settings row may name another); empty: none.
+	FilesRoot string
 	// ExtraModules are in-process modules loaded after the internal one
 	// (tests use them to drive asyncs whose real trigger lives elsewhere).
 	// They are not trusted with privileged asyncs unless TrustExtra is set.
@@ -120,6 +123,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: settings: %w", err)
 	}
 	h.maxSessions.Store(s.MaxSessions)
+	h.warnFiles(ctx)
 	if err := h.loadBans(ctx); err != nil {
 		h.logs.close()
 		return nil, err

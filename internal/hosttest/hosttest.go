@@ -85,7 +85,7 @@ func StartWith(t testing.TB, o Options) *Host {
 	}
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
-		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
+		Version: "test", Limits: o.Limits, Dir: dir, FilesRoot: filepath.Join(dir, "files"), ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout,
 	})
 	if err != nil {

@@ -135,6 +135,13 @@ const inputQueueLimit = 256
 type inputFrame struct {
 	t       wire.TypeID
 	payload []byte
+	release func() // nil, or called once the frame has left the queue
+}
+
+func (f inputFrame) done() {
+	if f.release != nil {
+		f.release()
+	}
 }
 
 type inprocInstance struct {
@@ -147,6 +154,7 @@ type inprocInstance struct {
 	killed     bool
 	closed     bool // finished after a call; takes no more input
 	halted     bool
+	termNext   bool // TERM_CMD arrived before the queued call started
 	cancelCall context.CancelFunc
 	notify     chan struct{}
 }
@@ -160,12 +168,20 @@ func (in *inprocInstance) wake() {
 
 // Input queues a frame; TERM_CMD and KILL_CMD act at once on a running call.
 func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
+	return in.InputRelease(t, payload, nil)
+}
+
+// InputRelease is Input with a release function called when the queued
+// frame has been taken by the call or discarded (ReleasingInstance).
+func (in *inprocInstance) InputRelease(t wire.TypeID, payload []byte, release func()) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	switch t {
 	case wire.TypeTermCmd:
 		if in.cancelCall != nil {
 			in.cancelCall()
+		} else {
+			in.termNext = true
 		}
 		return true
 	case wire.TypeKillCmd:
@@ -186,9 +202,20 @@ func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
 	if in.closed || len(in.queue) >= inputQueueLimit {
 		return false
 	}
-	in.queue = append(in.queue, inputFrame{t, payload})
+	in.queue = append(in.queue, inputFrame{t, payload, release})
 	in.wake()
 	return true
+}
+
+// discardQueue releases every queued frame; the instance is ending.
+func (in *inprocInstance) discardQueue() {
+	in.mu.Lock()
+	q := in.queue
+	in.queue = nil
+	in.mu.Unlock()
+	for _, f := range q {
+		f.done()
+	}
 }
 
 // Kill ends the instance after its current call.
@@ -205,8 +232,10 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 		}
 		if len(in.queue) > 0 {
 			f := in.queue[0]
+			in.queue[0] = inputFrame{}
 			in.queue = in.queue[1:]
 			in.mu.Unlock()
+			f.done() // the payload is the caller's now; the session may read more
 			return f, true
 		}
 		in.mu.Unlock()
@@ -223,6 +252,7 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 // for its (command, branch) simply starts a new one (see Closed).
 func (in *inprocInstance) run() {
 	defer in.sink.Exited(nil)
+	defer in.discardQueue()
 	for {
 		f, ok := in.next(context.Background())
 		if !ok {
@@ -255,10 +285,15 @@ func (in *inprocInstance) call(f inputFrame) {
 	in.mu.Lock()
 	in.cancelCall = cancel
 	killed := in.killed
+	if in.termNext {
+		in.termNext = false
+		cancel()
+	}
 	in.mu.Unlock()
 	defer func() {
 		in.mu.Lock()
 		in.cancelCall = nil
+		in.termNext = false
 		in.mu.Unlock()
 		cancel()
 	}()
@@ -341,6 +376,81 @@ func (c *Call) Halted() bool {
 	c.inst.mu.Lock()
 	defer c.inst.mu.Unlock()
 	return c.inst.halted
+}
+
+// Receive returns the next frame the client sends to this call, of any
+// type (the data frames of a GEN_FILE transfer). Control frames never
+// arrive here. It returns ErrTerminated when the call was ended by
+// TERM_CMD or KILL_CMD.
+func (c *Call) Receive(ctx context.Context) (wire.TypeID, []byte, error) {
+	if c.inst == nil {
+		return 0, nil, errors.New("module: an inline command cannot receive")
+	}
+	f, ok := c.inst.next(ctx)
+	if !ok {
+		return 0, nil, ErrTerminated
+	}
+	return f.t, f.payload, nil
+}
+
+// WaitResumed returns at once unless the client paused the call with
+// HALT_CMD; then it waits for RESUME_CMD. Looping commands call it between
+// steps. It returns ErrTerminated when the call is ended meanwhile.
+func (c *Call) WaitResumed(ctx context.Context) error {
+	if c.inst == nil {
+		return nil
+	}
+	in := c.inst
+	for {
+		in.mu.Lock()
+		halted, killed := in.halted, in.killed
+		in.mu.Unlock()
+		switch {
+		case killed || ctx.Err() != nil:
+			return ErrTerminated
+		case !halted:
+			return nil
+		}
+		select {
+		case <-in.notify:
+			// Input may have arrived too: pass the wake-up on so a waiter
+			// in next sees it (the queue is checked under the lock anyway).
+		case <-ctx.Done():
+			return ErrTerminated
+		}
+	}
+}
+
+// WaitRoom waits until at most limit bytes of the session's output are
+// queued (see Flow); a producer of bulk output calls it before each chunk
+// so the host never buffers more than limit plus one chunk for a client
+// that reads slowly. Sinks without flow control return at once.
+func (c *Call) WaitRoom(ctx context.Context, limit int) error {
+	if f, ok := c.sink.(Flow); ok {
+		if err := f.WaitRoom(ctx, limit); err != nil {
+			return ErrTerminated
+		}
+	}
+	return nil
+}
+
+// PromptAny sends a TEXT prompt and returns the text of the next TEXT or
+// GEN_FILE frame (a transfer's overwrite question may be answered with
+// either, types.md §5.3).
+func (c *Call) PromptAny(ctx context.Context, prompt string) (string, error) {
+	if c.inst == nil {
+		return "", errors.New("module: an inline command cannot prompt")
+	}
+	c.Text(prompt)
+	for {
+		f, ok := c.inst.next(ctx)
+		if !ok {
+			return "", ErrTerminated
+		}
+		if f.t == wire.TypeText || f.t == wire.TypeGenFile {
+			return wire.DecodeText(f.payload), nil
+		}
+	}
 }
 
 // Prompt sends a TEXT prompt and returns the text of the next TEXT frame.

@@ -81,6 +81,26 @@ type Closer interface {
 	Closed() bool
 }
 
+// ReleasingInstance is implemented by instances that keep input payloads
+// queued after Input returns. InputRelease is Input, except that release is
+// called exactly once when the instance no longer holds the payload (it
+// has been consumed or discarded); when InputRelease reports false the
+// frame was refused and release is not called. The session uses it to
+// bound the bytes of client input it has read but not yet seen consumed,
+// so a client streaming a file faster than the command writes it is slowed
+// down by TCP instead of filling the host's memory.
+type ReleasingInstance interface {
+	InputRelease(t wire.TypeID, payload []byte, release func()) bool
+}
+
+// Flow is implemented by sinks that let a producer of bulk output (a file
+// download) wait for the client to take what was sent: WaitRoom returns
+// once at most limit bytes of the session's output are queued and not yet
+// written, or with an error when ctx ends or the session has ended.
+type Flow interface {
+	WaitRoom(ctx context.Context, limit int) error
+}
+
 // Sink receives what an instance produces. Calls from one instance are
 // delivered in order; they may block while the session is busy.
 type Sink interface {

@@ -57,7 +57,12 @@ type sink struct {
 	in *instance
 }
 
-func (k sink) Frame(t wire.TypeID, payload []byte) { k.s.post(instOutput{k.in, t, payload}) }
+func (k sink) Frame(t wire.TypeID, payload []byte) {
+	k.s.outPending.Add(int64(len(payload)))
+	if !k.s.post(instOutput{k.in, t, payload}) {
+		k.s.outPending.Add(-int64(len(payload)))
+	}
+}
 func (k sink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
 	k.s.post(instAsync{k.in, mode, id, data})
 }
@@ -235,12 +240,14 @@ func (s *Session) env() module.Env {
 }
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).
-func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
+// It reports true when the frame was queued on an instance that calls
+// release once it has consumed the payload; otherwise the caller releases.
+func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bool {
 	c := s.st.cmds[f.Cmd]
 	if c == nil {
 		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf("err: No such command id: %d.", f.Cmd)))
 		s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
-		return
+		return false
 	}
 	id32 := f.ID32()
 	in := s.st.instances[id32]
@@ -252,19 +259,19 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	}
 	if in == nil {
 		if f.Type.IsControl() {
-			return // nothing runs there; never start an instance for a control frame
+			return false // nothing runs there; never start an instance for a control frame
 		}
 		if r, ok := c.mod.(module.InlineRunner); ok {
 			in := &instance{id32: id32, cmd: c}
 			if r.RunInline(ctx, c.def.Name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
-				return
+				return false
 			}
 		}
 		if len(s.st.instances) >= s.lim.MaxInstances {
 			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf(
 				"err: Too many commands are running in this session (limit %d); wait for one to finish.\n", s.lim.MaxInstances)))
 			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
-			return
+			return false
 		}
 		in = &instance{id32: id32, cmd: c}
 		inst, err := c.mod.Start(ctx, c.def.Name, s.env(), sink{s, in})
@@ -273,7 +280,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 			s.cfg.Host.Debug(fmt.Sprintf("command %s failed to start: %v", c.clientName, err))
 			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command failed to start. error details were logged for admin review.\n"))
 			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
-			return
+			return false
 		}
 		in.inst = inst
 		s.st.instances[id32] = in
@@ -281,21 +288,27 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	if !f.Type.IsControl() {
 		in.idle = false
 	}
-	if in.inst.Input(f.Type, f.Payload) {
-		return
+	if ri, ok := in.inst.(module.ReleasingInstance); ok && !f.Type.IsControl() {
+		if ri.InputRelease(f.Type, f.Payload, release) {
+			return true
+		}
+	} else if in.inst.Input(f.Type, f.Payload) {
+		return false
 	}
 	if cl, ok := in.inst.(module.Closer); ok && cl.Closed() {
 		// The instance finished between calls: start a fresh one.
 		delete(s.st.instances, id32)
 		if !f.Type.IsControl() {
-			s.dispatch(ctx, f)
+			return s.dispatch(ctx, f, release)
 		}
-		return
+		return false
 	}
 	s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command's input queue is full; the frame was dropped.\n"))
+	return false
 }
 
 func (s *Session) instanceOutput(e instOutput) {
+	defer s.outPending.Add(-int64(len(e.payload)))
 	in := e.in
 	if in.killed && s.st.instances[in.id32] != in {
 		return // output of an unloaded command's instance

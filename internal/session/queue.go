@@ -28,6 +28,7 @@ type outQueue struct {
 	soft    int
 	hard    int
 	notify  chan struct{}
+	taken   chan struct{} // closed and replaced when the writer takes a batch
 }
 
 func newOutQueue(soft, hard int) *outQueue {
@@ -81,6 +82,10 @@ func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
 			q.spare = nil
 			q.bytes = 0
 			q.casts = false
+			if q.taken != nil {
+				close(q.taken)
+				q.taken = nil
+			}
 			q.mu.Unlock()
 			return out, true
 		}

@@ -106,7 +106,11 @@ type Session struct {
 	done   chan struct{}
 	ended  sync.Once
 	slow   atomic.Bool // ended as a slow consumer
-	info   atomic.Pointer[module.SessionInfo]
+	// in bounds client payload bytes read but not consumed (flow.go);
+	// outPending counts command output posted to the loop, not queued yet.
+	in         budget
+	outPending atomic.Int64
+	info       atomic.Pointer[module.SessionInfo]
 
 	mbMu     sync.Mutex
 	mailbox  []*bus.Message
@@ -131,6 +135,7 @@ func New(cfg Config) *Session {
 		done:     make(chan struct{}),
 		mbNotify: make(chan struct{}, 1),
 	}
+	s.in.limit = inputBudget
 	s.st.init(cfg)
 	s.publish()
 	return s
@@ -247,7 +252,12 @@ const readBufferSize = 4 << 10
 // event is what the loop processes besides mailbox messages.
 type event interface{}
 
-type clientFrame struct{ f wire.Frame }
+// clientFrame is a frame from the client; n payload bytes of the input
+// budget are held for it until it is consumed.
+type clientFrame struct {
+	f wire.Frame
+	n int
+}
 
 func (s *Session) post(ev event) bool {
 	select {
@@ -286,6 +296,9 @@ func (s *Session) readLoop() {
 			s.end()
 			return
 		}
+		if !s.in.acquire(h.Len, s.done) {
+			return
+		}
 		// A payload that is not buffered yet must arrive within FrameTimeout.
 		if h.Len > r.Buffered() {
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
@@ -297,7 +310,7 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.cfg.Metrics.Inc(framesIn)
-		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}}) {
+		if !s.post(clientFrame{wire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}, h.Len}) {
 			return
 		}
 	}
@@ -354,7 +367,13 @@ func (s *Session) loop(ctx context.Context) {
 func (s *Session) handleEvent(ctx context.Context, ev event) {
 	switch e := ev.(type) {
 	case clientFrame:
-		s.dispatch(ctx, e.f)
+		release := func() {}
+		if e.n > 0 {
+			release = sync.OnceFunc(func() { s.in.release(e.n) })
+		}
+		if !s.dispatch(ctx, e.f, release) {
+			release()
+		}
 	case oversize:
 		s.sendFrame(wire.TypeErr, e.h.Cmd, e.h.Branch, wire.EncodeText(fmt.Sprintf(
 			"err: The frame's payload of %d bytes exceeds this host's limit of %d bytes; it was discarded.\n", e.h.Len, e.limit)))
