@@ -71,6 +71,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.start(cmd.Context()) }
 	root.PersistentPostRun = func(*cobra.Command, []string) { t.stop() }
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t))
+	root.AddCommand(transferCmd(t))
 	return root
 }
 

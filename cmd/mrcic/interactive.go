@@ -358,12 +358,16 @@ the line you type is sent to it. Local commands:
   #term              abort the running command (TERM_CMD; also Ctrl-C)
   #kill              end the running command's process (KILL_CMD)
   #halt, #resume     pause / resume a looping command
+  #upload LOCAL REMOTE, #download REMOTE LOCAL
+                     transfer a file or directory ([--resume] [--no-verify] [--quiet])
   #quit              leave (also Ctrl-D)
 `)
 	case "#commands":
 		r.listCommands()
 	case "#session":
 		r.session()
+	case "#upload", "#download":
+		r.localTransfer(word, line)
 	default:
 		t, ok := ctl[word]
 		switch {

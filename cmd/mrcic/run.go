@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		},
 	}
-	fl := cmd.Flags()
+	fl := cmd.PersistentFlags() // shared with the upload/download sub-commands
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:35516", "`host:port` of the MRCI host")
 	fl.StringVarP(&f.user, "user", "u", "", "log in as this user")
 	fl.StringVar(&f.passwordFile, "password-file", "", "read the password from the first line of `FILE` (default: prompt, or first line of stdin)")
@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 15*time.Second, "time limit for connecting")
 	fl.StringVar(&f.history, "history", defaultHistory(), "interactive history `FILE` (empty: no history file)")
 	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca")
+	cmd.AddCommand(transferCommands(&f, stdin, stdout, stderr, &code)...)
 	cmd.SetArgs(args)
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
