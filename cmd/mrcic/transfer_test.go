@@ -32,7 +32,9 @@ func TestTransferAgainstRealHost(t *testing.T) {
 	pw := writeFile(t, "pw", hosttest.RootPassword+"\n")
 	pin := writeFile(t, "cert.pem", string(h.Cert.CertPEM))
 	base := []string{"--addr", h.Addr, "--cert-pin", pin, "--user", "root", "--password-file", pw}
-	mrcic := func(args ...string) result { return runMrcic(t, "", append(append([]string{}, args[:1]...), append(base, args[1:]...)...)...) }
+	mrcic := func(args ...string) result {
+		return runMrcic(t, "", append(append([]string{}, args[:1]...), append(base, args[1:]...)...)...)
+	}
 	files := filepath.Join(h.DataDir, "files")
 	local := t.TempDir()
 
