@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(opts), aboutCmd(opts), setAddrCmd(opts), resetRootCmd(opts), versionCmd())
+	root.AddCommand(filesCmd(opts))
 	root.SetArgs(translateLegacy(args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "err:", err)
