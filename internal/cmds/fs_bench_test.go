@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/pkg/client"
@@ -49,6 +51,7 @@ func benchTransfer(b *testing.B, tls, upload bool, chunkSize int) {
 	f.Close()
 	ctx := context.Background()
 	b.SetBytes(size)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
 		var n int64
@@ -63,6 +66,16 @@ func benchTransfer(b *testing.B, tls, upload bool, chunkSize int) {
 			b.Fatalf("%d, %v", n, err)
 		}
 	}
+	// CPU seconds (host and client together, user + system) per GB moved:
+	// a figure that, unlike MB/s, does not depend on how busy the machine is.
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/(float64(size)*float64(b.N)/1e9), "cpu-s/GB")
+}
+
+// cpuTime is the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFsDownload and BenchmarkFsUpload move one file through a real

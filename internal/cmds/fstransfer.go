@@ -126,11 +126,13 @@ func runFsDownload(ctx context.Context, c *module.Call) error {
 			if err := c.WaitRoom(ctx, downloadWindow); err != nil {
 				return err
 			}
-			buf := make([]byte, min(transferChunk, length-sent))
-			n, err := f.ReadAt(buf, offset+sent)
+			// The chunk is read behind room for its frame header and handed
+			// to the session without another copy.
+			buf := make([]byte, wire.FrameHeaderLen+int(min(transferChunk, length-sent)))
+			n, err := f.ReadAt(buf[wire.FrameHeaderLen:], offset+sent)
 			if n > 0 {
 				sent += int64(n)
-				c.Send(wire.TypeGenFile, buf[:n])
+				c.SendFramed(wire.TypeGenFile, buf[:wire.FrameHeaderLen+n])
 				c.Text(fmt.Sprintf("%d/%d\n", sent, length))
 			}
 			if errors.Is(err, io.EOF) && sent < length {

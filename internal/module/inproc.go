@@ -354,6 +354,18 @@ func (c *Call) Host() HostView { return c.env.Host }
 // Send sends a frame of any type on the call's ids.
 func (c *Call) Send(t wire.TypeID, payload []byte) { c.sink.Frame(t, payload) }
 
+// SendFramed sends a frame whose payload is b[wire.FrameHeaderLen:]; the
+// first wire.FrameHeaderLen bytes of b are room for the header. Sinks that
+// implement Framer queue b without copying it; the call must not touch b
+// afterwards.
+func (c *Call) SendFramed(t wire.TypeID, b []byte) {
+	if f, ok := c.sink.(Framer); ok {
+		f.FrameWithHeader(t, b)
+		return
+	}
+	c.Send(t, b[wire.FrameHeaderLen:])
+}
+
 // Text sends a TEXT frame.
 func (c *Call) Text(s string) { c.Send(wire.TypeText, wire.EncodeText(s)) }
 

@@ -101,6 +101,15 @@ type Flow interface {
 	WaitRoom(ctx context.Context, limit int) error
 }
 
+// Framer is implemented by sinks that take a payload with room for the
+// frame header in front of it, so a large payload (a download chunk) is
+// queued for the socket without another copy. b[:wire.FrameHeaderLen] is
+// overwritten by the sink; the rest is the payload. The sink takes
+// ownership of b.
+type Framer interface {
+	FrameWithHeader(t wire.TypeID, b []byte)
+}
+
 // Sink receives what an instance produces. Calls from one instance are
 // delivered in order; they may block while the session is busy.
 type Sink interface {

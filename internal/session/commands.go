@@ -37,6 +37,7 @@ type instOutput struct {
 	in      *instance
 	t       wire.TypeID
 	payload []byte
+	framed  bool // payload has room for the frame header in front (module.Framer)
 }
 
 type instAsync struct {
@@ -57,10 +58,15 @@ type sink struct {
 	in *instance
 }
 
-func (k sink) Frame(t wire.TypeID, payload []byte) {
-	k.s.outPending.Add(int64(len(payload)))
-	if !k.s.post(instOutput{k.in, t, payload}) {
-		k.s.outPending.Add(-int64(len(payload)))
+func (k sink) Frame(t wire.TypeID, payload []byte) { k.output(instOutput{k.in, t, payload, false}) }
+
+// FrameWithHeader implements module.Framer.
+func (k sink) FrameWithHeader(t wire.TypeID, b []byte) { k.output(instOutput{k.in, t, b, true}) }
+
+func (k sink) output(o instOutput) {
+	k.s.outPending.Add(int64(len(o.payload)))
+	if !k.s.post(o) {
+		k.s.outPending.Add(-int64(len(o.payload)))
 	}
 }
 func (k sink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
@@ -314,7 +320,11 @@ func (s *Session) instanceOutput(e instOutput) {
 		return // output of an unloaded command's instance
 	}
 	cmd, branch := uint16(in.id32), uint16(in.id32>>16)
-	s.sendFrame(e.t, cmd, branch, e.payload)
+	if e.framed {
+		s.sendFramed(e.t, cmd, branch, e.payload)
+	} else {
+		s.sendFrame(e.t, cmd, branch, e.payload)
+	}
 	if e.t == wire.TypeIdle {
 		in.idle = true
 	}

@@ -409,6 +409,23 @@ func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
 	s.cfg.Metrics.Inc(framesOut)
 }
 
+// sendFramed queues a frame whose payload follows room for its header in
+// b (module.Framer): the header is written in place and b is queued as it
+// is, without copying the payload.
+func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
+	n := len(b) - wire.FrameHeaderLen
+	if n < 0 || n > wire.MaxPayload {
+		s.log.Error("dropping malformed framed output", "type", t, "len", len(b))
+		return
+	}
+	wire.AppendFrameHeader(b[:0], t, cmd, branch, n)
+	if s.out.push(b, false) == overflowed {
+		s.slowConsumer("outbound queue overflow")
+		return
+	}
+	s.cfg.Metrics.Inc(framesOut)
+}
+
 // sendAsync sends a frame on an async id (branch 0).
 func (s *Session) sendAsync(id wire.AsyncID, t wire.TypeID, payload []byte) {
 	s.sendFrame(t, uint16(id), 0, payload)
