@@ -26,7 +26,7 @@ import (
 )
 
 // chunk is the host's download frame size (cmds.transferChunk).
-const chunk = 1 << 20
+const chunk = 1<<20 - 8
 
 // fsEnv is a host, its files root and a session logged in as a rank-1 user.
 type fsEnv struct {

@@ -19,7 +19,7 @@ import (
 // transferChunk is the payload size of the data frames fs_download sends
 // (docs/benchmarks.md has the measurements behind it). Clients may send
 // upload frames of any size up to the 16,777,215-byte frame limit.
-const transferChunk = 1 << 20
+const transferChunk = module.PayloadBufSize - wire.FrameHeaderLen
 
 // downloadWindow is the most bytes of a streaming download the host lets
 // wait in the session's outbound queue: it keeps the socket busy while
@@ -128,7 +128,7 @@ func runFsDownload(ctx context.Context, c *module.Call) error {
 			}
 			// The chunk is read behind room for its frame header and handed
 			// to the session without another copy.
-			buf := make([]byte, wire.FrameHeaderLen+int(min(transferChunk, length-sent)))
+			buf := module.PayloadBuf(wire.FrameHeaderLen + int(min(transferChunk, length-sent)))
 			n, err := f.ReadAt(buf[wire.FrameHeaderLen:], offset+sent)
 			if n > 0 {
 				sent += int64(n)
@@ -261,6 +261,7 @@ func runFsUpload(ctx context.Context, c *module.Call) error {
 				return fsFail(p, err)
 			}
 			got += int64(len(data))
+			module.RecyclePayload(data) // written; nothing else refers to it
 			c.Text(fmt.Sprintf("%d/%d\n", got, length))
 			if cut > 0 {
 				c.Err(fmt.Sprintf("the client sent %d bytes beyond -len %d; they were discarded", cut, length))

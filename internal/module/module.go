@@ -8,6 +8,7 @@ package module
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/wire"
@@ -105,9 +106,35 @@ type Flow interface {
 // frame header in front of it, so a large payload (a download chunk) is
 // queued for the socket without another copy. b[:wire.FrameHeaderLen] is
 // overwritten by the sink; the rest is the payload. The sink takes
-// ownership of b.
+// ownership of b; a buffer from PayloadBuf goes back to the pool once it
+// has been written.
 type Framer interface {
 	FrameWithHeader(t wire.TypeID, b []byte)
+}
+
+// payloadPool holds payload buffers of PayloadBufSize bytes for large
+// client frames (upload data), so a transfer does not allocate and clear a
+// fresh buffer per frame.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, PayloadBufSize); return &b }}
+
+// PayloadBufSize is the capacity of pooled payload buffers.
+const PayloadBufSize = 1 << 20
+
+// PayloadBuf returns a buffer of n bytes (n <= PayloadBufSize) from the
+// pool. Whoever ends up owning it may give it back with RecyclePayload;
+// a buffer that is never given back is simply collected.
+func PayloadBuf(n int) []byte {
+	return (*payloadPool.Get().(*[]byte))[:n]
+}
+
+// RecyclePayload gives a payload back to the pool once nothing refers to
+// it any more. Only buffers from PayloadBuf are kept.
+func RecyclePayload(b []byte) {
+	if cap(b) != PayloadBufSize {
+		return
+	}
+	b = b[:cap(b)]
+	payloadPool.Put(&b)
 }
 
 // Sink receives what an instance produces. Calls from one instance are

@@ -245,6 +245,9 @@ func (s *Session) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// pooledPayload is the smallest client payload read into a pooled buffer.
+const pooledPayload = 64 << 10
+
 // readBufferSize is the read buffer of a session: small, because idle
 // sessions are many; large payloads are read straight into their slice.
 const readBufferSize = 4 << 10
@@ -304,7 +307,15 @@ func (s *Session) readLoop() {
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
 			deadline = true
 		}
-		p, err := r.ReadPayload(h.Len)
+		var p []byte
+		if h.Len >= pooledPayload && h.Len <= module.PayloadBufSize {
+			// Bulk data (an upload) is read into a pooled buffer that the
+			// consuming command may recycle.
+			p = module.PayloadBuf(h.Len)
+			err = r.ReadPayloadInto(p)
+		} else {
+			p, err = r.ReadPayload(h.Len)
+		}
 		if err != nil {
 			s.end()
 			return
@@ -419,7 +430,7 @@ func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
 		return
 	}
 	wire.AppendFrameHeader(b[:0], t, cmd, branch, n)
-	if s.out.push(b, false) == overflowed {
+	if s.out.pushOwned(b) == overflowed {
 		s.slowConsumer("outbound queue overflow")
 		return
 	}

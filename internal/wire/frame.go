@@ -124,6 +124,17 @@ func (r *Reader) ReadPayload(n int) ([]byte, error) {
 	return p, nil
 }
 
+// ReadPayloadInto reads a payload of len(p) bytes into p.
+func (r *Reader) ReadPayloadInto(p []byte) error {
+	if _, err := io.ReadFull(r.r, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
 // ReadFrame reads one whole frame. io.EOF means the stream ended cleanly
 // between frames; io.ErrUnexpectedEOF means it ended inside one.
 func (r *Reader) ReadFrame() (Frame, error) {
