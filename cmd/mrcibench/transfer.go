@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,6 +92,7 @@ func transferCmd(t *target) *cobra.Command {
 			}()
 			phase := func(what string, fn func(i int) (int64, error)) error {
 				base, _ := rss(t.pid)
+				hostCPU0, selfCPU0 := procCPU(t.pid), selfCPU()
 				stop := make(chan struct{})
 				var peak <-chan int64
 				if t.pid != 0 {
@@ -108,6 +113,7 @@ func transferCmd(t *target) *cobra.Command {
 				}
 				wg.Wait()
 				el := time.Since(start)
+				hostCPU, selfCPU := procCPU(t.pid)-hostCPU0, selfCPU()-selfCPU0
 				close(stop)
 				for _, err := range errs {
 					if err != nil {
@@ -120,8 +126,12 @@ func transferCmd(t *target) *cobra.Command {
 					mem = fmt.Sprintf(", host RSS %.0f MiB before, peak %.0f MiB (+%.0f MiB)",
 						float64(base)/(1<<20), float64(p)/(1<<20), float64(p-base)/(1<<20))
 				}
+				gb := float64(total.Load()) / 1e9
+				if t.pid != 0 {
+					mem += fmt.Sprintf(", CPU per GB: host %.2f s, load tool %.2f s", hostCPU.Seconds()/gb, selfCPU.Seconds()/gb)
+				}
 				fmt.Fprintf(out, "%s %d x %d MiB tls=%v: %.2f GB/s (%v)%s\n", what, parallel, sizeMB, t.tls,
-					float64(total.Load())/el.Seconds()/1e9, el.Round(time.Millisecond), mem)
+					gb/el.Seconds(), el.Round(time.Millisecond), mem)
 				return nil
 			}
 			opts := client.TransferOptions{Overwrite: true, Truncate: true, ChunkSize: chunk}
@@ -220,20 +230,60 @@ func castBesideDownload(ctx context.Context, t *target, out io.Writer, sender *c
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var downloaded atomic.Int64
+	started := make(chan struct{})
+	var once sync.Once
+	var dlErr error
 	go func() {
 		defer wg.Done()
+		defer once.Do(func() { close(started) })
 		for dctx.Err() == nil {
-			n, _ := sender.Download(dctx, name, io.Discard, client.TransferOptions{})
+			n, err := sender.Download(dctx, name, io.Discard, client.TransferOptions{
+				Progress: func(int64, int64) { once.Do(func() { close(started) }) }})
 			downloaded.Add(n)
+			if err != nil && dctx.Err() == nil {
+				dlErr = err
+				return
+			}
 		}
 	}()
+	<-started
 	beside, err := round(2)
 	cancel()
 	wg.Wait()
 	if err != nil {
 		return err
 	}
+	if dlErr != nil {
+		return fmt.Errorf("download beside the casts: %w", dlErr)
+	}
 	fmt.Fprintf(out, "casts of 64 B from one session to one receiver tls=%v: %.0f/s alone, %.0f/s while the same session downloads (%.0f%%; %d MiB downloaded meanwhile)\n",
 		t.tls, alone, beside, 100*beside/alone, downloaded.Load()>>20)
 	return nil
+}
+
+// procCPU returns a process's user plus system CPU time (0 if unknown).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces).
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPU returns this process's user plus system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
