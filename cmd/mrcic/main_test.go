@@ -17,7 +17,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"),
+		// readline (interactive mode, TestInteractiveTransfer) leaves its I/O
+		// loop and resize watcher behind after Close when stdin is not a terminal.
+		goleak.IgnoreTopFunction("github.com/chzyer/readline.(*Operation).ioloop"),
+		goleak.IgnoreTopFunction("github.com/chzyer/readline.DefaultOnWidthChanged.func1.1"))
 }
 
 // result of one run.

@@ -113,3 +113,28 @@ func TestTransferAgainstRealHost(t *testing.T) {
 		t.Fatalf("missing local: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// TestInteractiveTransfer: #upload and #download in the interactive shell.
+func TestInteractiveTransfer(t *testing.T) {
+	h := hosttest.Start(t)
+	pw := writeFile(t, "pw", hosttest.RootPassword+"\n")
+	local := t.TempDir()
+	data := randomFile(t, filepath.Join(local, "my file.bin"), 70000)
+	back := filepath.Join(local, "back.bin")
+	script := "#upload '" + filepath.Join(local, "my file.bin") + "' up.bin\n" +
+		"#download --resume up.bin " + back + "\n" +
+		"#upload only-one-arg\n#quit\n"
+	r := runMrcic(t, script, "--addr", h.Addr, "--user", "root", "--password-file", pw, "--history", "")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(h.DataDir, "files", "up.bin")); !bytes.Equal(got, data) {
+		t.Fatalf("#upload: host file differs\n%s", r.stderr)
+	}
+	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
+		t.Fatalf("#download: local file differs\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "usage: #upload") {
+		t.Fatalf("no usage message: %s", r.stderr)
+	}
+}
