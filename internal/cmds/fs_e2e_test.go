@@ -891,3 +891,40 @@ func TestFsCopyHaltResumeTerm(t *testing.T) {
 		t.Fatal("fs_copy completed despite TERM")
 	}
 }
+
+// TestFsUploadTerm: TERM_CMD in the middle of a streaming upload ends the
+// call with one IDLE (the data frames still in flight are dropped, not
+// taken for new calls) and leaves the bytes written so far.
+func TestFsUploadTerm(t *testing.T) {
+	e := newFS(t, false, nil)
+	call := e.genfile("fs_upload", "-remote_file part.bin -len 100000000")
+	expect(t, call, wire.TypeGenFile, "-to_host")
+	expect(t, call, wire.TypeGenFile, "")
+	data := randBytes(256 << 10)
+	for range 8 {
+		_ = call.Send(wire.TypeGenFile, data)
+	}
+	_ = call.Send(wire.TypeTermCmd, nil)
+	frames := rest(t, call)
+	var progress int
+	for _, f := range frames {
+		if f.Type != wire.TypeText || !strings.HasSuffix(wire.DecodeText(f.Payload), "/100000000\n") {
+			t.Fatalf("unexpected frame after TERM: %s", describe([]wire.Frame{f}))
+		}
+		progress++
+	}
+	// The next round on the branch is a fresh call, not leftover data.
+	e.ok("fs_cd", "")
+	if poll(call) != nil {
+		t.Fatal("frames after the IDLE of a terminated upload")
+	}
+	got := e.read("part.bin")
+	if len(got) != progress*len(data) || len(got) > 8*len(data) {
+		t.Fatalf("partial file has %d bytes after %d progress lines", len(got), progress)
+	}
+	for i := 0; i < len(got); i += len(data) {
+		if !bytes.Equal(got[i:i+len(data)], data) {
+			t.Fatalf("partial file differs at %d", i)
+		}
+	}
+}

@@ -180,6 +180,14 @@ func (in *inprocInstance) InputRelease(t wire.TypeID, payload []byte, release fu
 	case wire.TypeTermCmd:
 		if in.cancelCall != nil {
 			in.cancelCall()
+			// Frames the client sent before TERM_CMD belong to the call it
+			// abandons (an upload's data in flight): drop them rather than
+			// start new calls with them.
+			for _, f := range in.queue {
+				f.done()
+			}
+			clear(in.queue)
+			in.queue = in.queue[:0]
 		} else {
 			in.termNext = true
 		}
