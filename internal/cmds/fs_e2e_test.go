@@ -928,3 +928,34 @@ func TestFsUploadTerm(t *testing.T) {
 		}
 	}
 }
+
+// TestFsTwoWriters: while one session uploads a file, a second upload of
+// the same file from another session is refused; once the first is done
+// the second may write.
+func TestFsTwoWriters(t *testing.T) {
+	e := newFS(t, false, nil)
+	call := e.genfile("fs_upload", "-remote_file shared.bin -len 6 -single_step")
+	expect(t, call, wire.TypeGenFile, "-to_host")
+	expect(t, call, wire.TypeGenFile, "")
+	_ = call.Send(wire.TypeGenFile, []byte("abc"))
+	expect(t, call, wire.TypeText, "3/6\n")
+	expect(t, call, wire.TypeGenFile, "")
+
+	other := e.h.Login(t, "alice", testPassword)
+	_, err := other.Upload(ctx10(t), "shared.bin", strings.NewReader("XYZXYZ"), 6, client.TransferOptions{Overwrite: true})
+	if err == nil || !strings.Contains(err.Error(), "being written by another transfer") {
+		t.Fatalf("second writer: %v", err)
+	}
+	_ = call.Send(wire.TypeGenFile, []byte("def"))
+	expect(t, call, wire.TypeText, "6/6\n")
+	expect(t, call, wire.TypeIdle, "")
+	if got := e.read("shared.bin"); string(got) != "abcdef" {
+		t.Fatalf("file %q", got)
+	}
+	if _, err := other.Upload(ctx10(t), "shared.bin", strings.NewReader("XYZXYZ"), 6, client.TransferOptions{Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.read("shared.bin"); string(got) != "XYZXYZ" {
+		t.Fatalf("file %q", got)
+	}
+}
