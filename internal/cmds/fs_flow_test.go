@@ -33,7 +33,18 @@ func startProxy(t *testing.T, target string) *pausableProxy {
 	p := &pausableProxy{addr: ln.Addr().String(), resume: make(chan struct{})}
 	close(p.resume)
 	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	var conns []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		p.unpause()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -46,6 +57,9 @@ func startProxy(t *testing.T, target string) *pausableProxy {
 			_ = c.Close()
 			return
 		}
+		mu.Lock()
+		conns = append(conns, c, h)
+		mu.Unlock()
 		wg.Add(2)
 		go func() { defer wg.Done(); _, _ = io.Copy(h, c); _ = h.Close() }()
 		go func() {
@@ -80,7 +94,11 @@ func (p *pausableProxy) pause() {
 
 func (p *pausableProxy) unpause() {
 	p.mu.Lock()
-	close(p.resume)
+	select {
+	case <-p.resume:
+	default:
+		close(p.resume)
+	}
 	p.mu.Unlock()
 }
 
@@ -130,12 +148,15 @@ func TestFsDownloadFlowControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := h.SessionCount()
-	p.pause()
 	done := make(chan error, 1)
 	var got int64
 	go func() {
 		var err error
-		got, err = pc.Download(ctx, "big.bin", io.Discard, client.TransferOptions{})
+		var once sync.Once
+		// Stop reading once the data flows (the reply and the first chunk
+		// have arrived).
+		got, err = pc.Download(ctx, "big.bin", io.Discard, client.TransferOptions{
+			Progress: func(int64, int64) { once.Do(p.pause) }})
 		done <- err
 	}()
 	// The host ends the session once a write has been blocked for the
