@@ -6,13 +6,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/session"
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/client"
 )
 
@@ -213,5 +216,67 @@ func TestFsUnconfined(t *testing.T) {
 	}
 	if got := e.ok("fs_list", "-path "+dir); got != "x.txt\n" {
 		t.Fatalf("fs_list: %q", got)
+	}
+}
+
+// TestFsMoveAcrossDevices: a move between devices copies; with the answers
+// n and y-all the skipped file stays in the source (its directory too),
+// the others move. Needs /dev/shm on another device than the test's
+// temporary directory (unconfined host, so host paths can name both).
+func TestFsMoveAcrossDevices(t *testing.T) {
+	src := t.TempDir()
+	shm, err := os.MkdirTemp("/dev/shm", "mrci-fs-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(shm) })
+	var a, b syscall.Stat_t
+	if syscall.Stat(src, &a) != nil || syscall.Stat(shm, &b) != nil || a.Dev == b.Dev {
+		t.Skip("/dev/shm is on the same device as the temporary directory")
+	}
+	e := newFS(t, false, &store.FilesSettings{Unconfined: true})
+	for name, data := range map[string]string{"d/a.txt": "new-a", "d/b.txt": "new-b", "d/c.txt": "new-c"} {
+		p := filepath.Join(src, name)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(shm, "d")
+	_ = os.MkdirAll(dst, 0o755)
+	for _, n := range []string{"a.txt", "b.txt"} {
+		if err := os.WriteFile(filepath.Join(dst, n), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call, _ := e.c.Start(ctx10(t), "fs_move")
+	_ = call.SendText("-src " + filepath.Join(src, "d") + " -dst " + dst)
+	expect(t, call, wire.TypeText, "'"+dst+"' already exists, overwrite? (y/n): ")
+	_ = call.SendText("y")
+	answers := []string{"n", "y-all"}
+	for {
+		f := next(t, call)
+		if f.Type == wire.TypeIdle {
+			break
+		}
+		if strings.HasSuffix(wire.DecodeText(f.Payload), "(y/n/y-all/n-all): ") {
+			if len(answers) == 0 {
+				t.Fatalf("extra question %q", wire.DecodeText(f.Payload))
+			}
+			_ = call.SendText(answers[0])
+			answers = answers[1:]
+		}
+	}
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	if read(filepath.Join(dst, "a.txt")) != "old" || read(filepath.Join(src, "d/a.txt")) != "new-a" {
+		t.Fatal("the skipped file was moved or deleted")
+	}
+	if read(filepath.Join(dst, "b.txt")) != "new-b" || read(filepath.Join(dst, "c.txt")) != "new-c" {
+		t.Fatal("files not moved")
+	}
+	for _, n := range []string{"b.txt", "c.txt"} {
+		if _, err := os.Stat(filepath.Join(src, "d", n)); !os.IsNotExist(err) {
+			t.Fatalf("moved source %s still there", n)
+		}
 	}
 }

@@ -147,11 +147,12 @@ func copyOrMove(ctx context.Context, c *module.Call, move bool) error {
 				return err
 			}
 		}
-		if move {
+		if move && sameDevice(j, srel, drel) {
 			done, err := cp.rename(srel, drel, src, dst, exists)
 			if done || err != nil {
 				return err
 			}
+			exists = false // rename removed it before finding another device
 		}
 		if j.quota > 0 {
 			grow := treeBytes(j, srel)
@@ -170,6 +171,26 @@ func copyOrMove(ctx context.Context, c *module.Call, move bool) error {
 		}
 		return nil
 	})
+}
+
+// sameDevice reports whether the source's directory and the nearest
+// existing ancestor of the destination are on one device (a rename can
+// move the object); unknown counts as the same.
+func sameDevice(j *jail, srel, drel string) bool {
+	dev := func(rel string) (uint64, bool) {
+		for d := filepath.Dir(rel); ; d = filepath.Dir(d) {
+			if fi, err := j.root.Stat(d); err == nil {
+				k, ok := keyOf(fi)
+				return k.dev, ok
+			}
+			if d == "." || d == string(filepath.Separator) {
+				return 0, false
+			}
+		}
+	}
+	a, ok1 := dev(srel)
+	b, ok2 := dev(drel + string(filepath.Separator) + "x")
+	return !ok1 || !ok2 || a == b
 }
 
 // rename moves within one device. It reports false (and no error) when the
