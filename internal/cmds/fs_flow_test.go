@@ -2,6 +2,7 @@ package cmds_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -278,5 +279,34 @@ func TestFsMoveAcrossDevices(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(src, "d", n)); !os.IsNotExist(err) {
 			t.Fatalf("moved source %s still there", n)
 		}
+	}
+}
+
+// TestFsDownloadHaltResume: HALT_CMD pauses a streaming download between
+// chunks, RESUME_CMD finishes it.
+func TestFsDownloadHaltResume(t *testing.T) {
+	e := newFS(t, false, nil)
+	const size = 8 << 20
+	sparse(t, filepath.Join(e.root, "big.bin"), size)
+	call := e.genfile("fs_download", "-remote_file big.bin")
+	expect(t, call, wire.TypeGenFile, fmt.Sprintf("-from_host -len %d", size))
+	_ = call.Send(wire.TypeHaltCmd, nil)
+	_ = call.Send(wire.TypeGenFile, nil) // ready
+	var got int
+	count := func(fs []wire.Frame) {
+		for _, f := range fs {
+			if f.Type == wire.TypeGenFile {
+				got += len(f.Payload)
+			}
+		}
+	}
+	count(e.halted(call, func() int { count(poll(call)); return got }))
+	if got >= size {
+		t.Fatal("the whole file arrived while halted")
+	}
+	_ = call.Send(wire.TypeResumeCmd, nil)
+	count(rest(t, call))
+	if got != size {
+		t.Fatalf("received %d of %d bytes after RESUME", got, size)
 	}
 }
