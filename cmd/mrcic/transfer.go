@@ -375,7 +375,9 @@ func (t *transfer) downloadFile(ctx context.Context, remote, local string) error
 	var n int64
 	if offset < size || size == 0 {
 		prog, finish := t.progress(path.Base(remote), offset, size)
-		n, err = t.c.Download(ctx, remote, f, client.TransferOptions{Offset: offset, Progress: prog})
+		// A window of 16 chunks keeps the link busy and bounds what waits
+		// in memory when the local disk is slower than the link.
+		n, err = t.c.Download(ctx, remote, f, client.TransferOptions{Offset: offset, Progress: prog, Window: 16})
 		finish()
 		t.bytes += n
 		if err != nil {

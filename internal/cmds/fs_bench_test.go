@@ -34,6 +34,10 @@ func (zeroReader) Read(b []byte) (int, error) {
 }
 
 func benchTransfer(b *testing.B, tls, upload bool, chunkSize int) {
+	benchTransferWindow(b, tls, upload, chunkSize, 0)
+}
+
+func benchTransferWindow(b *testing.B, tls, upload bool, chunkSize, window int) {
 	h := hosttest.StartWith(b, hosttest.Options{ForceTLS: tls})
 	c := h.Root(b)
 	size := benchSize()
@@ -60,7 +64,7 @@ func benchTransfer(b *testing.B, tls, upload bool, chunkSize int) {
 			n, err = c.Upload(ctx, "bench.bin", io.LimitReader(zeroReader{}, size), size,
 				client.TransferOptions{Overwrite: true, ChunkSize: chunkSize})
 		} else {
-			n, err = c.Download(ctx, "bench.bin", io.Discard, client.TransferOptions{})
+			n, err = c.Download(ctx, "bench.bin", io.Discard, client.TransferOptions{Window: window})
 		}
 		if err != nil || n != size {
 			b.Fatalf("%d, %v", n, err)
@@ -83,6 +87,7 @@ func cpuTime() time.Duration {
 func BenchmarkFsDownload(b *testing.B) {
 	for _, tls := range []bool{false, true} {
 		b.Run(fmt.Sprintf("tls=%v", tls), func(b *testing.B) { benchTransfer(b, tls, false, 0) })
+		b.Run(fmt.Sprintf("tls=%v/window=16", tls), func(b *testing.B) { benchTransferWindow(b, tls, false, 0, 16) })
 	}
 }
 

@@ -969,3 +969,24 @@ func TestFsTwoWriters(t *testing.T) {
 		t.Fatalf("file %q", got)
 	}
 }
+
+// TestFsDownloadWindow: a windowed download (single-step with several
+// requests outstanding) delivers every size byte for byte and leaves no
+// stray request behind (the next round on the session is clean).
+func TestFsDownloadWindow(t *testing.T) {
+	e := newFS(t, true, nil)
+	for _, n := range []int{0, 1, chunk - 1, chunk, chunk + 1, 5*chunk + 3} {
+		data := randBytes(n)
+		e.write("w.bin", data)
+		for _, window := range []int{1, 3, 16} {
+			var buf bytes.Buffer
+			got, err := e.c.Download(ctx10(t), "w.bin", &buf, client.TransferOptions{Window: window})
+			if err != nil || got != int64(n) || !bytes.Equal(buf.Bytes(), data) {
+				t.Fatalf("size %d window %d: %d, %v", n, window, got, err)
+			}
+		}
+	}
+	if got := e.ok("fs_cd", ""); got != e.root+"\n" {
+		t.Fatalf("after windowed downloads: %q", got)
+	}
+}

@@ -52,6 +52,13 @@ type TransferOptions struct {
 	// SingleStep uses the protocol's single-step mode (one chunk per
 	// request); slower, for hosts or links that need it.
 	SingleStep bool
+	// Window, for Download, bounds the data in flight to this many chunks:
+	// the transfer runs in single-step mode with up to Window requests
+	// outstanding, so a writer slower than the link slows the host down
+	// instead of filling the client's buffer (a streaming download fails
+	// with ErrCallOverflow when w falls Options.MaxCallBuffer behind).
+	// 0 streams.
+	Window int
 	// ChunkSize is the payload size of Upload's data frames (default
 	// DefaultChunkSize, at most 16,777,215).
 	ChunkSize int
@@ -79,7 +86,7 @@ func transferArgs(remote string, length int64, o TransferOptions, upload bool) s
 	if o.Offset > 0 {
 		fmt.Fprintf(&b, " -offset %d", o.Offset)
 	}
-	if o.SingleStep {
+	if o.SingleStep || (!upload && o.Window > 0) {
 		b.WriteString(" -single_step")
 	}
 	if upload && o.Truncate {
@@ -295,7 +302,16 @@ func (c *Client) Download(ctx context.Context, remote string, w io.Writer, opts 
 		errs  []string
 		total int64 = -1
 		got   int64
+		// Windowed single-step: requests sent and the number of chunks
+		// the file takes (known after the first chunk: hosts send full
+		// chunks except the last).
+		requested, seen, chunks int64
 	)
+	window := int64(opts.Window)
+	request := func() error {
+		requested++
+		return call.Send(wire.TypeGenFile, nil)
+	}
 	for {
 		f, err := call.Next(ctx)
 		if err != nil {
@@ -322,7 +338,7 @@ func (c *Client) Download(ctx context.Context, remote string, w io.Writer, opts 
 					_ = call.Terminate()
 					return 0, errors.New("client: download: the host's reply has no -len")
 				}
-				if err := call.Send(wire.TypeGenFile, nil); err != nil { // ready
+				if err := request(); err != nil { // ready; in single-step mode also the first request
 					return 0, err
 				}
 				continue
@@ -332,12 +348,27 @@ func (c *Client) Download(ctx context.Context, remote string, w io.Writer, opts 
 				drain(ctx, call)
 				return got, fmt.Errorf("client: download: write: %w", err)
 			}
+			seen++
+			if chunks == 0 && len(f.Payload) > 0 {
+				chunks = (total + int64(len(f.Payload)) - 1) / int64(len(f.Payload))
+			}
 			got += int64(len(f.Payload))
 			if opts.Progress != nil {
 				opts.Progress(got, total)
 			}
-			if opts.SingleStep && got < total {
-				if err := call.Send(wire.TypeGenFile, nil); err != nil {
+			switch {
+			case got >= total:
+			case window > 0:
+				// Keep up to window requests outstanding, never more than
+				// the chunks left; ask once more if the host's chunks were
+				// shorter than the first one.
+				for (requested < chunks && requested-seen < window) || requested == seen {
+					if err := request(); err != nil {
+						return got, err
+					}
+				}
+			case opts.SingleStep:
+				if err := request(); err != nil {
 					return got, err
 				}
 			}
