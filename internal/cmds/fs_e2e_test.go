@@ -990,3 +990,30 @@ func TestFsDownloadWindow(t *testing.T) {
 		t.Fatalf("after windowed downloads: %q", got)
 	}
 }
+
+// TestFsQuotaConcurrent: a running upload's size counts against the quota
+// of its home until it ends, so two transfers started together cannot
+// exceed it; once it ends only the bytes on disk count.
+func TestFsQuotaConcurrent(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	e := newFS(t, false, &store.FilesSettings{Root: root, Homes: true, Quota: 1000})
+	e.root = filepath.Join(root, "alice")
+	call := e.genfile("fs_upload", "-remote_file first.bin -len 600 -single_step")
+	expect(t, call, wire.TypeGenFile, "-to_host")
+	expect(t, call, wire.TypeGenFile, "")
+	_ = call.Send(wire.TypeGenFile, randBytes(100))
+	expect(t, call, wire.TypeText, "100/600\n")
+	expect(t, call, wire.TypeGenFile, "")
+
+	other := e.h.Login(t, "alice", testPassword)
+	_, err := other.Upload(ctx10(t), "second.bin", bytes.NewReader(randBytes(500)), 500, client.TransferOptions{})
+	if err == nil || !strings.Contains(err.Error(), "reserved by running transfers") {
+		t.Fatalf("second upload during the first: %v", err)
+	}
+	_ = call.Send(wire.TypeGenFile, randBytes(500))
+	expect(t, call, wire.TypeText, "600/600\n")
+	expect(t, call, wire.TypeIdle, "")
+	if _, err := other.Upload(ctx10(t), "second.bin", bytes.NewReader(randBytes(400)), 400, client.TransferOptions{}); err != nil {
+		t.Fatalf("upload within the quota after the first ended: %v", err)
+	}
+}

@@ -159,9 +159,11 @@ func copyOrMove(ctx context.Context, c *module.Call, move bool) error {
 			if exists {
 				grow -= treeBytes(j, drel)
 			}
-			if err := j.reserve(grow); err != nil {
+			release, err := j.reserve(c, grow)
+			if err != nil {
 				return err
 			}
+			defer release()
 		}
 		if err := cp.run(ctx, copyPair{srel, drel, src, dst}, exists); err != nil {
 			return err

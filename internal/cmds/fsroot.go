@@ -202,20 +202,39 @@ func (j *jail) usage() (int64, error) {
 	return n, err
 }
 
+// filesReserver is implemented by hosts that track the bytes running
+// transfers reserved per home (host.ReserveFiles).
+type filesReserver interface {
+	ReserveFiles(dir string, used, grow, quota int64) (release func(), reserved int64, ok bool)
+}
+
 // reserve checks that growing the jail's content by grow bytes stays
-// within its quota.
-func (j *jail) reserve(grow int64) error {
+// within its quota, counting what other running transfers into the same
+// home have reserved, and reserves the bytes until release is called.
+func (j *jail) reserve(c *module.Call, grow int64) (release func(), err error) {
 	if j.quota <= 0 || grow <= 0 {
-		return nil
+		return func() {}, nil
 	}
 	used, err := j.usage()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if used+grow > j.quota {
-		return module.Fail("quota exceeded: %d bytes used of %d, this needs %d more", used, j.quota, grow)
+	fr, ok := c.Host().(filesReserver)
+	if !ok {
+		if used+grow > j.quota {
+			return nil, module.Fail("quota exceeded: %d bytes used of %d, this needs %d more", used, j.quota, grow)
+		}
+		return func() {}, nil
 	}
-	return nil
+	release, reserved, ok := fr.ReserveFiles(j.base, used, grow, j.quota)
+	switch {
+	case ok:
+		return release, nil
+	case reserved > 0:
+		return nil, module.Fail("quota exceeded: %d bytes used and %d reserved by running transfers, of %d; this needs %d more",
+			used, reserved, j.quota, grow)
+	}
+	return nil, module.Fail("quota exceeded: %d bytes used of %d, this needs %d more", used, j.quota, grow)
 }
 
 // shared reports whether a file has other hard links. Writing into such a

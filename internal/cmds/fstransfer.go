@@ -215,9 +215,11 @@ func runFsUpload(ctx context.Context, c *module.Call) error {
 			if exists {
 				grow -= old.Size()
 			}
-			if err := j.reserve(grow); err != nil {
+			release, err := j.reserve(c, grow)
+			if err != nil {
 				return err
 			}
+			defer release()
 		}
 		flags := os.O_RDWR | os.O_CREATE
 		f, err := j.root.OpenFile(rel, flags, 0o644)

@@ -86,6 +86,7 @@ type Host struct {
 	logs    *asyncLog
 	metrics *metrics.Metrics
 	hashing chan struct{} // bounds concurrent password hashing
+	files   filesQuota    // bytes reserved by running file transfers (files.go)
 }
 
 // New creates a host. Call Serve to accept connections.
