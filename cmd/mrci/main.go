@@ -115,6 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.AddCommand(accountLimitsCmd(opts))
 	root.AddCommand(admissionCmd(opts))
 	root.AddCommand(startCmd(opts), stopCmd(opts), statusCmd(opts))
+	root.AddCommand(filesCmd(opts))
 	root.SetArgs(translateLegacy(args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "err:", err)

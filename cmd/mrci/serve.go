@@ -81,7 +81,7 @@ func serveCmd(opts *options) *cobra.Command {
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "how long a graceful stop waits for sessions to take their notice")
 	fl.StringVar(&f.config, "config", "", "config file (TOML; default: mrci.toml in the data directory, if it exists)")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (flags > environment > file > defaults) and exit")
-	f.ranks.register(fl)                // ranks.go
+	f.ranks.register(fl)              // ranks.go
 	applySMTP = addSMTPFlags(c, opts) // smtp.go: stored once the config is applied
 	return c
 }
@@ -214,6 +214,7 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: f.forceTLS, Log: log, Version: version, Dir: homeDir(),
 		MaxSessions: f.maxSessions, DrainTimeout: f.drainTimeout, DatabasePath: opts.dbPath(),
+		FilesRoot: filepath.Join(opts.dataDir, "files"),
 		Listen: func(ctx context.Context) (net.Listener, error) {
 			// A restart listens on --addr, or on the stored address as it
 			// is now (mrci set-addr changes it for the next (re)start).

@@ -72,6 +72,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.PersistentPostRun = func(*cobra.Command, []string) { t.stop() }
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t))
 	root.AddCommand(floodCmd(t), headerlessCmd(t))
+	root.AddCommand(transferCmd(t))
 	return root
 }
 

@@ -428,10 +428,13 @@ func (r *repl) local(line string) (quit bool) {
 	case "#help":
 		r.con.print(helpText(r.c, r.shell, ""))
 		r.con.print("While a command runs: #term (also Ctrl-C), #kill, #halt, #resume; #session shows the connection.\n")
+		r.con.print("#upload LOCAL REMOTE, #download REMOTE LOCAL transfer a file or directory ([--resume] [--no-verify] [--quiet]).\n")
 	case "#commands":
 		r.con.print(helpText(r.c, nil, ""))
 	case "#session":
 		r.session()
+	case "#upload", "#download":
+		r.localTransfer(word, line)
 	default:
 		t, ok := ctl[word]
 		switch {

@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd.MarkFlagsMutuallyExclusive("system-ca", "ca")
 	cmd.MarkFlagsMutuallyExclusive("cert-pin", "ca")
 	cmd.AddCommand(recoverCmd(&f, stdin, stdout, stderr, &code)) // recover.go
+	cmd.AddCommand(transferCommands(&f, stdin, stdout, stderr, &code)...)
 	cmd.SetArgs(args)
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)

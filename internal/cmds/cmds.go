@@ -30,6 +30,7 @@ func New() *module.InProcess {
 	all = append(all, logCommands()...)
 	all = append(all, emailCommands()...)
 	all = append(all, administrationCommands()...)
+	all = append(all, fsCommands()...)
 	for _, c := range all {
 		c.Def.Library = Library
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	Limits session.Limits
 	// Dir is the initial working directory of sessions.
 	Dir string
+	// FilesRoot is the default files root of the fs_* commands (the
+	// files_settings row may name another); empty: none.
+	FilesRoot string
 	// ExtraModules are in-process modules loaded after the internal one
 	// (tests use them to drive asyncs whose real trigger lives elsewhere).
 	// They are not trusted with privileged asyncs unless TrustExtra is set.
@@ -108,6 +111,7 @@ type Host struct {
 	metrics *metrics.Metrics
 	hashing chan struct{} // bounds concurrent password hashing
 	mail    *mailer       // mail delivery (email.go)
+	files   filesQuota    // bytes reserved by running file transfers (files.go)
 }
 
 // New creates a host. Call Serve to accept connections.
@@ -167,6 +171,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.adm = newAdmission(adm)
 	h.metrics.GaugeFunc("pending_connections", "Connections in set-up (client header, TLS) that are not sessions yet.",
 		func() float64 { return float64(h.adm.pendingCount()) })
+	h.warnFiles(ctx)
 	if _, err := h.loadBans(ctx); err != nil {
 		h.logs.close()
 		return nil, err

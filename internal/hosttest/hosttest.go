@@ -128,7 +128,7 @@ func StartWith(t testing.TB, o Options) *Host {
 	}
 	h, err := host.New(ctx, host.Config{
 		Store: hostStore, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
-		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
+		Version: "test", Limits: o.Limits, Dir: dir, FilesRoot: filepath.Join(dir, "files"), ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout, Email: o.Email, MaxSessions: o.MaxSessions, DrainTimeout: 5 * time.Second,
 		DatabasePath: filepath.Join(dir, "mrci.db"),
 	})

@@ -168,6 +168,13 @@ const inputQueueLimit = 256
 type inputFrame struct {
 	t       wire.TypeID
 	payload []byte
+	release func() // nil, or called once the frame has left the queue
+}
+
+func (f inputFrame) done() {
+	if f.release != nil {
+		f.release()
+	}
 }
 
 type inprocInstance struct {
@@ -180,6 +187,7 @@ type inprocInstance struct {
 	killed     bool
 	closed     bool // finished after a call; takes no more input
 	halted     bool
+	termNext   bool // TERM_CMD arrived before the queued call started
 	cancelCall context.CancelFunc
 	notify     chan struct{}
 }
@@ -193,12 +201,31 @@ func (in *inprocInstance) wake() {
 
 // Input queues a frame; TERM_CMD and KILL_CMD act at once on a running call.
 func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
+	return in.InputRelease(t, payload, nil)
+}
+
+// InputRelease is Input with a release function called when the queued
+// frame has been taken by the call or discarded (ReleasingInstance).
+func (in *inprocInstance) InputRelease(t wire.TypeID, payload []byte, release func()) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	switch t {
 	case wire.TypeTermCmd:
 		if in.cancelCall != nil {
 			in.cancelCall()
+			// Frames the client sent before TERM_CMD belong to the call it
+			// abandons (an upload's data in flight): drop them rather than
+			// start new calls with them.
+			n := 0
+			for _, f := range in.queue {
+				n += len(f.payload) + FrameOverhead
+				f.done()
+			}
+			in.env.Input.Release(n)
+			clear(in.queue)
+			in.queue = in.queue[:0]
+		} else {
+			in.termNext = true
 		}
 		return true
 	case wire.TypeKillCmd:
@@ -219,7 +246,7 @@ func (in *inprocInstance) Input(t wire.TypeID, payload []byte) bool {
 	if in.closed || len(in.queue) >= inputQueueLimit || !in.env.Input.Take(len(payload)+FrameOverhead) {
 		return false
 	}
-	in.queue = append(in.queue, inputFrame{t, payload})
+	in.queue = append(in.queue, inputFrame{t, payload, release})
 	in.wake()
 	return true
 }
@@ -242,6 +269,7 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 			in.queue = in.queue[1:]
 			in.mu.Unlock()
 			in.env.Input.Release(len(f.payload) + FrameOverhead)
+			f.done() // the payload is the caller's now; the session may read more
 			return f, true
 		}
 		in.mu.Unlock()
@@ -279,16 +307,19 @@ func (in *inprocInstance) run() {
 }
 
 // discardQueue drops the frames still queued when the instance ends (it
-// was killed) and returns their bytes to the session's budget.
+// was killed): their bytes go back to the session's budget and their
+// release functions run.
 func (in *inprocInstance) discardQueue() {
 	in.mu.Lock()
-	n := 0
-	for _, f := range in.queue {
-		n += len(f.payload) + FrameOverhead
-	}
+	q := in.queue
 	in.queue = nil
 	in.closed = true
 	in.mu.Unlock()
+	n := 0
+	for _, f := range q {
+		n += len(f.payload) + FrameOverhead
+		f.done()
+	}
 	in.env.Input.Release(n)
 }
 
@@ -305,10 +336,15 @@ func (in *inprocInstance) call(f inputFrame) {
 	in.mu.Lock()
 	in.cancelCall = cancel
 	killed := in.killed
+	if in.termNext {
+		in.termNext = false
+		cancel()
+	}
 	in.mu.Unlock()
 	defer func() {
 		in.mu.Lock()
 		in.cancelCall = nil
+		in.termNext = false
 		in.mu.Unlock()
 		cancel()
 	}()
@@ -369,6 +405,18 @@ func (c *Call) Host() HostView { return c.env.Host }
 // Send sends a frame of any type on the call's ids.
 func (c *Call) Send(t wire.TypeID, payload []byte) { c.sink.Frame(t, payload) }
 
+// SendFramed sends a frame whose payload is b[wire.FrameHeaderLen:]; the
+// first wire.FrameHeaderLen bytes of b are room for the header. Sinks that
+// implement Framer queue b without copying it; the call must not touch b
+// afterwards.
+func (c *Call) SendFramed(t wire.TypeID, b []byte) {
+	if f, ok := c.sink.(Framer); ok {
+		f.FrameWithHeader(t, b)
+		return
+	}
+	c.Send(t, b[wire.FrameHeaderLen:])
+}
+
 // Text sends a TEXT frame.
 func (c *Call) Text(s string) { c.Send(wire.TypeText, wire.EncodeText(s)) }
 
@@ -391,6 +439,81 @@ func (c *Call) Halted() bool {
 	c.inst.mu.Lock()
 	defer c.inst.mu.Unlock()
 	return c.inst.halted
+}
+
+// Receive returns the next frame the client sends to this call, of any
+// type (the data frames of a GEN_FILE transfer). Control frames never
+// arrive here. It returns ErrTerminated when the call was ended by
+// TERM_CMD or KILL_CMD.
+func (c *Call) Receive(ctx context.Context) (wire.TypeID, []byte, error) {
+	if c.inst == nil {
+		return 0, nil, errors.New("module: an inline command cannot receive")
+	}
+	f, ok := c.inst.next(ctx)
+	if !ok {
+		return 0, nil, ErrTerminated
+	}
+	return f.t, f.payload, nil
+}
+
+// WaitResumed returns at once unless the client paused the call with
+// HALT_CMD; then it waits for RESUME_CMD. Looping commands call it between
+// steps. It returns ErrTerminated when the call is ended meanwhile.
+func (c *Call) WaitResumed(ctx context.Context) error {
+	if c.inst == nil {
+		return nil
+	}
+	in := c.inst
+	for {
+		in.mu.Lock()
+		halted, killed := in.halted, in.killed
+		in.mu.Unlock()
+		switch {
+		case killed || ctx.Err() != nil:
+			return ErrTerminated
+		case !halted:
+			return nil
+		}
+		select {
+		case <-in.notify:
+			// Input may have arrived too: pass the wake-up on so a waiter
+			// in next sees it (the queue is checked under the lock anyway).
+		case <-ctx.Done():
+			return ErrTerminated
+		}
+	}
+}
+
+// WaitRoom waits until at most limit bytes of the session's output are
+// queued (see Flow); a producer of bulk output calls it before each chunk
+// so the host never buffers more than limit plus one chunk for a client
+// that reads slowly. Sinks without flow control return at once.
+func (c *Call) WaitRoom(ctx context.Context, limit int) error {
+	if f, ok := c.sink.(Flow); ok {
+		if err := f.WaitRoom(ctx, limit); err != nil {
+			return ErrTerminated
+		}
+	}
+	return nil
+}
+
+// PromptAny sends a TEXT prompt and returns the text of the next TEXT or
+// GEN_FILE frame (a transfer's overwrite question may be answered with
+// either, types.md §5.3).
+func (c *Call) PromptAny(ctx context.Context, prompt string) (string, error) {
+	if c.inst == nil {
+		return "", errors.New("module: an inline command cannot prompt")
+	}
+	c.Text(prompt)
+	for {
+		f, ok := c.inst.next(ctx)
+		if !ok {
+			return "", ErrTerminated
+		}
+		if f.t == wire.TypeText || f.t == wire.TypeGenFile {
+			return wire.DecodeText(f.payload), nil
+		}
+	}
 }
 
 // Prompt sends a TEXT prompt and returns the text of the next TEXT frame.

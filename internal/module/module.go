@@ -8,6 +8,7 @@ package module
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/wire"
@@ -79,6 +80,61 @@ type Instance interface {
 // frame and Closed reports true, the session starts a new instance.
 type Closer interface {
 	Closed() bool
+}
+
+// ReleasingInstance is implemented by instances that keep input payloads
+// queued after Input returns. InputRelease is Input, except that release is
+// called exactly once when the instance no longer holds the payload (it
+// has been consumed or discarded); when InputRelease reports false the
+// frame was refused and release is not called. The session uses it to
+// bound the bytes of client input it has read but not yet seen consumed,
+// so a client streaming a file faster than the command writes it is slowed
+// down by TCP instead of filling the host's memory.
+type ReleasingInstance interface {
+	InputRelease(t wire.TypeID, payload []byte, release func()) bool
+}
+
+// Flow is implemented by sinks that let a producer of bulk output (a file
+// download) wait for the client to take what was sent: WaitRoom returns
+// once at most limit bytes of the session's output are queued and not yet
+// written, or with an error when ctx ends or the session has ended.
+type Flow interface {
+	WaitRoom(ctx context.Context, limit int) error
+}
+
+// Framer is implemented by sinks that take a payload with room for the
+// frame header in front of it, so a large payload (a download chunk) is
+// queued for the socket without another copy. b[:wire.FrameHeaderLen] is
+// overwritten by the sink; the rest is the payload. The sink takes
+// ownership of b; a buffer from PayloadBuf goes back to the pool once it
+// has been written.
+type Framer interface {
+	FrameWithHeader(t wire.TypeID, b []byte)
+}
+
+// payloadPool holds payload buffers of PayloadBufSize bytes for large
+// client frames (upload data), so a transfer does not allocate and clear a
+// fresh buffer per frame.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, PayloadBufSize); return &b }}
+
+// PayloadBufSize is the capacity of pooled payload buffers.
+const PayloadBufSize = 1 << 20
+
+// PayloadBuf returns a buffer of n bytes (n <= PayloadBufSize) from the
+// pool. Whoever ends up owning it may give it back with RecyclePayload;
+// a buffer that is never given back is simply collected.
+func PayloadBuf(n int) []byte {
+	return (*payloadPool.Get().(*[]byte))[:n]
+}
+
+// RecyclePayload gives a payload back to the pool once nothing refers to
+// it any more. Only buffers from PayloadBuf are kept.
+func RecyclePayload(b []byte) {
+	if cap(b) != PayloadBufSize {
+		return
+	}
+	b = b[:cap(b)]
+	payloadPool.Put(&b)
 }
 
 // Sink receives what an instance produces. Calls from one instance are

@@ -47,6 +47,7 @@ type instOutput struct {
 	in      *instance
 	t       wire.TypeID
 	payload []byte
+	framed  bool // payload has room for the frame header in front (module.Framer)
 }
 
 type instAsync struct {
@@ -67,7 +68,17 @@ type sink struct {
 	in *instance
 }
 
-func (k sink) Frame(t wire.TypeID, payload []byte) { k.s.post(instOutput{k.in, t, payload}) }
+func (k sink) Frame(t wire.TypeID, payload []byte) { k.output(instOutput{k.in, t, payload, false}) }
+
+// FrameWithHeader implements module.Framer.
+func (k sink) FrameWithHeader(t wire.TypeID, b []byte) { k.output(instOutput{k.in, t, b, true}) }
+
+func (k sink) output(o instOutput) {
+	k.s.outPending.Add(int64(len(o.payload)))
+	if !k.s.post(o) {
+		k.s.outPending.Add(-int64(len(o.payload)))
+	}
+}
 func (k sink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
 	k.s.post(instAsync{k.in, mode, id, data})
 }
@@ -283,12 +294,14 @@ func (s *Session) env() module.Env {
 }
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).
-func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
+// It reports true when the frame was queued on an instance that calls
+// release once it has consumed the payload; otherwise the caller releases.
+func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bool {
 	c := s.st.cmds[f.Cmd]
 	if c == nil {
 		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf("err: No such command id: %d.", f.Cmd)))
 		s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
-		return
+		return false
 	}
 	id32 := f.ID32()
 	in := s.st.instances[id32]
@@ -300,19 +313,19 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 	}
 	if in == nil {
 		if f.Type.IsControl() {
-			return // nothing runs there; never start an instance for a control frame
+			return false // nothing runs there; never start an instance for a control frame
 		}
 		if r, ok := c.mod.(module.InlineRunner); ok {
 			in := &instance{id32: id32, cmd: c}
 			if r.RunInline(ctx, c.name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
-				return
+				return false
 			}
 		}
 		if len(s.st.instances) >= s.lim.MaxInstances {
 			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf(
 				"err: Too many commands are running in this session (limit %d); wait for one to finish.\n", s.lim.MaxInstances)))
 			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
-			return
+			return false
 		}
 		in = &instance{id32: id32, cmd: c}
 		sctx, cancel := s.ioContext(ctx)
@@ -323,7 +336,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 			s.cfg.Host.Debug(fmt.Sprintf("command %s failed to start: %v", c.clientName, err))
 			s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command failed to start. error details were logged for admin review.\n"))
 			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
-			return
+			return false
 		}
 		in.inst = inst
 		s.st.instances[id32] = in
@@ -334,27 +347,37 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame) {
 			in.started = time.Now()
 		}
 	}
-	if in.inst.Input(f.Type, f.Payload) {
-		return
+	if ri, ok := in.inst.(module.ReleasingInstance); ok && !f.Type.IsControl() {
+		if ri.InputRelease(f.Type, f.Payload, release) {
+			return true
+		}
+	} else if in.inst.Input(f.Type, f.Payload) {
+		return false
 	}
 	if cl, ok := in.inst.(module.Closer); ok && cl.Closed() {
 		// The instance finished between calls: start a fresh one.
 		delete(s.st.instances, id32)
 		if !f.Type.IsControl() {
-			s.dispatch(ctx, f)
+			return s.dispatch(ctx, f, release)
 		}
-		return
+		return false
 	}
 	s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText("err: The command's input queue is full; the frame was dropped.\n"))
+	return false
 }
 
 func (s *Session) instanceOutput(e instOutput) {
+	defer s.outPending.Add(-int64(len(e.payload)))
 	in := e.in
 	if in.killed && s.st.instances[in.id32] != in {
 		return // output of an unloaded command's instance
 	}
 	cmd, branch := uint16(in.id32), uint16(in.id32>>16)
-	s.sendFrame(e.t, cmd, branch, e.payload)
+	if e.framed {
+		s.sendFramed(e.t, cmd, branch, e.payload)
+	} else {
+		s.sendFrame(e.t, cmd, branch, e.payload)
+	}
 	if e.t == wire.TypeIdle {
 		in.idle = true
 		if !in.started.IsZero() {

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/mrci/mrci/internal/module"
 )
 
 // outQueue is a session's bounded outbound queue of encoded frames. Many
@@ -29,6 +31,33 @@ type outQueue struct {
 	soft    int
 	hard    int
 	notify  chan struct{}
+	taken   chan struct{} // closed and replaced when the writer takes a batch
+	// owned are pooled buffers of queued frames (download chunks), given
+	// back to the pool once written; writing holds those of the batch the
+	// writer has taken (touched by the writer goroutine only).
+	owned   [][]byte
+	writing [][]byte
+}
+
+// pushOwned queues a frame whose buffer goes back to module's payload pool
+// once it has been written.
+func (q *outQueue) pushOwned(frame []byte) pushResult {
+	r := q.push(frame, false)
+	if r == pushed {
+		q.mu.Lock()
+		q.owned = append(q.owned, frame)
+		q.mu.Unlock()
+	}
+	return r
+}
+
+// releaseWritten gives the pooled buffers of the written batch back.
+func (q *outQueue) releaseWritten() {
+	for i, b := range q.writing {
+		module.RecyclePayload(b)
+		q.writing[i] = nil
+	}
+	q.writing = q.writing[:0]
 }
 
 func newOutQueue(soft, hard int) *outQueue {
@@ -106,6 +135,13 @@ func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
 			q.spare = nil
 			q.bytes = 0
 			q.casts = false
+			q.writing = append(q.writing, q.owned...)
+			clear(q.owned)
+			q.owned = q.owned[:0]
+			if q.taken != nil {
+				close(q.taken)
+				q.taken = nil
+			}
 			q.mu.Unlock()
 			return out, true
 		}
@@ -170,6 +206,7 @@ func writeLoop(q *outQueue, w io.Writer, conn net.Conn, timeout time.Duration, d
 		if err := writeBatch(w, batch); err != nil {
 			return err
 		}
+		q.releaseWritten()
 		q.recycle(batch)
 	}
 }

@@ -141,7 +141,10 @@ type Session struct {
 	done   chan struct{}
 	ended  sync.Once
 	slow   atomic.Bool // ended as a slow consumer
-	info   atomic.Pointer[module.SessionInfo]
+	// outPending counts command output posted to the loop, not queued yet
+	// (flow.go).
+	outPending atomic.Int64
+	info       atomic.Pointer[module.SessionInfo]
 
 	transit *transitBudget      // client frames between reader and loop
 	queued  *module.InputBudget // client frames queued in command instances
@@ -292,6 +295,9 @@ func (s *Session) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// pooledPayload is the smallest client payload read into a pooled buffer.
+const pooledPayload = 64 << 10
+
 // readBufferSize is the read buffer of a session: small, because idle
 // sessions are many; large payloads are read straight into their slice.
 const readBufferSize = 4 << 10
@@ -300,7 +306,8 @@ const readBufferSize = 4 << 10
 type event interface{}
 
 // clientFrame is a frame from the client; cost is held in the transit
-// budget until the loop has dispatched it.
+// budget until the frame is consumed: dispatched, or, for a command that
+// takes its input with a release function (an upload), read by the command.
 type clientFrame struct {
 	f    wire.Frame
 	cost int
@@ -355,7 +362,15 @@ func (s *Session) readLoop() {
 			_ = s.cfg.Conn.SetReadDeadline(time.Now().Add(s.lim.FrameTimeout))
 			deadline = true
 		}
-		p, err := r.ReadPayload(h.Len)
+		var p []byte
+		if h.Len >= pooledPayload && h.Len <= module.PayloadBufSize {
+			// Bulk data (an upload) is read into a pooled buffer that the
+			// consuming command may recycle.
+			p = module.PayloadBuf(h.Len)
+			err = r.ReadPayloadInto(p)
+		} else {
+			p, err = r.ReadPayload(h.Len)
+		}
 		if err != nil {
 			s.end()
 			return
@@ -386,9 +401,6 @@ func (s *Session) loop(ctx context.Context) {
 			return
 		case ev := <-s.events:
 			s.guard("event", ev, func() { s.handleEvent(ctx, ev) })
-			if cf, ok := ev.(clientFrame); ok {
-				s.transit.release(cf.cost)
-			}
 		case <-s.mbNotify:
 			s.mbMu.Lock()
 			batch := s.mailbox
@@ -404,7 +416,14 @@ func (s *Session) loop(ctx context.Context) {
 func (s *Session) handleEvent(ctx context.Context, ev event) {
 	switch e := ev.(type) {
 	case clientFrame:
-		s.dispatch(ctx, e.f)
+		release := sync.OnceFunc(func() { s.transit.release(e.cost) })
+		held := false
+		defer func() {
+			if !held { // also when dispatch panics (guard recovers it)
+				release()
+			}
+		}()
+		held = s.dispatch(ctx, e.f, release)
 	case oversize:
 		when := ""
 		if e.loggedOut {
@@ -438,6 +457,23 @@ func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
 	b := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)), t, cmd, branch, len(payload))
 	b = append(b, payload...)
 	if s.out.push(b, false) == overflowed {
+		s.slowConsumer("outbound queue overflow")
+		return
+	}
+	s.cfg.Metrics.Inc(framesOut)
+}
+
+// sendFramed queues a frame whose payload follows room for its header in
+// b (module.Framer): the header is written in place and b is queued as it
+// is, without copying the payload.
+func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
+	n := len(b) - wire.FrameHeaderLen
+	if n < 0 || n > wire.MaxPayload {
+		s.log.Error("dropping malformed framed output", "type", t, "len", len(b))
+		return
+	}
+	wire.AppendFrameHeader(b[:0], t, cmd, branch, n)
+	if s.out.pushOwned(b) == overflowed {
 		s.slowConsumer("outbound queue overflow")
 		return
 	}

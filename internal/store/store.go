@@ -418,6 +418,13 @@ type Store interface {
 	// before the given time, in one transaction, and returns how many
 	// rows were deleted.
 	PruneLogs(ctx context.Context, before time.Time) (int64, error)
+	// Files (the fs_* commands, docs/files.md).
+
+	// FilesSettings returns the file-system command settings (defaults when
+	// the row is missing).
+	FilesSettings(ctx context.Context) (FilesSettings, error)
+	// SaveFilesSettings replaces the file-system command settings.
+	SaveFilesSettings(ctx context.Context, f FilesSettings) error
 }
 
 // ViewColumns returns the displayed columns of a view, in order.

@@ -171,6 +171,17 @@ func (r *Reader) Discard(n int) error {
 	return nil
 }
 
+// ReadPayloadInto reads a payload of len(p) bytes into p.
+func (r *Reader) ReadPayloadInto(p []byte) error {
+	if _, err := io.ReadFull(r.r, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
 // ReadFrame reads one whole frame. io.EOF means the stream ended cleanly
 // between frames; io.ErrUnexpectedEOF means it ended inside one.
 func (r *Reader) ReadFrame() (Frame, error) {

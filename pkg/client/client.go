@@ -570,7 +570,7 @@ func (c *Client) flusher() {
 			return
 		}
 		c.wmu.Lock()
-		if cap(buf) <= 1<<20 {
+		if cap(buf) <= 2*maxPendingWrite { // keep the buffer of a bulk transfer (at most 8 MiB)
 			c.wspare = buf[:0]
 		}
 		c.writing = false

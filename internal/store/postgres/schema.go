@@ -267,6 +267,19 @@ func migrations() []migration {
 			)`,
 		},
 	}, {
+		// 5: settings of the file-system commands (store/files.go).
+		version: 5,
+		stmts: []string{
+			`CREATE TABLE files_settings (
+				singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+				root text NOT NULL DEFAULT '',
+				homes boolean NOT NULL DEFAULT false,
+				quota bigint NOT NULL DEFAULT 0 CHECK (quota >= 0),
+				unconfined boolean NOT NULL DEFAULT false
+			)`,
+			`INSERT INTO files_settings (singleton) VALUES (true)`,
+		},
+	}, {
 		// Issue 8: connection admission settings (store.AdmissionSettings);
 		// no row means the defaults.
 		version: 7,

@@ -253,6 +253,19 @@ func migrations() []migration {
 			)`,
 		},
 	}, {
+		// 5: settings of the file-system commands (store/files.go).
+		version: 5,
+		stmts: []string{
+			`CREATE TABLE files_settings (
+				singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+				root TEXT NOT NULL DEFAULT '',
+				homes BOOL NOT NULL DEFAULT 0,
+				quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0),
+				unconfined BOOL NOT NULL DEFAULT 0
+			)`,
+			`INSERT INTO files_settings (singleton) VALUES (1)`,
+		},
+	}, {
 		// Issue 8: connection admission settings (store.AdmissionSettings);
 		// no row means the defaults.
 		version: 7,

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteViewBans", testDeleteViewBans},
 		{"DeleteViewNotAllowed", testDeleteViewNotAllowed},
 		{"AdmissionSettings", testAdmissionSettings},
+		{"FilesSettings", testFilesSettings},
 	}
 	tests = append(tests, emailTests()...)
 	tests = append(tests, adminTests...)
