@@ -22,15 +22,17 @@ type fake struct {
 func newFake(n byte) *fake { return &fake{id: wire.SessionID{n, 0xAA}} }
 
 func (f *fake) SessionID() wire.SessionID { return f.id }
-func (f *fake) Deliver(m *Message) {
+func (f *fake) Deliver(m *Message) Stall {
 	f.mu.Lock()
 	f.msgs = append(f.msgs, m)
 	f.mu.Unlock()
+	return Stall{}
 }
-func (f *fake) DeliverFrame(b []byte) {
+func (f *fake) DeliverFrame(b []byte) Stall {
 	f.mu.Lock()
 	f.frames = append(f.frames, b)
 	f.mu.Unlock()
+	return Stall{}
 }
 
 // take returns and clears what the member received.
