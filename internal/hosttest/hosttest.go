@@ -55,6 +55,9 @@ type Options struct {
 	TrustExtra bool
 	// HeaderTimeout overrides the 5 s client-header deadline.
 	HeaderTimeout time.Duration
+	// WrapStore, if set, wraps the store the host uses (after Setup), e.g.
+	// to make some calls slow.
+	WrapStore func(store.Store) store.Store
 }
 
 // Start starts a host with default options; it stops when the test ends.
@@ -83,8 +86,12 @@ func StartWith(t testing.TB, o Options) *Host {
 	if os.Getenv("MRCI_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	hst := store.Store(st)
+	if o.WrapStore != nil {
+		hst = o.WrapStore(st)
+	}
 	h, err := host.New(ctx, host.Config{
-		Store: st, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
+		Store: hst, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout,
 	})
