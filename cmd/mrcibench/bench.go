@@ -68,6 +68,12 @@ func castCmd(t *target) *cobra.Command {
 			var received atomic.Int64
 			total := int64(n) * int64(m)
 			got := make([]int, n) // casts each receiver received
+			// progress[i] is receiver i's running count, read while waiting
+			// (one cache line each, so receivers do not contend).
+			progress := make([]struct {
+				atomic.Int64
+				_ [56]byte
+			}, n)
 			lat := make([][]time.Duration, n)
 			var wg sync.WaitGroup
 			stop := make(chan struct{}) // give up waiting (some were dropped)
@@ -96,6 +102,7 @@ func castCmd(t *target) *cobra.Command {
 							continue
 						}
 						mine++
+						progress[i].Store(int64(mine))
 						if seq := binary.LittleEndian.Uint64(f.Payload[8:]); seq%97 == 0 || mine == m {
 							now := time.Now().UnixNano()
 							lastSample = now
@@ -139,10 +146,29 @@ func castCmd(t *target) *cobra.Command {
 			sendDur := time.Since(start)
 			finished := make(chan struct{})
 			go func() { wg.Wait(); close(finished) }()
-			select {
-			case <-finished:
-			case <-time.After(timeout):
+			// Wait while deliveries make progress; give up after timeout
+			// without any.
+			tick := time.NewTicker(100 * time.Millisecond)
+			var seen int64
+			idleSince := time.Now()
+		wait:
+			for {
+				select {
+				case <-finished:
+					break wait
+				case now := <-tick.C:
+					var sum int64
+					for i := range progress {
+						sum += progress[i].Load()
+					}
+					if sum != seen {
+						seen, idleSince = sum, now
+					} else if now.Sub(idleSince) > timeout {
+						break wait
+					}
+				}
 			}
+			tick.Stop()
 			// A receiver whose connection the host closed (a slow consumer)
 			// is told apart from one that is still connected: a cast missing
 			// at a connected receiver is a lost cast.
@@ -187,7 +213,7 @@ func castCmd(t *target) *cobra.Command {
 	c.Flags().IntVarP(&m, "messages", "m", 100000, "messages to cast")
 	c.Flags().IntVarP(&size, "size", "s", 64, "payload bytes per message (≥16)")
 	c.Flags().IntVar(&rate, "rate", 0, "messages per second to send (0: as fast as possible); latency is meaningful below saturation")
-	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "after the last send, give up waiting for deliveries after this long (a receiver the host disconnected as a slow consumer gets no more)")
+	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up waiting for deliveries after this long without any (a receiver the host disconnected as a slow consumer gets no more)")
 	return c
 }
 
