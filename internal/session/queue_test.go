@@ -2,10 +2,12 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,13 +168,15 @@ func TestWriteDeadlineMakesSlowConsumer(t *testing.T) {
 	lim := DefaultLimits
 	lim.WriteTimeout = 20 * time.Millisecond // only how soon it fires; nothing is timed
 	s := testSession(server, lim)
+	var logged syncBuffer
+	s.log = slog.New(slog.NewTextHandler(&logged, nil))
 	errc := make(chan error, 1)
 	go func() {
 		errc <- s.writeLoop()
 		_ = server.Close()
 	}()
 	s.out.push([]byte("first"), false)
-	waitFor(t, "the watchdog to fire", s.slow.Load) // the client has not read
+	waitFor(t, "the watchdog to fire", s.out.isClosed) // the client has not read
 	s.out.push([]byte("dropped"), false)
 
 	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -196,5 +200,67 @@ func TestWriteDeadlineMakesSlowConsumer(t *testing.T) {
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+	if l := logged.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "slow consumer") {
+		t.Fatalf("log %q, want a warning about the slow consumer", l)
+	}
+}
+
+func (q *outQueue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestCastParkedBehindEarlierMessages: a cast frame delivered after an
+// async message the loop has not acted on yet is queued after what that
+// message makes the session send (one ordered path per receiver).
+func TestCastParkedBehindEarlierMessages(t *testing.T) {
+	lim := DefaultLimits
+	s := testSession(nil, lim)
+	s.cfg.ID = wire.SessionID{7}
+	toPeer := append(append(s.cfg.ID[:0:0], s.cfg.ID[:]...), byte(wire.TypeText))
+	toPeer = append(toPeer, wire.EncodeText("first")...)
+	s.Deliver(&bus.Message{ID: wire.AsyncToPeer, Data: toPeer})
+	if st := s.DeliverFrame([]byte("second")); st.C != nil {
+		t.Fatal("stall under the soft limit")
+	}
+	if s.out.queued != 0 {
+		t.Fatal("the cast overtook the message before it")
+	}
+	s.drainMailbox(context.Background())
+	s.DeliverFrame([]byte("third")) // mailbox empty: straight to the queue
+	batch, _, _, _ := s.out.take(make(chan struct{}))
+	if len(batch) != 3 {
+		t.Fatalf("%d frames queued, want 3", len(batch))
+	}
+	r := wire.NewReader(bytes.NewReader(batch[0]), 0)
+	f, err := r.ReadFrame()
+	if err != nil || f.Cmd != uint16(wire.AsyncToPeer) || wire.DecodeText(f.Payload) != "first" {
+		t.Fatalf("first frame %v %q (%v)", f.Cmd, f.Payload, err)
+	}
+	if string(batch[1]) != "second" || string(batch[2]) != "third" {
+		t.Fatalf("then %q, %q", batch[1], batch[2])
+	}
+	if s.mbPending.Load() != 0 {
+		t.Fatalf("mbPending %d after draining", s.mbPending.Load())
 	}
 }
