@@ -38,24 +38,13 @@ type Stall struct {
 	For time.Duration
 }
 
-// wait waits for every stall in stalls, all of them together bounded by
-// the longest For.
-func wait(stalls []Stall) {
-	if len(stalls) == 0 {
-		return
-	}
-	var d time.Duration
-	for _, st := range stalls {
-		d = max(d, st.For)
-	}
-	t := time.NewTimer(d)
+// wait waits until the receiver catches up or st.For has passed.
+func (st Stall) wait() {
+	t := time.NewTimer(st.For)
 	defer t.Stop()
-	for _, st := range stalls {
-		select {
-		case <-st.C:
-		case <-t.C:
-			return
-		}
+	select {
+	case <-st.C:
+	case <-t.C:
 	}
 }
 
@@ -342,23 +331,25 @@ func (b *Bus) Publish(msg *Message, self bool) {
 	b.route(&p, msg, self)
 	b.mu.RUnlock()
 	b.delivered.Add(p.n)
-	if len(p.stalls) > 0 {
+	if p.stall.C != nil {
 		b.stalled.Add(1)
-		wait(p.stalls)
+		p.stall.wait()
 	}
 }
 
-// fanout collects what one Publish did: deliveries made and receivers
-// that asked the sender to wait.
+// fanout collects what one Publish did: the deliveries made and the
+// longest stall a receiver asked for (the receiver furthest behind; the
+// sender waits for that one only, so one publish waits at most a few ms
+// however many receivers are behind).
 type fanout struct {
-	n      uint64
-	stalls []Stall
+	n     uint64
+	stall Stall
 }
 
 func (p *fanout) note(st Stall) {
 	p.n++
-	if st.C != nil {
-		p.stalls = append(p.stalls, st)
+	if st.C != nil && (p.stall.C == nil || st.For > p.stall.For) {
+		p.stall = st
 	}
 }
 
