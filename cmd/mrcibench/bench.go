@@ -130,6 +130,7 @@ func castCmd(t *target) *cobra.Command {
 				}
 			}()
 			payload := make([]byte, size)
+			cpu0 := t.hostCPU()
 			start := time.Now()
 			for i := range m {
 				if rate > 0 { // pace the sender: message i is due at i/rate seconds
@@ -183,6 +184,7 @@ func castCmd(t *target) *cobra.Command {
 			close(stop)
 			wg.Wait()
 			elapsed := time.Duration(lastAt - start.UnixNano())
+			cpu := t.hostCPU() - cpu0
 			var all []time.Duration
 			for _, l := range lat {
 				all = append(all, l...)
@@ -201,11 +203,11 @@ func castCmd(t *target) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(),
 				"cast n=%d m=%d size=%d rate=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, "+
-					"lost by receivers still connected %d, receivers disconnected %d, dropped by the load tool's own buffers %d, GOMAXPROCS %d\n",
+					"lost by receivers still connected %d, receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
 				n, m, size, rate, t.tls, delivered, total, 100*float64(delivered)/float64(total), elapsed.Round(time.Millisecond),
 				float64(delivered)/elapsed.Seconds(), float64(delivered)*float64(size)/elapsed.Seconds()/1e6,
 				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond),
-				lost, disconnected, dropped, runtime.GOMAXPROCS(0))
+				lost, disconnected, dropped, float64(cpu.Nanoseconds())/float64(max(delivered, 1)), runtime.GOMAXPROCS(0))
 			return nil
 		},
 	}
