@@ -67,7 +67,8 @@ func castCmd(t *target) *cobra.Command {
 
 			var received atomic.Int64
 			total := int64(n) * int64(m)
-			got := make([]int, n) // casts each receiver received
+			got := make([]int, n)  // casts each receiver received
+			gaps := make([]int, n) // casts missing before a later one arrived
 			// progress[i] is receiver i's running count, read while waiting
 			// (one cache line each, so receivers do not contend).
 			progress := make([]struct {
@@ -101,9 +102,13 @@ func castCmd(t *target) *cobra.Command {
 						if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
 							continue
 						}
+						seq := binary.LittleEndian.Uint64(f.Payload[8:])
+						if want := uint64(mine); seq > want {
+							gaps[i] += int(seq - want)
+						}
 						mine++
 						progress[i].Store(int64(mine))
-						if seq := binary.LittleEndian.Uint64(f.Payload[8:]); seq%97 == 0 || mine == m {
+						if seq%97 == 0 || mine == m {
 							now := time.Now().UnixNano()
 							lastSample = now
 							lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
@@ -192,22 +197,23 @@ func castCmd(t *target) *cobra.Command {
 			p50, p99 := quantiles(all)
 			delivered := received.Load()
 			var dropped uint64
-			disconnected, lost := 0, 0
+			disconnected, lost, skipped := 0, 0, 0
 			for i, r := range receivers {
 				dropped += r.DroppedAsync()
 				if gone[i] {
 					disconnected++
 				} else {
 					lost += m - got[i] - int(r.DroppedAsync())
+					skipped += gaps[i]
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(),
 				"cast n=%d m=%d size=%d rate=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, "+
-					"lost by receivers still connected %d, receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
+					"lost by receivers still connected %d (%d of them skipped before a later cast arrived), receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
 				n, m, size, rate, t.tls, delivered, total, 100*float64(delivered)/float64(total), elapsed.Round(time.Millisecond),
 				float64(delivered)/elapsed.Seconds(), float64(delivered)*float64(size)/elapsed.Seconds()/1e6,
 				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond),
-				lost, disconnected, dropped, float64(cpu.Nanoseconds())/float64(max(delivered, 1)), runtime.GOMAXPROCS(0))
+				lost, skipped, disconnected, dropped, float64(cpu.Nanoseconds())/float64(max(delivered, 1)), runtime.GOMAXPROCS(0))
 			return nil
 		},
 	}
