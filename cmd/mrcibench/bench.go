@@ -67,8 +67,9 @@ func castCmd(t *target) *cobra.Command {
 
 			var received atomic.Int64
 			total := int64(n) * int64(m)
-			got := make([]int, n)  // casts each receiver received
-			gaps := make([]int, n) // casts missing before a later one arrived
+			got := make([]int, n)          // casts each receiver received
+			gaps := make([]int, n)         // casts missing before a later one arrived
+			told := make([]atomic.Bool, n) // the host's slow consumer notice arrived
 			// progress[i] is receiver i's running count, read while waiting
 			// (one cache line each, so receivers do not contend).
 			progress := make([]struct {
@@ -99,6 +100,9 @@ func castCmd(t *target) *cobra.Command {
 						noteLast(lastSample)
 					}()
 					for f := range r.Async() {
+						if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr {
+							told[i].Store(true) // disconnected as a slow consumer
+						}
 						if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
 							continue
 						}
@@ -184,6 +188,7 @@ func castCmd(t *target) *cobra.Command {
 				case <-r.Done():
 					gone[i] = true
 				default:
+					gone[i] = told[i].Load()
 				}
 			}
 			close(stop)
