@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +101,7 @@ func castCmd(t *target) *cobra.Command {
 						noteLast(lastSample)
 					}()
 					for f := range r.Async() {
-						if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr {
+						if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr && strings.Contains(wire.DecodeText(f.Payload), "slow consumer") {
 							told[i].Store(true) // disconnected as a slow consumer
 						}
 						if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
