@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/pkg/client"
 )
 
 func castCmd(t *target) *cobra.Command {
@@ -60,9 +62,30 @@ func castCmd(t *target) *cobra.Command {
 					return err
 				}
 			}
-			for _, r := range receivers { // forget set-up asyncs
-				for len(r.Async()) > 0 {
-					<-r.Async()
+			call, err := sender.Start(ctx, "cast")
+			if err != nil {
+				return err
+			}
+			go func() { // drain the IDLE of every cast call
+				for {
+					if _, err := call.Next(ctx); err != nil {
+						return
+					}
+				}
+			}()
+			// Settle the set-up traffic (every receiver opening the
+			// sub-channel sends PEER_STAT to the others: n²/2 deliveries)
+			// before measuring: a first cast reaches each receiver after
+			// everything sent to it before (one ordered path per receiver).
+			barrier := make([]byte, size)
+			binary.LittleEndian.PutUint64(barrier[8:], barrierSeq)
+			if err := call.Send(wire.TypeBytes, barrier); err != nil {
+				return err
+			}
+			settleBy := time.Now().Add(2 * time.Minute)
+			for i, r := range receivers {
+				if err := awaitBarrier(ctx, r, time.Until(settleBy)); err != nil {
+					return fmt.Errorf("receiver %d: %w", i, err)
 				}
 			}
 
@@ -127,17 +150,6 @@ func castCmd(t *target) *cobra.Command {
 			go func() { // on timeout, close the receivers so their loops end
 				<-stop
 				closeAll(receivers)
-			}()
-			call, err := sender.Start(ctx, "cast")
-			if err != nil {
-				return err
-			}
-			go func() { // drain the IDLE of every cast call
-				for {
-					if _, err := call.Next(ctx); err != nil {
-						return
-					}
-				}
 			}()
 			payload := make([]byte, size)
 			cpu0 := t.hostCPU()
@@ -229,6 +241,30 @@ func castCmd(t *target) *cobra.Command {
 	c.Flags().IntVar(&rate, "rate", 0, "messages per second to send (0: as fast as possible); latency is meaningful below saturation")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up waiting for deliveries after this long without any (a receiver the host disconnected as a slow consumer gets no more)")
 	return c
+}
+
+// barrierSeq marks the cast that settles the set-up traffic.
+const barrierSeq = ^uint64(0)
+
+// awaitBarrier discards a receiver's async frames up to the barrier cast.
+func awaitBarrier(ctx context.Context, r *client.Client, timeout time.Duration) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case f, ok := <-r.Async():
+			if !ok {
+				return errors.New("connection ended before the first cast")
+			}
+			if f.Cmd == uint16(wire.AsyncCast) && len(f.Payload) >= 16 && binary.LittleEndian.Uint64(f.Payload[8:]) == barrierSeq {
+				return nil
+			}
+		case <-timer.C:
+			return fmt.Errorf("no first cast within %v", timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func rttCmd(t *target) *cobra.Command {
