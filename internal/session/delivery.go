@@ -155,44 +155,74 @@ func (s *Session) slowConsumer(why string) {
 // writeLoop drains the outbound queue until the session ends, a write
 // fails or the final frame (a slow consumer's notice) is written. Each
 // batch goes through one pooled buffered writer and one flush. A batch
-// not written within WriteTimeout makes the session a slow consumer; its
+// not written within WriteTimeout makes the session a slow consumer (a
+// watchdog timer, armed while batches are being written, checks); the
 // connection's write deadline leaves noticeGrace more for the notice.
 func (s *Session) writeLoop() error {
-	timeout := s.lim.WriteTimeout
-	var started atomic.Int64 // when the batch being written started (unix ns), 0 between batches
-	watchdog := time.AfterFunc(time.Hour, func() {
-		if t := started.Load(); t != 0 && time.Since(time.Unix(0, t)) >= timeout {
-			s.slowConsumer("it did not read for longer than the write deadline")
-		}
-	})
-	watchdog.Stop()
-	defer watchdog.Stop()
+	w := writeWatch{s: s, timeout: s.lim.WriteTimeout}
+	w.timer = time.AfterFunc(time.Hour, w.check)
+	w.timer.Stop()
+	defer w.timer.Stop()
+	var (
+		batch [][]byte
+		n     int
+	)
 	for {
-		batch, n, last, ok := s.out.take(s.done)
+		var last, ok bool
+		batch, n, last, ok = s.out.takeAfter(s.done, batch, n)
 		if !ok {
 			return nil
 		}
-		if timeout > 0 {
+		if w.timeout > 0 {
 			now := time.Now()
-			grace := timeout + noticeGrace
+			grace := w.timeout + noticeGrace
 			if s.slow.Load() {
 				grace = noticeGrace
 			}
 			_ = s.cfg.Conn.SetWriteDeadline(now.Add(grace))
-			started.Store(now.UnixNano())
-			watchdog.Reset(timeout)
+			w.start(now)
 		}
 		err := writeBatch(s.cfg.Stream, batch)
-		if timeout > 0 {
-			started.Store(0)
-			watchdog.Stop()
-		}
-		s.out.written(batch, n)
+		w.started.Store(0)
 		if err != nil {
+			s.out.written(batch, n)
 			return err
 		}
 		if last {
+			s.out.written(batch, n)
 			return nil
 		}
+	}
+}
+
+// writeWatch is a session writer's watchdog. Writing a batch costs an
+// atomic store (and arms the timer when it is not armed); the timer
+// re-arms itself while batches are being written and stops when the
+// writer is idle, so idle sessions have no timer running.
+type writeWatch struct {
+	s       *Session
+	timeout time.Duration
+	timer   *time.Timer
+	started atomic.Int64 // when the batch being written started (unix ns), 0 between batches
+	armed   atomic.Bool
+}
+
+func (w *writeWatch) start(now time.Time) {
+	w.started.Store(now.UnixNano())
+	if w.armed.CompareAndSwap(false, true) {
+		w.timer.Reset(w.timeout)
+	}
+}
+
+func (w *writeWatch) check() {
+	w.armed.Store(false)
+	t := w.started.Load()
+	if t == 0 {
+		return // idle: the next batch arms the timer again
+	}
+	if late := time.Since(time.Unix(0, t)); late >= w.timeout {
+		w.s.slowConsumer("it did not read for longer than the write deadline")
+	} else if w.armed.CompareAndSwap(false, true) {
+		w.timer.Reset(w.timeout - late)
 	}
 }

@@ -161,8 +161,18 @@ func (q *outQueue) wake() {
 // their size, and whether the batch ends with the queue's final frame. It
 // waits until something is queued or done closes.
 func (q *outQueue) take(done <-chan struct{}) (batch [][]byte, n int, last, ok bool) {
+	return q.takeAfter(done, nil, 0)
+}
+
+// takeAfter is written(prev, prevN) and take in one critical section: the
+// writer's loop takes the next batch as it releases the last one.
+func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (batch [][]byte, n int, last, ok bool) {
+	clear(prev)
+	q.mu.Lock()
+	if prevN > 0 || prev != nil {
+		q.releaseBatchLocked(prev, prevN)
+	}
 	for {
-		q.mu.Lock()
 		if len(q.frames) > 0 {
 			k := 0
 			for k < len(q.frames) && (k == 0 || n+len(q.frames[k]) <= maxBatch) {
@@ -184,6 +194,16 @@ func (q *outQueue) take(done <-chan struct{}) (batch [][]byte, n int, last, ok b
 			return batch, n, last, true
 		}
 		q.mu.Unlock()
+		if ok := q.await(done); !ok {
+			return nil, 0, false, false
+		}
+		q.mu.Lock()
+	}
+}
+
+// await waits until something may have been queued (true) or done closes.
+func (q *outQueue) await(done <-chan struct{}) bool {
+	for {
 		select {
 		case <-q.notify:
 			// When casts are waiting, let the producers that are running
@@ -196,8 +216,9 @@ func (q *outQueue) take(done <-chan struct{}) (batch [][]byte, n int, last, ok b
 			if casts {
 				runtime.Gosched()
 			}
+			return true
 		case <-done:
-			return nil, 0, false, false
+			return false
 		}
 	}
 }
@@ -208,12 +229,16 @@ func (q *outQueue) take(done <-chan struct{}) (batch [][]byte, n int, last, ok b
 func (q *outQueue) written(batch [][]byte, n int) {
 	clear(batch)
 	q.mu.Lock()
+	q.releaseBatchLocked(batch, n)
+	q.mu.Unlock()
+}
+
+func (q *outQueue) releaseBatchLocked(batch [][]byte, n int) {
 	q.pending -= n
 	q.releaseLocked()
 	if q.spare == nil && cap(batch) > 0 {
 		q.spare = batch[:0]
 	}
-	q.mu.Unlock()
 }
 
 // finish discards the frames not yet taken by the writer, queues last as
