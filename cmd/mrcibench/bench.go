@@ -118,6 +118,7 @@ func castCmd(t *target) *cobra.Command {
 				go func() {
 					defer wg.Done()
 					mine, lastSample := 0, int64(0)
+					next := uint64(0) // the sequence number expected next
 					defer func() {
 						got[i] = mine
 						received.Add(int64(mine))
@@ -131,9 +132,10 @@ func castCmd(t *target) *cobra.Command {
 							continue
 						}
 						seq := binary.LittleEndian.Uint64(f.Payload[8:])
-						if want := uint64(mine); seq > want {
-							gaps[i] += int(seq - want)
+						if seq > next {
+							gaps[i] += int(seq - next)
 						}
+						next = seq + 1
 						mine++
 						progress[i].Store(int64(mine))
 						if seq%97 == 0 || mine == m {
