@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/pkg/client"
 )
 
 func castCmd(t *target) *cobra.Command {
@@ -42,7 +45,13 @@ func castCmd(t *target) *cobra.Command {
 				}
 			}
 			defer func() { _ = run(context.Background(), sender, "rm_ch", "-ch_name "+ch) }()
+			// Each receiver's client buffers every cast of the run (as far as
+			// 1 GiB of frame headers allows), so the load tool itself drops
+			// nothing and every miss is the host's.
 			t.asyncBuffer = 1 << 16
+			if per := m + 1024; int64(n)*int64(per)*32 <= 1<<30 {
+				t.asyncBuffer = max(t.asyncBuffer, per)
+			}
 			receivers, err := t.loginMany(ctx, n)
 			if err != nil {
 				return err
@@ -53,14 +62,44 @@ func castCmd(t *target) *cobra.Command {
 					return err
 				}
 			}
-			for _, r := range receivers { // forget set-up asyncs
-				for len(r.Async()) > 0 {
-					<-r.Async()
+			call, err := sender.Start(ctx, "cast")
+			if err != nil {
+				return err
+			}
+			go func() { // drain the IDLE of every cast call
+				for {
+					if _, err := call.Next(ctx); err != nil {
+						return
+					}
+				}
+			}()
+			// Settle the set-up traffic (every receiver opening the
+			// sub-channel sends PEER_STAT to the others: n²/2 deliveries)
+			// before measuring: a first cast reaches each receiver after
+			// everything sent to it before (one ordered path per receiver).
+			barrier := make([]byte, size)
+			binary.LittleEndian.PutUint64(barrier[8:], barrierSeq)
+			if err := call.Send(wire.TypeBytes, barrier); err != nil {
+				return err
+			}
+			settleBy := time.Now().Add(2 * time.Minute)
+			for i, r := range receivers {
+				if err := awaitBarrier(ctx, r, time.Until(settleBy)); err != nil {
+					return fmt.Errorf("receiver %d: %w", i, err)
 				}
 			}
 
 			var received atomic.Int64
 			total := int64(n) * int64(m)
+			got := make([]int, n)          // casts each receiver received
+			gaps := make([]int, n)         // casts missing before a later one arrived
+			told := make([]atomic.Bool, n) // the host's slow consumer notice arrived
+			// progress[i] is receiver i's running count, read while waiting
+			// (one cache line each, so receivers do not contend).
+			progress := make([]struct {
+				atomic.Int64
+				_ [56]byte
+			}, n)
 			lat := make([][]time.Duration, n)
 			var wg sync.WaitGroup
 			stop := make(chan struct{}) // give up waiting (some were dropped)
@@ -79,16 +118,27 @@ func castCmd(t *target) *cobra.Command {
 				go func() {
 					defer wg.Done()
 					mine, lastSample := 0, int64(0)
+					next := uint64(0) // the sequence number expected next
 					defer func() {
+						got[i] = mine
 						received.Add(int64(mine))
 						noteLast(lastSample)
 					}()
 					for f := range r.Async() {
+						if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr && strings.Contains(wire.DecodeText(f.Payload), "slow consumer") {
+							told[i].Store(true) // disconnected as a slow consumer
+						}
 						if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
 							continue
 						}
+						seq := binary.LittleEndian.Uint64(f.Payload[8:])
+						if seq > next {
+							gaps[i] += int(seq - next)
+						}
+						next = seq + 1
 						mine++
-						if seq := binary.LittleEndian.Uint64(f.Payload[8:]); seq%97 == 0 || mine == m {
+						progress[i].Store(int64(mine))
+						if seq%97 == 0 || mine == m {
 							now := time.Now().UnixNano()
 							lastSample = now
 							lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
@@ -103,18 +153,8 @@ func castCmd(t *target) *cobra.Command {
 				<-stop
 				closeAll(receivers)
 			}()
-			call, err := sender.Start(ctx, "cast")
-			if err != nil {
-				return err
-			}
-			go func() { // drain the IDLE of every cast call
-				for {
-					if _, err := call.Next(ctx); err != nil {
-						return
-					}
-				}
-			}()
 			payload := make([]byte, size)
+			cpu0 := t.hostCPU()
 			start := time.Now()
 			for i := range m {
 				if rate > 0 { // pace the sender: message i is due at i/rate seconds
@@ -131,28 +171,69 @@ func castCmd(t *target) *cobra.Command {
 			sendDur := time.Since(start)
 			finished := make(chan struct{})
 			go func() { wg.Wait(); close(finished) }()
-			select {
-			case <-finished:
-			case <-time.After(timeout):
+			// Wait while deliveries make progress; give up after timeout
+			// without any.
+			tick := time.NewTicker(100 * time.Millisecond)
+			var seen int64
+			idleSince := time.Now()
+		wait:
+			for {
+				select {
+				case <-finished:
+					break wait
+				case now := <-tick.C:
+					var sum int64
+					for i := range progress {
+						sum += progress[i].Load()
+					}
+					if sum != seen {
+						seen, idleSince = sum, now
+					} else if now.Sub(idleSince) > timeout {
+						break wait
+					}
+				}
+			}
+			tick.Stop()
+			// A receiver whose connection the host closed (a slow consumer)
+			// is told apart from one that is still connected: a cast missing
+			// at a connected receiver is a lost cast.
+			gone := make([]bool, n)
+			for i, r := range receivers {
+				select {
+				case <-r.Done():
+					gone[i] = true
+				default:
+					gone[i] = told[i].Load()
+				}
 			}
 			close(stop)
 			wg.Wait()
 			elapsed := time.Duration(lastAt - start.UnixNano())
+			cpu := t.hostCPU() - cpu0
 			var all []time.Duration
 			for _, l := range lat {
 				all = append(all, l...)
 			}
 			p50, p99 := quantiles(all)
-			got := received.Load()
+			delivered := received.Load()
 			var dropped uint64
-			for _, r := range receivers {
+			disconnected, lost, skipped := 0, 0, 0
+			for i, r := range receivers {
 				dropped += r.DroppedAsync()
+				if gone[i] {
+					disconnected++
+				} else {
+					lost += m - got[i] - int(r.DroppedAsync())
+					skipped += gaps[i]
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(),
-				"cast n=%d m=%d size=%d rate=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, client-side drops %d, GOMAXPROCS %d\n",
-				n, m, size, rate, t.tls, got, total, 100*float64(got)/float64(total), elapsed.Round(time.Millisecond),
-				float64(got)/elapsed.Seconds(), float64(got)*float64(size)/elapsed.Seconds()/1e6,
-				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond), dropped, runtime.GOMAXPROCS(0))
+				"cast n=%d m=%d size=%d rate=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, "+
+					"lost by receivers still connected %d (%d of them skipped before a later cast arrived), receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
+				n, m, size, rate, t.tls, delivered, total, 100*float64(delivered)/float64(total), elapsed.Round(time.Millisecond),
+				float64(delivered)/elapsed.Seconds(), float64(delivered)*float64(size)/elapsed.Seconds()/1e6,
+				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond),
+				lost, skipped, disconnected, dropped, float64(cpu.Nanoseconds())/float64(max(delivered, 1)), runtime.GOMAXPROCS(0))
 			return nil
 		},
 	}
@@ -160,8 +241,32 @@ func castCmd(t *target) *cobra.Command {
 	c.Flags().IntVarP(&m, "messages", "m", 100000, "messages to cast")
 	c.Flags().IntVarP(&size, "size", "s", 64, "payload bytes per message (≥16)")
 	c.Flags().IntVar(&rate, "rate", 0, "messages per second to send (0: as fast as possible); latency is meaningful below saturation")
-	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "after the last send, give up waiting for deliveries after this long (casts over a receiver's queue limit are dropped by design)")
+	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up waiting for deliveries after this long without any (a receiver the host disconnected as a slow consumer gets no more)")
 	return c
+}
+
+// barrierSeq marks the cast that settles the set-up traffic.
+const barrierSeq = ^uint64(0)
+
+// awaitBarrier discards a receiver's async frames up to the barrier cast.
+func awaitBarrier(ctx context.Context, r *client.Client, timeout time.Duration) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case f, ok := <-r.Async():
+			if !ok {
+				return errors.New("connection ended before the first cast")
+			}
+			if f.Cmd == uint16(wire.AsyncCast) && len(f.Payload) >= 16 && binary.LittleEndian.Uint64(f.Payload[8:]) == barrierSeq {
+				return nil
+			}
+		case <-timer.C:
+			return fmt.Errorf("no first cast within %v", timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func rttCmd(t *target) *cobra.Command {

@@ -230,6 +230,32 @@ func quantiles(d []time.Duration) (p50, p99 time.Duration) {
 	return d[len(d)*50/100], d[min(len(d)*99/100, len(d)-1)]
 }
 
+// hostCPU returns the CPU time (user + system) the host process has used
+// so far, or 0 if its process id is not known. Unlike rates, CPU time per
+// delivery hardly moves with the load other processes put on the machine.
+func (t *target) hostCPU() time.Duration {
+	if t.pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces, in parentheses):
+	// utime and stime are fields 14 and 15 of the whole line.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
+const clockTicks = 100
+
 // rss returns the resident set size of a process in bytes.
 func rss(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -38,6 +38,7 @@ type opts struct {
 	// their own flag make sessions active.
 	inactive bool
 	setup    func(st store.Store)
+	wrap     func(store.Store) store.Store // wraps the host's store
 }
 
 // env is one running host with the test module, plus an anonymous
@@ -65,7 +66,7 @@ func start(t *testing.T, o opts) *env {
 	}
 	o.limits.LoggedOutPayload = wire.MaxPayload
 	h := hosttest.StartWith(t, hosttest.Options{
-		ForceTLS: !o.plain, Limits: o.limits, Modules: []module.Module{mod}, TrustExtra: o.trust,
+		ForceTLS: !o.plain, Limits: o.limits, Modules: []module.Module{mod}, TrustExtra: o.trust, WrapStore: o.wrap,
 		Setup: func(st store.Store) {
 			if err := st.AddCommandRank(context.Background(), store.CommandRank{Module: modID, Command: "ranked", Rank: 2}); err != nil {
 				t.Fatal(err)

@@ -80,6 +80,23 @@ func newTestModule() *testModule {
 			},
 		},
 		{
+			Def:     module.Def{Name: "emitseq", Library: "asynctest", Summary: "emit a sequence of asyncs", IO: "[bytes]/[none]"},
+			In:      always,
+			Accepts: anyType(),
+			MaxArgs: -1,
+			Run: func(_ context.Context, c *module.Call) error {
+				for p := c.Payload; len(p) > 0; {
+					if len(p) < 7 || len(p) < 7+int(binary.LittleEndian.Uint32(p[3:])) {
+						return module.Fail("emitseq needs entries of [1 mode][2 id][4 len][data]")
+					}
+					n := 7 + int(binary.LittleEndian.Uint32(p[3:]))
+					c.Emit(wire.TypeID(p[0]), wire.AsyncID(binary.LittleEndian.Uint16(p[1:])), p[7:n:n])
+					p = p[n:]
+				}
+				return nil
+			},
+		},
+		{
 			Def:     module.Def{Name: "snap", Library: "asynctest", Summary: "print the session snapshot", IO: "[none]/[text]"},
 			In:      always,
 			MaxArgs: -1,
@@ -119,6 +136,14 @@ func newTestModule() *testModule {
 func emitPayload(mode wire.TypeID, id wire.AsyncID, data []byte) []byte {
 	b := []byte{byte(mode)}
 	b = binary.LittleEndian.AppendUint16(b, uint16(id))
+	return append(b, data...)
+}
+
+// seqEntry is one entry of the emitseq command's payload.
+func seqEntry(mode wire.TypeID, id wire.AsyncID, data []byte) []byte {
+	b := []byte{byte(mode)}
+	b = binary.LittleEndian.AppendUint16(b, uint16(id))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
 	return append(b, data...)
 }
 

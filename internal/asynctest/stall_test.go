@@ -1,12 +1,14 @@
 package asynctest
 
-// A stalled client must never stop delivery to the others. The policy
-// (internal/session/queue.go, ARCHITECTURE.md "Slow consumers"): casts
-// (ASYNC_CAST) for a receiver whose outbound queue holds more than
-// QueueSoft bytes are dropped and counted; a frame that cannot be dropped
-// (any other async, command output) and would take the queue past
-// QueueHard ends that session, and so does a batch that cannot be written
-// within WriteTimeout. Senders never wait for receivers.
+// A receiver that falls behind never costs the others a cast, and loses
+// none while it stays connected. The policy (internal/session/delivery.go,
+// ARCHITECTURE.md "Slow consumers"): while a receiver's outbound queue
+// holds more than QueueSoft bytes, every sender to it waits a few
+// milliseconds per frame (the bounded stall NATS uses); a receiver whose
+// queue would pass QueueHard, whose mailbox overflows, or whose client
+// does not read for WriteTimeout is disconnected as a slow consumer, with
+// an ERR notice on ASYNC_SYS_MSG as the last frame, a warning in the log
+// and mrci_slow_consumers_total counted. Nothing is ever dropped.
 
 import (
 	"bufio"
@@ -111,113 +113,183 @@ func stallLimits() session.Limits {
 	return lim
 }
 
-func TestStalledReceiverDropsCasts(t *testing.T) {
+// readToEnd reads a connection the host is closing: the numbered casts
+// (in the order received) and the frame after the last of them, which must
+// be the last frame before the end of the stream.
+func (st *stallSetup) readToEnd(raw *rawClient) (seqs []int, last wire.Frame) {
+	st.t.Helper()
+	_ = raw.conn.SetDeadline(time.Now().Add(wait))
+	for {
+		f, err := raw.r.ReadFrame()
+		if err != nil {
+			if strings.Contains(err.Error(), "timeout") {
+				st.t.Fatalf("connection still open: %v", err)
+			}
+			return seqs, last
+		}
+		if (f.Cmd == uint16(wire.AsyncCast) || f.Cmd == uint16(wire.AsyncLimitedCast)) && f.Type == wire.TypeBytes {
+			if last.Cmd != 0 {
+				st.t.Fatalf("cast after %s", fmtFrame(last))
+			}
+			seqs = append(seqs, int(binary.LittleEndian.Uint32(f.Payload)))
+			continue
+		}
+		if f.Cmd == uint16(wire.AsyncSysMsg) {
+			if last.Cmd != 0 {
+				st.t.Fatalf("%s after %s", fmtFrame(f), fmtFrame(last))
+			}
+			last = f
+		}
+	}
+}
+
+// wantNotice checks a disconnected receiver's stream: a gap-free, ordered
+// run of casts from the first (what was queued before the disconnection
+// was written; the rest was discarded with the session), then the slow
+// consumer notice as the last frame.
+func (st *stallSetup) wantNotice(raw *rawClient, why string) int {
+	st.t.Helper()
+	seqs, last := st.readToEnd(raw)
+	for i, q := range seqs {
+		if q != i {
+			st.t.Fatalf("disconnected receiver: cast %d at position %d", q, i)
+		}
+	}
+	text := wire.DecodeText(last.Payload)
+	if last.Cmd != uint16(wire.AsyncSysMsg) || last.Type != wire.TypeErr ||
+		!strings.Contains(text, "slow consumer") || !strings.Contains(text, why) {
+		st.t.Fatalf("last frame %s, want the slow consumer notice (ERR on ASYNC_SYS_MSG) saying %q", fmtFrame(last), why)
+	}
+	return len(seqs)
+}
+
+// castUntil casts (castAll) until cond holds, checking it every 16 casts,
+// then extra more; it returns the number of casts sent.
+func (st *stallSetup) castUntil(id wire.AsyncID, from, limit, extra int, cond func() bool) int {
+	st.t.Helper()
+	n := from
+	for ; n < limit; n++ {
+		st.castAll(id, n)
+		if n%16 == 0 && cond() {
+			break
+		}
+	}
+	if n == limit {
+		st.t.Fatalf("condition not reached after %d casts", n)
+	}
+	for range extra {
+		n++
+		st.castAll(id, n)
+	}
+	return n + 1
+}
+
+func TestStalledReceiverDisconnectedWithNotice(t *testing.T) {
 	t.Parallel()
 	st := newStall(t, stallLimits(), false)
 	live := st.h.SessionCount()
 
-	// Cast until the stalled receiver's queue is over its soft limit and
-	// casts for it are being dropped, then some more.
-	n, extra := 0, -1
-	for ; n < 5000 && extra != 0; n++ {
-		st.castAll(wire.AsyncCast, n)
-		if extra > 0 {
-			extra--
-		} else if n%16 == 0 && st.metric("mrci_casts_dropped_total") > 0 {
-			extra = 32
-		}
+	// Cast until the receiver that never reads is over its hard limit.
+	// Every healthy receiver gets every cast, in order, meanwhile (castAll).
+	n := st.castUntil(wire.AsyncCast, 0, 5000, 10, func() bool { return st.metric("mrci_slow_consumers_total") > 0 })
+	if got := st.metric("mrci_slow_consumers_total"); got != 1 {
+		t.Fatalf("slow consumers %v, want 1", got)
 	}
-	if extra != 0 {
-		t.Fatalf("no cast dropped after %d casts", n)
+	if st.metric("mrci_cast_stalls_total") == 0 {
+		t.Fatal("the sender was never stalled before the receiver was disconnected")
 	}
-	dropped := int(st.metric("mrci_casts_dropped_total"))
-	t.Logf("%d casts of %d bytes, %d dropped for the stalled receiver", n, st.payloadN, dropped)
-
-	// Everyone else received every cast, in order (castAll).
+	got := st.wantNotice(st.stalled, "hard limit")
+	st.waitSessions(live - 1)
+	t.Logf("%d casts of %d bytes; the stalled receiver read %d before its notice", n, st.payloadN, got)
 	st.quiet(st.sender)
-	if got := st.h.SessionCount(); got != live {
-		t.Fatalf("%d live sessions, want %d: the stalled session was ended", got, live)
-	}
-	if st.metric("mrci_slow_consumers_total") != 0 {
-		t.Fatal("a slow consumer was ended")
-	}
+}
 
-	// The stalled session is still usable: once its client reads again it
-	// gets the casts that were queued (in order), then its command's IDLE.
-	// Every cast was either delivered or dropped and counted.
-	_ = st.stalled.conn.SetDeadline(time.Now().Add(wait))
-	frames, err := st.stalled.runCmd("snap", wire.TypeText, nil)
-	if err != nil {
-		t.Fatalf("stalled client reading again: %v", err)
+func TestSlowReaderGetsEveryCast(t *testing.T) {
+	t.Parallel()
+	lim := stallLimits()
+	lim.QueueSoft = 64 << 10
+	lim.QueueHard = 256 << 20 // far away: this receiver is slow, not gone
+	st := newStall(t, lim, false)
+	live := st.h.SessionCount()
+
+	// The receiver does not read until its queue is over its soft limit
+	// and its sender has been made to wait, ...
+	n := st.castUntil(wire.AsyncCast, 0, 5000, 32, func() bool { return st.metric("mrci_cast_stalls_total") > 0 })
+
+	// ... then reads (slowly: one frame at a time through a tiny receive
+	// buffer) while the sender goes on.
+	type result struct {
+		seqs []int
+		err  error
 	}
-	got, last := 0, -1
-	for _, f := range frames {
-		if f.Cmd != uint16(wire.AsyncCast) {
-			continue
+	total := n + 300
+	res := make(chan result, 1)
+	go func() {
+		var r result
+		_ = st.stalled.conn.SetDeadline(time.Now().Add(4 * wait))
+		for len(r.seqs) < total {
+			f, err := st.stalled.r.ReadFrame()
+			if err != nil {
+				r.err = err
+				break
+			}
+			if f.Cmd == uint16(wire.AsyncCast) {
+				r.seqs = append(r.seqs, int(binary.LittleEndian.Uint32(f.Payload)))
+			}
 		}
-		seq := int(binary.LittleEndian.Uint32(f.Payload))
-		if seq <= last || len(f.Payload) != st.payloadN {
-			t.Fatalf("stalled receiver: cast %d after %d (%d bytes)", seq, last, len(f.Payload))
+		res <- r
+	}()
+	for i := n; i < total; i++ {
+		st.castAll(wire.AsyncCast, i)
+	}
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("slow reader after %d casts: %v", len(r.seqs), r.err)
+	}
+	for i, q := range r.seqs {
+		if q != i {
+			t.Fatalf("slow reader: cast %d at position %d", q, i)
 		}
-		last = seq
-		got++
 	}
-	if got+dropped != n || dropped == 0 {
-		t.Fatalf("stalled receiver got %d casts and %d were dropped, of %d", got, dropped, n)
+	if got := st.metric("mrci_slow_consumers_total"); got != 0 {
+		t.Fatalf("slow consumers %v, want 0", got)
 	}
+	if got := st.h.SessionCount(); got != live {
+		t.Fatalf("%d live sessions, want %d", got, live)
+	}
+	t.Logf("%d casts of %d bytes, every one delivered to every receiver; %v sender stalls",
+		total, st.payloadN, st.metric("mrci_cast_stalls_total"))
+	st.quiet(st.sender)
 }
 
 func TestStalledReceiverEndedAtHardLimit(t *testing.T) {
 	t.Parallel()
-	// LIMITED_CAST is state (PEER_STAT, PEER_INFO): it is never dropped, so
-	// a receiver that cannot take it is ended once its queue would pass
-	// QueueHard.
+	// LIMITED_CAST (PEER_STAT, PEER_INFO) goes through the receiver's
+	// mailbox and loop; the limits and the notice are the same.
 	st := newStall(t, stallLimits(), true)
 	live := st.h.SessionCount()
-	n := 0
-	for ; n < 5000 && st.h.SessionCount() == live; n++ {
-		st.castAll(wire.AsyncLimitedCast, n)
-	}
-	st.waitSessions(live - 1)
+	n := st.castUntil(wire.AsyncLimitedCast, 0, 5000, 10, func() bool { return st.metric("mrci_slow_consumers_total") > 0 })
 	if got := st.metric("mrci_slow_consumers_total"); got != 1 {
 		t.Fatalf("slow consumers %v, want 1", got)
 	}
-	for i := range 10 { // delivery goes on
-		st.castAll(wire.AsyncLimitedCast, n+i)
-	}
-	n += 10
-	t.Logf("stalled receiver ended after %d limited casts of %d bytes", n-10, st.payloadN)
-	// Its connection is closed: reading drains what was sent, then fails.
-	_ = st.stalled.conn.SetDeadline(time.Now().Add(wait))
-	for {
-		if _, err := st.stalled.r.ReadFrame(); err != nil {
-			if strings.Contains(err.Error(), "timeout") {
-				t.Fatal("stalled connection still open")
-			}
-			break
-		}
-	}
+	st.wantNotice(st.stalled, "hard limit")
+	st.waitSessions(live - 1)
+	t.Logf("stalled receiver ended after %d limited casts of %d bytes", n, st.payloadN)
 }
 
 func TestStalledReceiverEndedByWriteTimeout(t *testing.T) {
 	t.Parallel()
 	lim := stallLimits()
-	lim.QueueSoft = 64 << 20 // casts are never dropped here
+	lim.QueueSoft = 64 << 20 // no stall and no overflow: only the deadline
 	lim.QueueHard = 128 << 20
 	lim.WriteTimeout = 500 * time.Millisecond
 	st := newStall(t, lim, false)
 	live := st.h.SessionCount()
-	n := 0
-	for ; n < 20000 && st.h.SessionCount() == live; n++ {
-		st.castAll(wire.AsyncCast, n)
+	n := st.castUntil(wire.AsyncCast, 0, 20000, 10, func() bool { return st.metric("mrci_slow_consumers_total") > 0 })
+	if got := st.metric("mrci_slow_consumers_total"); got != 1 {
+		t.Fatalf("slow consumers %v, want 1", got)
 	}
+	got := st.wantNotice(st.stalled, "write deadline")
 	st.waitSessions(live - 1)
-	for i := range 10 {
-		st.castAll(wire.AsyncCast, n+i)
-	}
-	n += 10
-	if d := st.metric("mrci_casts_dropped_total"); d != 0 {
-		t.Fatalf("%v casts dropped", d)
-	}
-	t.Logf("stalled receiver ended by the write deadline after %d casts", n-10)
+	t.Logf("stalled receiver disconnected by the write deadline after %d casts; it read %d before its notice", n, got)
 }

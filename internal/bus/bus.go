@@ -11,19 +11,41 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mrci/mrci/internal/wire"
 )
 
-// Member is a session as the bus sees it. Both delivery methods must return
-// at once: a sender never waits for a receiver.
+// Member is a session as the bus sees it. Both delivery methods return at
+// once; a receiver that is falling behind returns a Stall, and Publish then
+// makes the sender wait (bounded) after the fan-out, outside every lock.
+// Everything one sender delivers to a member reaches that member's client
+// in the order it was delivered.
 type Member interface {
 	// SessionID identifies the session.
 	SessionID() wire.SessionID
 	// Deliver hands an async message to the session's own loop.
-	Deliver(m *Message)
+	Deliver(m *Message) Stall
 	// DeliverFrame queues an already encoded frame for the session's client.
-	DeliverFrame(frame []byte)
+	DeliverFrame(frame []byte) Stall
+}
+
+// Stall asks a sender to slow down for a receiver that is behind: wait
+// until C is closed (the receiver caught up) or For has passed. The zero
+// Stall asks for nothing.
+type Stall struct {
+	C   <-chan struct{}
+	For time.Duration
+}
+
+// wait waits until the receiver catches up or st.For has passed.
+func (st Stall) wait() {
+	t := time.NewTimer(st.For)
+	defer t.Stop()
+	select {
+	case <-st.C:
+	case <-t.C:
+	}
 }
 
 // Message is one async command in flight. Data is owned by the message and
@@ -102,10 +124,14 @@ type Bus struct {
 	byChannel map[uint64]*set // sessions whose channel list holds the id
 	openCh    map[uint64]*set // sessions with a sub-channel of the id open
 
-	hooks map[wire.AsyncID][]func(*Message)
+	// hooks is copied on write so that Publish reads it without a lock.
+	hooks atomic.Pointer[hookTable]
 
 	delivered atomic.Uint64
+	stalled   atomic.Uint64
 }
+
+type hookTable [wire.MaxAsyncID + 1][]func(*Message)
 
 // New returns an empty bus.
 func New() *Bus {
@@ -115,21 +141,31 @@ func New() *Bus {
 		bySub:     make(map[wire.SubChannel]*set),
 		byChannel: make(map[uint64]*set),
 		openCh:    make(map[uint64]*set),
-		hooks:     make(map[wire.AsyncID][]func(*Message)),
 	}
 }
 
-// Hook registers fn to run (synchronously, before fan-out) for every
-// published async of the given id; the host uses it for host-wide effects
-// such as reloading cached command ranks. Register hooks before use.
+// Hook registers fn to run for every published async of the given id, in
+// the publishing goroutine before fan-out and outside the bus's lock (a
+// hook may do I/O: only its publisher waits for it, other deliveries go
+// on). The host uses hooks for host-wide effects such as reloading cached
+// command ranks.
 func (b *Bus) Hook(id wire.AsyncID, fn func(*Message)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.hooks[id] = append(b.hooks[id], fn)
+	var next hookTable
+	if cur := b.hooks.Load(); cur != nil {
+		next = *cur
+	}
+	next[id] = append(next[id][:len(next[id]):len(next[id])], fn)
+	b.hooks.Store(&next)
 }
 
 // Delivered returns how many deliveries the bus has made in total.
 func (b *Bus) Delivered() uint64 { return b.delivered.Load() }
+
+// Stalled returns how many times a publisher waited for a receiver that
+// was behind.
+func (b *Bus) Stalled() uint64 { return b.stalled.Load() }
 
 // Len returns the number of joined sessions.
 func (b *Bus) Len() int {
@@ -280,17 +316,48 @@ func (b *Bus) Emit(from wire.SessionID, mode wire.TypeID, id wire.AsyncID, data 
 
 // Publish delivers a host-originated or already checked message to the
 // sessions its route targets; the emitting session (msg.From) is included
-// only when self is true. Private ids go to msg.From only.
+// only when self is true. Private ids go to msg.From only. The message's
+// hooks run first, outside the lock. When receivers are behind, Publish
+// returns after the fan-out once they caught up or a few milliseconds
+// passed (the sender's stall); it never waits holding a lock.
 func (b *Bus) Publish(msg *Message, self bool) {
-	r := Routes[msg.ID]
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	for _, h := range b.hooks[msg.ID] {
-		h(msg)
+	if hs := b.hooks.Load(); hs != nil {
+		for _, h := range hs[msg.ID] {
+			h(msg)
+		}
 	}
+	var p fanout
+	b.mu.RLock()
+	b.route(&p, msg, self)
+	b.mu.RUnlock()
+	b.delivered.Add(p.n)
+	if p.stall.C != nil {
+		b.stalled.Add(1)
+		p.stall.wait()
+	}
+}
+
+// fanout collects what one Publish did: the deliveries made and the
+// longest stall a receiver asked for (the receiver furthest behind; the
+// sender waits for that one only, so one publish waits at most a few ms
+// however many receivers are behind).
+type fanout struct {
+	n     uint64
+	stall Stall
+}
+
+func (p *fanout) note(st Stall) {
+	p.n++
+	if st.C != nil && (p.stall.C == nil || st.For > p.stall.For) {
+		p.stall = st
+	}
+}
+
+func (b *Bus) route(p *fanout, msg *Message, self bool) {
+	r := Routes[msg.ID]
 	if r.Audience == Private || r.Target == ToSelf {
 		if e, ok := b.sessions[msg.From]; ok {
-			b.deliver(e, msg)
+			p.note(e.m.Deliver(msg))
 		}
 		return
 	}
@@ -298,51 +365,46 @@ func (b *Bus) Publish(msg *Message, self bool) {
 	switch r.Target {
 	case ToAll:
 		for _, e := range b.sessions {
-			b.deliverUnlessSelf(e, msg, self)
+			deliverUnlessSelf(p, e, msg, self)
 		}
 	case ToUser:
 		var u wire.UserID
 		copy(u[:], d)
 		for _, e := range b.byUser[u].members() {
-			b.deliverUnlessSelf(e, msg, self)
+			deliverUnlessSelf(p, e, msg, self)
 		}
 	case ToSession:
 		var sid wire.SessionID
 		copy(sid[:], d)
 		if e, ok := b.sessions[sid]; ok {
-			b.deliverUnlessSelf(e, msg, self)
+			deliverUnlessSelf(p, e, msg, self)
 		}
 	case ToSubChannel:
 		sc, _ := wire.ParseSubChannel(d)
 		for _, e := range b.bySub[sc].members() {
-			b.deliverUnlessSelf(e, msg, self)
+			deliverUnlessSelf(p, e, msg, self)
 		}
 	case ToSubChannels:
 		if msg.ID == wire.AsyncCast {
-			b.cast(msg, self)
+			b.cast(p, msg, self)
 			return
 		}
-		b.forEachInList(d, msg, self, b.deliver)
+		b.forEachInList(d, msg, self, func(e *entry) { p.note(e.m.Deliver(msg)) })
 	case ToChannel:
-		b.toChannel(msg, self)
+		b.toChannel(p, msg, self)
 	}
 }
 
-func (b *Bus) deliver(e *entry, msg *Message) {
-	b.delivered.Add(1)
-	e.m.Deliver(msg)
-}
-
-func (b *Bus) deliverUnlessSelf(e *entry, msg *Message, self bool) {
+func deliverUnlessSelf(p *fanout, e *entry, msg *Message, self bool) {
 	if !self && e.id == msg.From {
 		return
 	}
-	b.deliver(e, msg)
+	p.note(e.m.Deliver(msg))
 }
 
 // forEachInList calls fn once for every session (other than the sender
 // unless self) that has an entry of the 54-byte list at the start of data open.
-func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry, *Message)) {
+func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry)) {
 	list, err := wire.ParseSubChannelList(data)
 	if err != nil {
 		return
@@ -356,7 +418,7 @@ func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry
 			if i > 0 && openAny(&e.open, entries[:i]) {
 				continue // already reached through an earlier entry
 			}
-			fn(e, msg)
+			fn(e)
 		}
 	}
 }
@@ -373,7 +435,7 @@ func openAny(open *wire.SubChannelList, scs []wire.SubChannel) bool {
 
 // cast encodes the cast frame once and queues the same bytes for every
 // receiver: [type][cmd 4][branch 0][len][payload] (seed/async.md ASYNC_CAST).
-func (b *Bus) cast(msg *Message, self bool) {
+func (b *Bus) cast(p *fanout, msg *Message, self bool) {
 	payload := msg.Data[wire.SubChannelListLen+1:]
 	if len(payload) > wire.MaxPayload {
 		return
@@ -381,18 +443,13 @@ func (b *Bus) cast(msg *Message, self bool) {
 	frame := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)),
 		wire.TypeID(msg.Data[wire.SubChannelListLen]), uint16(wire.AsyncCast), 0, len(payload))
 	frame = append(frame, payload...)
-	var n uint64
-	b.forEachInList(msg.Data, msg, self, func(e *entry, _ *Message) {
-		n++
-		e.m.DeliverFrame(frame)
-	})
-	b.delivered.Add(n)
+	b.forEachInList(msg.Data, msg, self, func(e *entry) { p.note(e.m.DeliverFrame(frame)) })
 }
 
 // toChannel delivers a channel event to the member sessions of the channel,
 // the sessions with one of its sub-channels open, and the sessions of the
 // user the event names (bytes 8..40 of member events), once each.
-func (b *Bus) toChannel(msg *Message, self bool) {
+func (b *Bus) toChannel(p *fanout, msg *Message, self bool) {
 	ch := binary.LittleEndian.Uint64(msg.Data)
 	seen := make(map[*entry]struct{})
 	visit := func(s *set) {
@@ -401,7 +458,7 @@ func (b *Bus) toChannel(msg *Message, self bool) {
 				continue
 			}
 			seen[e] = struct{}{}
-			b.deliverUnlessSelf(e, msg, self)
+			deliverUnlessSelf(p, e, msg, self)
 		}
 	}
 	visit(b.byChannel[ch])
@@ -416,13 +473,16 @@ func (b *Bus) toChannel(msg *Message, self bool) {
 }
 
 // SendTo delivers a host-originated async to one session, if it is joined.
-// It reports whether the session was found.
+// It reports whether the session was found. It never waits: the answers
+// it carries (PEER_INFO to a ping, CLOSE_P2P at logout) are sent from the
+// loops of receivers.
 func (b *Bus) SendTo(to wire.SessionID, msg *Message) bool {
 	b.mu.RLock()
-	defer b.mu.RUnlock()
 	e, ok := b.sessions[to]
+	b.mu.RUnlock()
 	if ok {
-		b.deliver(e, msg)
+		b.delivered.Add(1)
+		e.m.Deliver(msg)
 	}
 	return ok
 }

@@ -17,8 +17,8 @@ type nopMember struct {
 }
 
 func (m *nopMember) SessionID() wire.SessionID { return m.id }
-func (m *nopMember) Deliver(*Message)          { m.msgs++ }
-func (m *nopMember) DeliverFrame([]byte)       { m.frames++ }
+func (m *nopMember) Deliver(*Message) Stall    { m.msgs++; return Stall{} }
+func (m *nopMember) DeliverFrame([]byte) Stall { m.frames++; return Stall{} }
 
 // castReceivers are the audience sizes benchmarked; each has its own
 // sub-channel (channel 1, sub n%256... see benchBus).

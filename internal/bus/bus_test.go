@@ -7,6 +7,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/mrci/mrci/internal/wire"
 )
@@ -22,15 +25,17 @@ type fake struct {
 func newFake(n byte) *fake { return &fake{id: wire.SessionID{n, 0xAA}} }
 
 func (f *fake) SessionID() wire.SessionID { return f.id }
-func (f *fake) Deliver(m *Message) {
+func (f *fake) Deliver(m *Message) Stall {
 	f.mu.Lock()
 	f.msgs = append(f.msgs, m)
 	f.mu.Unlock()
+	return Stall{}
 }
-func (f *fake) DeliverFrame(b []byte) {
+func (f *fake) DeliverFrame(b []byte) Stall {
 	f.mu.Lock()
 	f.frames = append(f.frames, b)
 	f.mu.Unlock()
+	return Stall{}
 }
 
 // take returns and clears what the member received.
@@ -501,5 +506,90 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if b.Len() != 8*50 {
 		t.Fatalf("Len %d", b.Len())
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// staller is a member that asks its senders to wait until released.
+type staller struct {
+	*fake
+	called  chan struct{}
+	release chan struct{}
+}
+
+func (s *staller) DeliverFrame(b []byte) Stall {
+	s.fake.DeliverFrame(b)
+	close(s.called)
+	return Stall{C: s.release, For: time.Hour}
+}
+
+// TestStallWaitsOutsideTheLock: a publisher waits for a receiver that
+// asked it to, but the bus stays usable meanwhile (joins, other publishes),
+// and the wait ends when the receiver catches up.
+func TestStallWaitsOutsideTheLock(t *testing.T) {
+	b := New()
+	sender, other := newFake(1), newFake(2)
+	slow := &staller{fake: newFake(3), called: make(chan struct{}), release: make(chan struct{})}
+	s1 := sub(7, 1)
+	for _, m := range []Member{sender, other, slow} {
+		b.Join(m)
+		b.SetOpen(m.SessionID(), list(s1))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Publish(castMsg(sender.id, list(s1), wire.TypeText, "one"), false)
+	}()
+	<-slow.called
+	late := newFake(4)
+	b.Join(late)
+	b.SetOpen(late.id, list(s1))
+	b.Publish(&Message{ID: wire.AsyncRenameCh, Data: chid(9)}, true)
+	select {
+	case <-done:
+		t.Fatal("the publisher did not wait for the stalled receiver")
+	default:
+	}
+	close(slow.release)
+	<-done
+	if b.Stalled() != 1 {
+		t.Fatalf("Stalled() = %d, want 1", b.Stalled())
+	}
+	if _, fr := other.take(); len(fr) != 1 {
+		t.Fatalf("the healthy receiver got %d frames", len(fr))
+	}
+}
+
+// TestHookRunsOutsideTheLock: a hook doing slow I/O holds up only its own
+// publisher; sessions join and casts are delivered meanwhile.
+func TestHookRunsOutsideTheLock(t *testing.T) {
+	b := New()
+	entered, release := make(chan struct{}), make(chan struct{})
+	b.Hook(wire.AsyncEnableMod, func(*Message) {
+		close(entered)
+		<-release
+	})
+	sender, receiver := newFake(1), newFake(2)
+	s1 := sub(7, 1)
+	for _, m := range []*fake{sender, receiver} {
+		b.Join(m)
+		b.SetOpen(m.id, list(s1))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Publish(&Message{ID: wire.AsyncEnableMod, Data: []byte("xx")}, true)
+	}()
+	<-entered
+	late := newFake(3)
+	b.Join(late)
+	b.SetOpen(late.id, list(s1))
+	b.Publish(castMsg(sender.id, list(s1), wire.TypeText, "hi"), false)
+	wantGot(t, "cast while a hook waits", []*fake{sender, receiver, late}, receiver, late)
+	close(release)
+	<-done
+	if msgs, _ := receiver.take(); len(msgs) != 1 || msgs[0].ID != wire.AsyncEnableMod {
+		t.Fatalf("after the hook: %v", msgs)
 	}
 }

@@ -18,7 +18,6 @@ type Metrics struct {
 	reg            *prometheus.Registry
 	FramesIn       prometheus.Counter
 	FramesOut      prometheus.Counter
-	CastsDropped   prometheus.Counter
 	SlowConsumers  prometheus.Counter
 	AsyncsRefused  prometheus.Counter
 	SessionsOpened prometheus.Counter
@@ -34,6 +33,8 @@ type Metrics struct {
 	// IDLE, per command name (interactive calls include the time the user
 	// takes to answer).
 	CommandSeconds *prometheus.HistogramVec
+	// Outbound delivery (slow consumers).
+	CastStalls prometheus.Counter
 }
 
 // New creates the metrics; sessions and deliveries are read from the given
@@ -47,8 +48,7 @@ func New(sessions func() float64, deliveries func() float64) *Metrics {
 		reg:            reg,
 		FramesIn:       c("frames_in_total", "Frames received from clients."),
 		FramesOut:      c("frames_out_total", "Frames queued for clients by sessions (casts excluded)."),
-		CastsDropped:   c("casts_dropped_total", "Cast frames dropped for receivers whose queue was over its soft limit."),
-		SlowConsumers:  c("slow_consumers_total", "Sessions ended because their outbound queue or mailbox overflowed."),
+		SlowConsumers:  c("slow_consumers_total", "Sessions disconnected as slow consumers (outbound queue over its hard limit, mailbox overflow or write deadline missed)."),
 		AsyncsRefused:  c("asyncs_refused_total", "Async commands from modules refused by the routing rules."),
 		SessionsOpened: c("sessions_opened_total", "Sessions that completed set-up."),
 		AuthAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mrci", Name: "auth_attempts_total",
@@ -63,12 +63,16 @@ func New(sessions func() float64, deliveries func() float64) *Metrics {
 		Help: "Panics recovered in command instances, inline commands and async handlers."}, []string{"where"})
 	m.AcceptErrors = c("accept_errors_total", "Temporary accept errors (EMFILE, ENFILE, ...) the listener retried after a back-off.")
 	reg.MustRegister(m.ConnectionsRefused, m.Panics, m.AcceptErrors)
-	reg.MustRegister(m.FramesIn, m.FramesOut, m.CastsDropped, m.SlowConsumers, m.AsyncsRefused, m.SessionsOpened,
+	reg.MustRegister(m.FramesIn, m.FramesOut, m.SlowConsumers, m.AsyncsRefused, m.SessionsOpened,
 		m.AuthAttempts, m.CommandSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: "sessions", Help: "Live sessions."}, sessions),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mrci", Name: "async_deliveries_total",
 			Help: "Async deliveries made by the bus (one per receiving session)."}, deliveries),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Outbound delivery (slow consumers).
+	m.CastStalls = c("cast_stalls_total", "Cast frames queued for a receiver over its soft limit; each made its sender wait up to a few ms.")
+	reg.MustRegister(m.CastStalls)
 	return m
 }
 

@@ -30,13 +30,3 @@ func (k sink) WaitRoom(ctx context.Context, limit int) error {
 		}
 	}
 }
-
-// room returns the queued bytes and a channel closed at the next take.
-func (q *outQueue) room() (int, <-chan struct{}) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.taken == nil {
-		q.taken = make(chan struct{})
-	}
-	return q.bytes, q.taken
-}

@@ -3,62 +3,52 @@ package session
 import (
 	"bufio"
 	"io"
-	"net"
 	"runtime"
 	"sync"
 	"time"
 
-	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/bus"
 )
 
 // outQueue is a session's bounded outbound queue of encoded frames. Many
-// producers push; one writer drains everything queued in one go into a
-// buffered writer and flushes once, so bursts become few writes.
+// producers push; one writer takes up to maxBatch bytes at a time, writes
+// them through a buffered writer and flushes once, so bursts become few
+// writes.
 //
-// Overflow policy: frames marked droppable (casts from other sessions) are
-// dropped and counted once the queued bytes exceed soft; any push that
-// would exceed hard fails, and the session owning the queue is ended as a
-// slow consumer.
+// Policy (ARCHITECTURE.md "Slow consumers"): nothing is dropped. pending
+// counts the bytes queued, reserved (casts parked in the mailbox behind an
+// earlier message, see Session.DeliverFrame) and being written. Above soft,
+// a push still succeeds but returns a stall: the sending session waits
+// until pending is back at soft or below, or for a few milliseconds,
+// whichever comes first. A push that would take pending past hard fails,
+// and the session owning the queue is ended as a slow consumer.
 type outQueue struct {
 	mu      sync.Mutex
 	frames  [][]byte
 	spare   [][]byte
-	bytes   int
+	queued  int // bytes in frames
+	pending int // queued + reserved + being written
 	closed  bool
-	final   bool // the last frame is queued: the writer ends once it is written
-	casts   bool // a cast from another session is queued
-	dropped uint64
+	final   bool // the last frame (a slow consumer's notice) is queued
+	casts   bool // a frame from another session is queued
 	soft    int
 	hard    int
+	stall   chan struct{} // closed when pending drops to soft or below
 	notify  chan struct{}
-	taken   chan struct{} // closed and replaced when the writer takes a batch
-	// owned are pooled buffers of queued frames (download chunks), given
-	// back to the pool once written; writing holds those of the batch the
-	// writer has taken (touched by the writer goroutine only).
-	owned   [][]byte
-	writing [][]byte
+	taken   chan struct{} // closed and replaced when the writer takes a batch (room)
 }
 
-// pushOwned queues a frame whose buffer goes back to module's payload pool
-// once it has been written.
-func (q *outQueue) pushOwned(frame []byte) pushResult {
-	r := q.push(frame, false)
-	if r == pushed {
-		q.mu.Lock()
-		q.owned = append(q.owned, frame)
-		q.mu.Unlock()
-	}
-	return r
-}
+// maxBatch bounds the bytes the writer takes at once, so the bytes in
+// flight (and what a slow consumer's notice waits behind) stay small.
+const maxBatch = 256 << 10
 
-// releaseWritten gives the pooled buffers of the written batch back.
-func (q *outQueue) releaseWritten() {
-	for i, b := range q.writing {
-		module.RecyclePayload(b)
-		q.writing[i] = nil
-	}
-	q.writing = q.writing[:0]
-}
+// Stall durations, as NATS's fast-producer stall: a sender waits at least
+// stallMin for a receiver just over its soft limit, growing to stallMax as
+// the receiver's queue nears its hard limit.
+const (
+	stallMin = 2 * time.Millisecond
+	stallMax = 5 * time.Millisecond
+)
 
 func newOutQueue(soft, hard int) *outQueue {
 	return &outQueue{soft: soft, hard: hard, notify: make(chan struct{}, 1)}
@@ -68,84 +58,188 @@ type pushResult int
 
 const (
 	pushed pushResult = iota
-	droppedFrame
 	overflowed
 	queueClosed
 )
 
-func (q *outQueue) push(frame []byte, droppable bool) pushResult {
+// push queues frame. fromOther marks frames of other sessions (casts): the
+// writer lets their producers add to a batch before taking it.
+func (q *outQueue) push(frame []byte, fromOther bool) (pushResult, bus.Stall) {
 	q.mu.Lock()
-	switch {
-	case q.closed || q.final:
+	r, st := q.addLocked(len(frame))
+	if r != pushed {
 		q.mu.Unlock()
-		return queueClosed
-	case droppable && q.bytes+len(frame) > q.soft:
-		q.dropped++
-		q.mu.Unlock()
-		return droppedFrame
-	case q.bytes+len(frame) > q.hard:
-		q.mu.Unlock()
-		return overflowed
+		return r, st
 	}
 	q.frames = append(q.frames, frame)
-	q.bytes += len(frame)
-	q.casts = q.casts || droppable
+	q.queued += len(frame)
+	q.casts = q.casts || fromOther
 	wasEmpty := len(q.frames) == 1
 	q.mu.Unlock()
 	if wasEmpty {
-		select {
-		case q.notify <- struct{}{}:
-		default:
-		}
+		q.wake()
 	}
-	return pushed
+	return pushed, st
 }
 
-// pushFinal queues a last frame regardless of the limits and refuses every
-// later push; the writer returns once everything queued is written.
+// pushFinal queues a last frame after everything queued, regardless of the
+// limits, and refuses every later push; the writer ends once it has written
+// it. It reports false if the queue was already closed.
 func (q *outQueue) pushFinal(frame []byte) bool {
 	q.mu.Lock()
-	if q.closed || q.final {
+	if q.closed {
 		q.mu.Unlock()
 		return false
 	}
 	q.frames = append(q.frames, frame)
-	q.bytes += len(frame)
+	q.queued += len(frame)
+	q.pending += len(frame)
 	q.final = true
+	q.closed = true
+	q.releaseLocked()
 	q.mu.Unlock()
+	q.wake()
+	return true
+}
+
+// room returns the bytes queued and not yet taken by the writer, and a
+// channel closed when the writer next takes a batch.
+func (q *outQueue) room() (int, <-chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.taken == nil {
+		q.taken = make(chan struct{})
+	}
+	return q.queued, q.taken
+}
+
+// reserve counts n bytes that pushReserved will queue later, with push's
+// limits and stall.
+func (q *outQueue) reserve(n int) (pushResult, bus.Stall) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.addLocked(n)
+}
+
+// pushReserved queues a frame whose bytes reserve counted.
+func (q *outQueue) pushReserved(frame []byte) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.frames = append(q.frames, frame)
+	q.queued += len(frame)
+	q.casts = true
+	wasEmpty := len(q.frames) == 1
+	q.mu.Unlock()
+	if wasEmpty {
+		q.wake()
+	}
+}
+
+func (q *outQueue) addLocked(n int) (pushResult, bus.Stall) {
+	switch {
+	case q.closed:
+		return queueClosed, bus.Stall{}
+	case q.pending+n > q.hard:
+		return overflowed, bus.Stall{}
+	}
+	q.pending += n
+	return pushed, q.stallLocked()
+}
+
+// stallLocked returns the stall a sender should observe now (zero when
+// pending is at or below soft).
+func (q *outQueue) stallLocked() bus.Stall {
+	if q.pending <= q.soft {
+		return bus.Stall{}
+	}
+	if q.stall == nil {
+		q.stall = make(chan struct{})
+	}
+	d := stallMin
+	if span := q.hard - q.soft; span > 0 {
+		d += time.Duration(int64(stallMax-stallMin) * int64(q.pending-q.soft) / int64(span))
+	}
+	return bus.Stall{C: q.stall, For: min(d, stallMax)}
+}
+
+// stallNow returns the stall for a sender when nothing is added.
+func (q *outQueue) stallNow() bus.Stall {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return bus.Stall{}
+	}
+	return q.stallLocked()
+}
+
+func (q *outQueue) releaseLocked() {
+	if q.stall != nil && (q.pending <= q.soft || q.closed) {
+		close(q.stall)
+		q.stall = nil
+	}
+}
+
+func (q *outQueue) wake() {
 	select {
 	case q.notify <- struct{}{}:
 	default:
 	}
-	return true
 }
 
-// take returns everything queued, waiting until something is or done closes.
-// After the final frame has been taken it reports false.
-func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
+// take returns up to maxBatch bytes of queued frames (at least one frame),
+// their size, and whether the batch ends with the queue's final frame. It
+// waits until something is queued or done closes.
+func (q *outQueue) take(done <-chan struct{}) (batch [][]byte, n int, last, ok bool) {
+	return q.takeAfter(done, nil, 0)
+}
+
+// takeAfter is written(prev, prevN) and take in one critical section: the
+// writer's loop takes the next batch as it releases the last one.
+func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (batch [][]byte, n int, last, ok bool) {
+	clear(prev)
+	q.mu.Lock()
+	if prevN > 0 || prev != nil {
+		q.releaseBatchLocked(prev, prevN)
+	}
 	for {
-		q.mu.Lock()
-		if len(q.frames) == 0 && q.final {
-			q.mu.Unlock()
-			return nil, false
-		}
 		if len(q.frames) > 0 {
-			out := q.frames
-			q.frames = q.spare[:0]
-			q.spare = nil
-			q.bytes = 0
-			q.casts = false
-			q.writing = append(q.writing, q.owned...)
-			clear(q.owned)
-			q.owned = q.owned[:0]
+			k := 0
+			for k < len(q.frames) && (k == 0 || n+len(q.frames[k]) <= maxBatch) {
+				n += len(q.frames[k])
+				k++
+			}
+			if k == len(q.frames) {
+				batch = q.frames
+				q.frames = q.spare[:0]
+				q.spare = nil
+				q.casts = false
+				last = q.final
+			} else {
+				batch = q.frames[:k:k]
+				q.frames = q.frames[k:]
+			}
+			q.queued -= n
 			if q.taken != nil {
 				close(q.taken)
 				q.taken = nil
 			}
 			q.mu.Unlock()
-			return out, true
+			return batch, n, last, true
 		}
 		q.mu.Unlock()
+		if ok := q.await(done); !ok {
+			return nil, 0, false, false
+		}
+		q.mu.Lock()
+	}
+}
+
+// await waits until something may have been queued (true) or done closes.
+func (q *outQueue) await(done <-chan struct{}) bool {
+	for {
 		select {
 		case <-q.notify:
 			// When casts are waiting, let the producers that are running
@@ -158,58 +252,64 @@ func (q *outQueue) take(done <-chan struct{}) ([][]byte, bool) {
 			if casts {
 				runtime.Gosched()
 			}
+			return true
 		case <-done:
-			return nil, false
+			return false
 		}
 	}
 }
 
-// recycle hands a drained batch back for reuse.
-func (q *outQueue) recycle(batch [][]byte) {
+// written releases the n bytes of a batch the writer has written, ending
+// the stall of senders once pending is back at soft or below, and hands
+// the batch back for reuse.
+func (q *outQueue) written(batch [][]byte, n int) {
 	clear(batch)
 	q.mu.Lock()
-	if q.spare == nil {
+	q.releaseBatchLocked(batch, n)
+	q.mu.Unlock()
+}
+
+func (q *outQueue) releaseBatchLocked(batch [][]byte, n int) {
+	q.pending -= n
+	q.releaseLocked()
+	if q.spare == nil && cap(batch) > 0 {
 		q.spare = batch[:0]
 	}
+}
+
+// finish discards the frames not yet taken by the writer, queues last as
+// the final frame and refuses every later push; senders stop waiting. It
+// reports false if the queue was already closed.
+func (q *outQueue) finish(last []byte) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	clear(q.frames)
+	q.pending -= q.queued
+	q.frames = append(q.frames[:0], last)
+	q.queued = len(last)
+	q.pending += len(last)
+	q.final = true
+	q.closed = true
+	q.releaseLocked()
 	q.mu.Unlock()
+	q.wake()
+	return true
 }
 
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.frames = nil
+	q.releaseLocked()
 	q.mu.Unlock()
-}
-
-func (q *outQueue) droppedCount() uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.dropped
 }
 
 // writers holds the 64 KiB buffered writers sessions borrow for the
 // duration of one batch, so an idle session holds no write buffer.
 var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
-
-// writeLoop drains q into w until done closes or a write fails. Each batch
-// goes through one pooled buffered writer and one flush, under one write
-// deadline.
-func writeLoop(q *outQueue, w io.Writer, conn net.Conn, timeout time.Duration, done <-chan struct{}) error {
-	for {
-		batch, ok := q.take(done)
-		if !ok {
-			return nil
-		}
-		if timeout > 0 {
-			_ = conn.SetWriteDeadline(time.Now().Add(timeout))
-		}
-		if err := writeBatch(w, batch); err != nil {
-			return err
-		}
-		q.releaseWritten()
-		q.recycle(batch)
-	}
-}
 
 func writeBatch(w io.Writer, batch [][]byte) error {
 	bw := writers.Get().(*bufio.Writer)

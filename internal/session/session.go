@@ -8,8 +8,8 @@
 // frames and hands them to the loop; the loop owns all session state and
 // processes, in order, client frames, command output and async messages;
 // the writer drains the outbound queue. Other sessions reach a session only
-// through Deliver (its mailbox) and DeliverFrame (its outbound queue), which
-// never block.
+// through Deliver (its mailbox) and DeliverFrame (its outbound queue, in
+// order with the mailbox), which never block (delivery.go).
 package session
 
 import (
@@ -58,11 +58,11 @@ type Host interface {
 // Limits bound what one session may use.
 type Limits struct {
 	MaxPayload   int           // largest accepted client payload
-	QueueSoft    int           // queued bytes above which casts are dropped
-	QueueHard    int           // queued bytes above which the session ends
+	QueueSoft    int           // queued bytes above which senders wait a few ms per frame
+	QueueHard    int           // queued bytes above which the session ends as a slow consumer
 	Mailbox      int           // queued async messages above which the session ends
 	MaxInstances int           // concurrently running command instances
-	WriteTimeout time.Duration // a batch that cannot be written in this time ends the session
+	WriteTimeout time.Duration // a batch not written in this time ends the session as a slow consumer
 	FrameTimeout time.Duration // a payload must arrive within this time of its header
 
 	// Input limits (bytes; each frame costs its payload plus
@@ -150,10 +150,12 @@ type Session struct {
 	queued  *module.InputBudget // client frames queued in command instances
 	onPanic func(where string)  // s.panicked, bound once (module.Env.Panicked)
 
-	mbMu     sync.Mutex
-	mailbox  []*bus.Message
-	mbNotify chan struct{}
-	mbOver   bool
+	mbMu      sync.Mutex
+	mailbox   []mail
+	mbSpare   []mail
+	mbNotify  chan struct{}
+	mbOver    bool
+	mbPending atomic.Int64 // mailbox entries not yet acted on (delivery.go)
 
 	st state // owned by the loop goroutine
 }
@@ -184,61 +186,9 @@ func (s *Session) SessionID() wire.SessionID { return s.cfg.ID }
 // Snapshot returns the latest published state of the session.
 func (s *Session) Snapshot() *module.SessionInfo { return s.info.Load() }
 
-// Deliver queues an async message for the session's loop. It never blocks;
-// a session whose mailbox overflows is ended.
-func (s *Session) Deliver(m *bus.Message) {
-	s.mbMu.Lock()
-	if s.mbOver {
-		s.mbMu.Unlock()
-		return
-	}
-	if len(s.mailbox) >= s.lim.Mailbox {
-		s.mbOver = true
-		s.mbMu.Unlock()
-		s.slowConsumer("mailbox overflow")
-		return
-	}
-	s.mailbox = append(s.mailbox, m)
-	first := len(s.mailbox) == 1
-	s.mbMu.Unlock()
-	if first {
-		select {
-		case s.mbNotify <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// DeliverFrame queues an encoded cast frame; over the soft limit it is
-// dropped and counted.
-func (s *Session) DeliverFrame(frame []byte) {
-	switch s.out.push(frame, true) {
-	case droppedFrame:
-		s.cfg.Metrics.Inc(castsDropped)
-	case overflowed:
-		s.slowConsumer("outbound queue overflow")
-	}
-}
-
-func castsDropped(m *metrics.Metrics) prometheus.Counter  { return m.CastsDropped }
 func framesIn(m *metrics.Metrics) prometheus.Counter      { return m.FramesIn }
 func framesOut(m *metrics.Metrics) prometheus.Counter     { return m.FramesOut }
-func slowConsumers(m *metrics.Metrics) prometheus.Counter { return m.SlowConsumers }
 func asyncsRefused(m *metrics.Metrics) prometheus.Counter { return m.AsyncsRefused }
-
-// slowConsumer ends a session that cannot keep up. Every frame pushed
-// after the first overflow overflows too; the session is counted once.
-func (s *Session) slowConsumer(why string) {
-	if !s.slow.CompareAndSwap(false, true) {
-		return
-	}
-	s.log.Warn("ending slow session", "reason", why)
-	s.cfg.Metrics.Inc(slowConsumers)
-	s.end()
-}
-
-// Dropped returns how many cast frames were dropped for this session.
-func (s *Session) Dropped() uint64 { return s.out.droppedCount() }
 
 // Done is closed when the session has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -277,7 +227,7 @@ func (s *Session) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := writeLoop(s.out, s.cfg.Stream, s.cfg.Conn, s.lim.WriteTimeout, s.done); err != nil {
+		if err := s.writeLoop(); err != nil {
 			s.log.Debug("write failed", "err", err)
 		}
 		s.end()
@@ -402,13 +352,7 @@ func (s *Session) loop(ctx context.Context) {
 		case ev := <-s.events:
 			s.guard("event", ev, func() { s.handleEvent(ctx, ev) })
 		case <-s.mbNotify:
-			s.mbMu.Lock()
-			batch := s.mailbox
-			s.mailbox = nil
-			s.mbMu.Unlock()
-			for _, m := range batch {
-				s.guard("async", nil, func() { s.handleAsync(ctx, m) })
-			}
+			s.drainMailbox(ctx)
 		}
 	}
 }
@@ -456,8 +400,8 @@ func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
 	}
 	b := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)), t, cmd, branch, len(payload))
 	b = append(b, payload...)
-	if s.out.push(b, false) == overflowed {
-		s.slowConsumer("outbound queue overflow")
+	if r, _ := s.out.push(b, false); r == overflowed {
+		s.slowConsumer("its outbound queue would exceed the hard limit")
 		return
 	}
 	s.cfg.Metrics.Inc(framesOut)
@@ -465,7 +409,7 @@ func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
 
 // sendFramed queues a frame whose payload follows room for its header in
 // b (module.Framer): the header is written in place and b is queued as it
-// is, without copying the payload.
+// is, without copying the payload (b is the session's from then on).
 func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
 	n := len(b) - wire.FrameHeaderLen
 	if n < 0 || n > wire.MaxPayload {
@@ -473,8 +417,8 @@ func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
 		return
 	}
 	wire.AppendFrameHeader(b[:0], t, cmd, branch, n)
-	if s.out.pushOwned(b) == overflowed {
-		s.slowConsumer("outbound queue overflow")
+	if r, _ := s.out.push(b, false); r == overflowed {
+		s.slowConsumer("its outbound queue would exceed the hard limit")
 		return
 	}
 	s.cfg.Metrics.Inc(framesOut)
