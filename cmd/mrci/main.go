@@ -128,6 +128,7 @@ func serveCmd(opts *options) *cobra.Command {
 	var forceTLS bool
 	var maxSessions uint32
 	var metricsAddr string
+	var webOpts *webOptions // web.go
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "run the host in the foreground (legacy: -host)",
@@ -185,12 +186,19 @@ func serveCmd(opts *options) *cobra.Command {
 			}
 			log.Info("mrci host listening", "addr", ln.Addr().String(), "wire_version", wire.Version.String(),
 				"version", version, "force_tls", forceTLS, "data_dir", opts.dataDir)
+			stopWeb, err := webOpts.start(ctx, h, cert, forceTLS, log)
+			if err != nil {
+				_ = ln.Close()
+				return err
+			}
+			defer stopWeb()
 			return h.Serve(ctx, ln)
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "", "listen address ip:port (default: the stored setting, 127.0.0.1:35516 at first)")
 	c.Flags().BoolVar(&forceTLS, "force-tls", false, "make every client, loopback included, use TLS (reply 2)")
 	c.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /debug/pprof/ on this address (e.g. 127.0.0.1:9516)")
+	webOpts = addWebFlags(c)
 	c.Flags().Uint32Var(&maxSessions, "max-sessions", 0, "store a new maximum number of concurrent sessions (default: keep the stored setting, 100 at first)")
 	return c
 }

@@ -173,7 +173,8 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("host: accept: %w", err)
 		}
-		if !h.admit(conn) {
+		remote, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
+		if !h.admit(remote.Addr()) {
 			_ = conn.Close()
 			continue
 		}
@@ -181,19 +182,44 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer h.live.Add(-1)
-			h.handle(ctx, conn)
+			h.handle(ctx, conn, remote, false)
 		}()
 	}
 }
 
+// ErrRefused is returned by ServeConn for a connection the admission rules
+// refuse (session limit reached, banned address).
+var ErrRefused = errors.New("host: connection refused (session limit or ban)")
+
+// ServeConn runs one MRCI connection that arrived over another transport
+// than the host's TCP listener (the web console's WebSockets). It goes
+// through exactly what a TCP connection goes through: the admission rules
+// for remote's address, the client header, the logs, the session; it
+// returns when the session ends, and closes conn. A refused connection is
+// left open and ErrRefused returned, so the caller can tell its client why
+// in the terms of its transport.
+//
+// secured says the transport already encrypts the stream and authenticates
+// the host to the client (HTTPS/WSS with the host's certificate, or a
+// loopback connection): the session then gets reply 1 and no MRCI-level
+// HOST_CERT/TLS step, as a loopback TCP client does, whatever the address.
+func (h *Host) ServeConn(ctx context.Context, conn net.Conn, remote netip.AddrPort, secured bool) error {
+	if !h.admit(remote.Addr()) {
+		return ErrRefused
+	}
+	defer h.live.Add(-1)
+	h.handle(ctx, conn, remote, secured)
+	return nil
+}
+
 // admit applies the session limit and the ban list (host.md §8).
-func (h *Host) admit(conn net.Conn) bool {
+func (h *Host) admit(ip netip.Addr) bool {
 	if h.live.Load() >= int64(h.maxSessions.Load()) {
 		return false
 	}
-	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+	if ip.IsValid() {
 		h.mu.Lock()
-		_, banned := h.bans[ap.Addr().Unmap()]
+		_, banned := h.bans[ip.Unmap()]
 		h.mu.Unlock()
 		if banned {
 			return false
@@ -212,18 +238,19 @@ type bufferedConn struct {
 
 func (c bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-func remoteIP(conn net.Conn) (string, netip.Addr) {
-	ap, err := netip.ParseAddrPort(conn.RemoteAddr().String())
-	if err != nil {
+func remoteIP(conn net.Conn, remote netip.AddrPort) (string, netip.Addr) {
+	if !remote.IsValid() {
 		return conn.RemoteAddr().String(), netip.Addr{}
 	}
-	a := ap.Addr().Unmap()
+	a := remote.Addr().Unmap()
 	return a.String(), a
 }
 
-func (h *Host) handle(ctx context.Context, conn net.Conn) {
+// handle runs the set-up and the session of an admitted connection;
+// secured skips the MRCI-level TLS step (see ServeConn).
+func (h *Host) handle(ctx context.Context, conn net.Conn, remote netip.AddrPort, secured bool) {
 	defer conn.Close()
-	ipText, ip := remoteIP(conn)
+	ipText, ip := remoteIP(conn, remote)
 	var sid wire.SessionID
 	_, _ = rand.Read(sid[:])
 	_ = conn.SetDeadline(time.Now().Add(h.cfg.HeaderTimeout))
@@ -245,7 +272,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn) {
 	reply := wire.HostHeader{Reply: wire.ReplyPlain, Version: wire.Version, SessionID: sid}
 	var stream io.ReadWriter = bufferedConn{conn, br}
 	var reader io.Reader = br
-	if !ip.IsLoopback() || h.cfg.ForceTLS {
+	if !secured && (!ip.IsLoopback() || h.cfg.ForceTLS) {
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {
 			reply.Reply = wire.ReplyNoCert
