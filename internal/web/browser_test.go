@@ -308,4 +308,15 @@ func TestBrowserChat(t *testing.T) {
 	// The TCP client leaves: the browsers show it (PEER_STAT disconnected).
 	_ = carol.Close()
 	waitText(t, tabB, "#chat-log", "session "+carolSID+" left")
+
+	// Logging out ends alice's session (bobby sees her leave) and brings
+	// back the login form on a fresh session.
+	waitText(t, tabB, "#chat-log", "alice is here") // bobby's ping was answered
+	run(t, tabA, "log out", chromedp.Click("#logout"))
+	run(t, tabA, "login form again", chromedp.WaitVisible("#login-user"))
+	waitText(t, tabB, "#chat-log", "alice left")
+
+	// The host going away is shown, not silently ignored.
+	h.Stop()
+	waitText(t, tabB, "#status", "disconnected: the host closed the session")
 }
