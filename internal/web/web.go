@@ -155,7 +155,12 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err := h.host.ServeConn(ctx, conn, remote, secured); err != nil {
 		h.log.Debug("web: session refused", "remote", r.RemoteAddr, "err", err)
 		_ = ws.Close(websocket.StatusTryAgainLater, "refused by the host (session limit or ban)")
+		return
 	}
+	// The session closed conn; wait for that close handshake to finish
+	// before the deferred cancel, which would cut it short (the browser
+	// would see an abnormal closure instead of the host ending the session).
+	_ = ws.Close(websocket.StatusNormalClosure, "")
 }
 
 // ErrPlainNotLoopback is returned by Serve for plain HTTP on an address
