@@ -42,6 +42,7 @@ type serveFlags struct {
 	config       string
 	printConfig  bool
 	ranks        defaultRanks // ranks.go: --no-default-ranks
+	web          *webOptions  // web.go: --web-addr, --web-cert, --web-key
 }
 
 func serveCmd(opts *options) *cobra.Command {
@@ -82,6 +83,7 @@ func serveCmd(opts *options) *cobra.Command {
 	fl.StringVar(&f.config, "config", "", "config file (TOML; default: mrci.toml in the data directory, if it exists)")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (flags > environment > file > defaults) and exit")
 	f.ranks.register(fl)              // ranks.go
+	f.web = addWebFlags(c)            // web.go
 	applySMTP = addSMTPFlags(c, opts) // smtp.go: stored once the config is applied
 	return c
 }
@@ -277,6 +279,11 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 
 	log.Info("mrci host listening", "addr", ln.Addr().String(), "stored_addr", storedAddr(s), "wire_version",
 		wire.Version.String(), "version", version, "force_tls", f.forceTLS, "data_dir", opts.dataDir, "pid", os.Getpid())
+	stopWeb, err := f.web.start(ctx, h, cert, f.forceTLS, log)
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
 	err = h.Serve(ctx, ln)
 	if err != nil {
 		log.Error("host stopped with an error", "err", err)

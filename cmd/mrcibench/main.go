@@ -5,6 +5,7 @@
 //	mrcibench rtt   -m 20000                  sequential round trips of a cheap command
 //	mrcibench conn  -m 2000 -c 8              connections with full set-up per second
 //	mrcibench idle  -n 1000                   host memory per idle logged-in session
+//	mrcibench --web-addr A webidle -n 1000    host memory per idle web-console session
 //
 // With --spawn PATH it starts PATH (the mrci binary) as `mrci serve` on a
 // free port with a temporary data directory, so it also knows the host's
@@ -46,6 +47,8 @@ type target struct {
 	password string
 	tls      bool
 	spawn    string
+	webAddr  string // the web console's address (web.go)
+	wsLogin  bool   // webidle logs its sessions in
 	pid      int
 	workers  int
 	proc     *exec.Cmd
@@ -64,6 +67,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	f.StringVar(&t.password, "password", os.Getenv("MRCI_PASSWORD"), "password (env MRCI_PASSWORD)")
 	f.BoolVar(&t.tls, "tls", false, "spawn the host with --force-tls (loopback clients then use TLS)")
 	f.StringVar(&t.spawn, "spawn", "", "path of an mrci binary to start for the run")
+	f.StringVar(&t.webAddr, "web-addr", "", "the host's web console address (passed to the spawned host as --web-addr)")
 	f.IntVar(&t.pid, "host-pid", 0, "process id of the host, for memory readings")
 	f.IntVar(&t.workers, "workers", 8, "concurrent workers for connecting and logging in")
 	f.StringVar(&t.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
@@ -73,6 +77,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t))
 	root.AddCommand(floodCmd(t), headerlessCmd(t))
 	root.AddCommand(transferCmd(t))
+	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t), webIdleCmd(t))
 	return root
 }
 
@@ -105,6 +110,9 @@ func (t *target) start(ctx context.Context) error {
 	args := []string{"serve", "--data-dir", dir, "--addr", t.addr, "--max-sessions", "200000", "--log-level", "warn"}
 	if t.tls {
 		args = append(args, "--force-tls")
+	}
+	if t.webAddr != "" {
+		args = append(args, "--web-addr", t.webAddr)
 	}
 	t.proc = exec.Command(t.spawn, args...)
 	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)

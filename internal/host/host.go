@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -191,6 +192,33 @@ func (h *Host) Metrics() *metrics.Metrics { return h.metrics }
 // Bus returns the host's async bus.
 func (h *Host) Bus() *bus.Bus { return h.bus }
 
+// ErrRefused is returned by ServeConn for a connection the admission rules
+// refuse (banned address, rate or set-up limits).
+var ErrRefused = errors.New("host: connection refused (ban or admission limits)")
+
+// ServeConn runs one MRCI connection that arrived over another transport
+// than the host's TCP listener (the web console's WebSockets). It goes
+// through exactly what a TCP connection goes through: the admission rules
+// for remote's address, the client header, the session limit, the logs,
+// the session; it returns when the session ends, and closes conn. A refused
+// connection is left open and ErrRefused returned, so the caller can tell
+// its client why in the terms of its transport.
+//
+// secured says the transport already encrypts the stream and authenticates
+// the host to the client (HTTPS/WSS with the host's certificate, or a
+// loopback connection): the session then gets reply 1 and no MRCI-level
+// HOST_CERT/TLS step, as a loopback TCP client does, whatever the address.
+func (h *Host) ServeConn(ctx context.Context, conn net.Conn, remote netip.AddrPort, secured bool) error {
+	ip := remote.Addr().Unmap()
+	if reason := h.admit(ip); reason != "" {
+		h.log.Info("connection refused", "ip", ip.String(), "reason", reason, "transport", "websocket")
+		h.metrics.Refused(reason)
+		return ErrRefused
+	}
+	h.handle(ctx, conn, ip.String(), ip, secured)
+	return nil
+}
+
 // bufferedConn reads through the buffered reader that consumed the client
 // header, so bytes the client sent early are not lost (protocol.md §15.2).
 type bufferedConn struct {
@@ -211,8 +239,9 @@ func remoteIP(conn net.Conn) (string, netip.Addr) {
 
 // handle runs the set-up of an admitted connection (protocol.md §4-§6)
 // and then its session. The connection counts as pending in the admission
-// limits until its set-up ends, and against max_sessions from then on.
-func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip netip.Addr) {
+// limits until its set-up ends, and against max_sessions from then on;
+// secured skips the MRCI-level TLS step (see ServeConn).
+func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip netip.Addr, secured bool) {
 	defer conn.Close()
 	if !h.setupStarted(conn) {
 		return
@@ -248,7 +277,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 	reply := wire.HostHeader{Reply: wire.ReplyPlain, Version: wire.Version, SessionID: sid}
 	var stream io.ReadWriter = bufferedConn{conn, br}
 	var reader io.Reader = br
-	useTLS := !ip.IsLoopback() || h.cfg.ForceTLS
+	useTLS := !secured && (!ip.IsLoopback() || h.cfg.ForceTLS)
 	if useTLS {
 		pair := h.certFor(ctx, hdr.CommonName)
 		if pair == nil {

@@ -139,7 +139,7 @@ func (h *Host) serveListener(ctx context.Context, ln net.Listener) (stopReason, 
 		go func() {
 			defer wg.Done()
 			defer h.recoverSetup(ipText)
-			h.handle(sctx, conn, ipText, ip)
+			h.handle(sctx, conn, ipText, ip, false)
 		}()
 	}
 	close(acceptDone)
