@@ -134,7 +134,7 @@ func TestInteractiveTransfer(t *testing.T) {
 	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
 		t.Fatalf("#download: local file differs\n%s", r.stderr)
 	}
-	if !strings.Contains(r.stderr, "usage: #upload") {
-		t.Fatalf("no usage message: %s", r.stderr)
+	if !strings.Contains(r.stdout+r.stderr, "usage: #upload") {
+		t.Fatalf("no usage message:\n%s\n%s", r.stdout, r.stderr)
 	}
 }

@@ -68,8 +68,14 @@ type Limits struct {
 	// Input limits (bytes; each frame costs its payload plus
 	// module.FrameOverhead). Zero fields take the default.
 	LoggedOutPayload int // largest accepted client payload before login
-	InputTransit     int // read but not yet dispatched; over it the reader stops reading the socket
+	InputTransit     int // read but not yet dispatched (see transit below)
 	InputQueued      int // queued in the session's command instances; over it frames are refused with ERR
+	// A frame's bytes stay in the session's transit budget of InputTransit
+	// + InputQueued until a command consumes it (frames refused or passed
+	// to an external module: until dispatched); when it is full the reader
+	// stops reading the socket. So a command that reads nothing gets its
+	// queue filled and the frames over it refused, while a command that
+	// reads slowly (an upload) slows its client down through TCP.
 
 	// IOTimeout bounds each store or module call the loop makes (loading
 	// a user, listing or starting commands, channel look-ups). Zero: default.
@@ -166,7 +172,7 @@ func New(cfg Config) *Session {
 	s := &Session{
 		cfg:      cfg,
 		lim:      lim,
-		transit:  newTransitBudget(lim.InputTransit),
+		transit:  newTransitBudget(lim.InputTransit + lim.InputQueued),
 		queued:   module.NewInputBudget(lim.InputQueued),
 		log:      cfg.Log.With("session", cfg.ID.String()[:12]),
 		out:      newOutQueue(lim.QueueSoft, lim.QueueHard),
