@@ -174,7 +174,9 @@ func (e *env) main(ctx context.Context, f *flags) int {
 	}
 	stop()
 	if e.con == nil {
-		e.con = newPlainConsole(e.lines, e.stdout)
+		pc := newPlainConsole(e.lines, e.stdout)
+		defer pc.close() // its line reader may still wait (#quit before the end of input)
+		e.con = pc
 	}
 	code = e.interactive(ictx, r, c)
 	r.c.Close()
