@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -523,5 +524,60 @@ func TestRestartHostDrains50SessionsAndListensAgain(t *testing.T) {
 	case <-h.Done():
 		t.Fatal("Serve returned after restart_host")
 	default:
+	}
+}
+
+// TestHostConfigSMTP: the mail settings are host_config options too; the
+// SMTP password is stored but never printed back, bad values are refused
+// with their reason and change nothing.
+func TestHostConfigSMTP(t *testing.T) {
+	e := newEnv(t)
+	root := e.login("boss", "boss")
+	st := e.h.Store
+	num := func(key string) string {
+		for i, k := range store.EmailSettingKeys {
+			if k == key {
+				return strconv.Itoa(15 + i)
+			}
+		}
+		t.Fatalf("no option for %s", key)
+		return ""
+	}
+	before, _ := st.EmailSettings(context.Background())
+	res, _ := root.interact(t, "host_config", "",
+		num(store.KeySMTPTLS), "sometimes", "",
+		num(store.KeySMTPPort), "70000", "",
+		"0")
+	if len(res.Errors()) != 2 {
+		t.Fatalf("refusals: %q", res.Errors())
+	}
+	if after, _ := st.EmailSettings(context.Background()); after != before {
+		t.Fatalf("refused values changed the mail settings: %+v", after)
+	}
+	const secret = "s3cret-Pass-word"
+	res, _ = root.interact(t, "host_config", "",
+		num(store.KeySMTPHost), "mail.example.com", num(store.KeySMTPPort), "2525",
+		num(store.KeySMTPUser), "mrci", num(store.KeySMTPPassword), secret,
+		num(store.KeySMTPFrom), "MRCI <mrci@example.com>", "0")
+	es, _ := st.EmailSettings(context.Background())
+	if es.SMTPHost != "mail.example.com" || es.SMTPPort != 2525 || es.SMTPUser != "mrci" ||
+		es.SMTPPassword != secret || es.SMTPFrom != "MRCI <mrci@example.com>" {
+		t.Fatalf("mail settings %+v", es)
+	}
+	res2, _ := root.interact(t, "host_config", "", "0")
+	for _, r := range []string{res.Text(), res2.Text()} {
+		if strings.Contains(r, secret) {
+			t.Fatalf("host_config printed the SMTP password:\n%s", r)
+		}
+	}
+	for _, want := range []string{"SMTP Host:", "mail.example.com", "SMTP Password:", "(set)", "Email Verification:"} {
+		if !strings.Contains(res2.Text(), want) {
+			t.Errorf("settings screen lacks %q:\n%s", want, res2.Text())
+		}
+	}
+	for _, row := range actLog(t, st, "setting smtp_password") {
+		if strings.Contains(row, secret) {
+			t.Fatalf("the activity log holds the SMTP password: %q", row)
+		}
 	}
 }

@@ -34,7 +34,7 @@ type configOption struct {
 // configOptions is the host_config table: settings-screen order (that of
 // commands.md §13), menu numbers as the spec's, extensions after them.
 func configOptions() []configOption {
-	return []configOption{
+	opts := []configOption{
 		boolSetting(10, "Global Active Update", "set the global active update flag.",
 			"1 lets sub-channels with active updates send peer presence updates, 0 turns them off host-wide.",
 			func(s *store.Settings) *bool { return &s.ActiveUpdates }),
@@ -141,6 +141,7 @@ func configOptions() []configOption {
 				"leaves them connected.",
 			func(a *store.AdminSettings) *bool { return &a.BanEndsSessions }),
 	}
+	return append(opts, emailConfigOptions()...)
 }
 
 func boolText(b bool) string {
