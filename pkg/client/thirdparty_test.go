@@ -15,7 +15,8 @@ import (
 
 // TestThirdPartyModule builds testdata/thirdparty in a module of its own
 // (so only the public packages are importable) and runs it against a real
-// host: login, a command with prompts, channel events and a cast.
+// host: login, a command with prompts, channel events, a cast and a file
+// transfer (Upload and Download with progress).
 func TestThirdPartyModule(t *testing.T) {
 	src, err := os.ReadFile("testdata/thirdparty/main.go")
 	if err != nil {
@@ -32,7 +33,7 @@ func TestThirdPartyModule(t *testing.T) {
 	if err != nil {
 		t.Fatalf("thirdparty: %v\n%s", err, out)
 	}
-	want := "logged in as root rank 1\nadd_acct answered 1 prompts\nevent: bob joined #team\ncast: hello bob\n"
+	want := "logged in as root rank 1\nadd_acct answered 1 prompts\nevent: bob joined #team\ncast: hello bob\ntransfer: 320000 bytes up and down\n"
 	if got := strings.ReplaceAll(string(out), "\r", ""); got != want {
 		t.Fatalf("thirdparty printed\n%s\nwant\n%s", got, want)
 	}

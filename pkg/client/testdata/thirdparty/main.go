@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -101,13 +102,35 @@ func run(addr, rootPW string) error {
 		return fmt.Errorf("cast: %w", err)
 	}
 	call.Close()
-	return waitAsync(ctx, bob, func(f mrciwire.Frame) bool {
+	if err := waitAsync(ctx, bob, func(f mrciwire.Frame) bool {
 		if mrciwire.AsyncID(f.Cmd) != mrciwire.AsyncCast || f.Type != mrciwire.TypeText {
 			return false
 		}
 		fmt.Printf("cast: %s\n", mrciwire.DecodeText(f.Payload))
 		return true
-	})
+	}); err != nil {
+		return err
+	}
+
+	// A file transfer: upload, then download it back, with progress.
+	data := []byte(strings.Repeat("0123456789abcdef", 20000)) // 320,000 bytes
+	var progressed int64
+	up, err := root.Upload(ctx, "thirdparty.bin", bytes.NewReader(data), int64(len(data)),
+		client.TransferOptions{Truncate: true, Overwrite: true, ChunkSize: 64 << 10,
+			Progress: func(done, _ int64) { progressed = done }})
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	var back bytes.Buffer
+	down, err := root.Download(ctx, "thirdparty.bin", &back, client.TransferOptions{})
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	if !bytes.Equal(back.Bytes(), data) || up != down || progressed != up {
+		return fmt.Errorf("transfer: uploaded %d (progress %d), downloaded %d, equal %v", up, progressed, down, bytes.Equal(back.Bytes(), data))
+	}
+	fmt.Printf("transfer: %d bytes up and down\n", up)
+	return nil
 }
 
 func waitAsync(ctx context.Context, c *client.Client, match func(mrciwire.Frame) bool) error {
