@@ -1,6 +1,7 @@
 package cmds_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -308,5 +309,27 @@ func TestFsDownloadHaltResume(t *testing.T) {
 	count(rest(t, call))
 	if got != size {
 		t.Fatalf("received %d of %d bytes after RESUME", got, size)
+	}
+}
+
+// TestFsUploadLargerThanInputBudgets: an upload far larger than the
+// session's input budgets streams through: its GEN_FILE data holds the
+// transit budget until fs_upload has written it (the session stops reading
+// meanwhile) instead of overflowing the command's input queue.
+func TestFsUploadLargerThanInputBudgets(t *testing.T) {
+	lim := session.DefaultLimits
+	lim.InputTransit, lim.InputQueued = 256<<10, 256<<10
+	h := hosttest.StartWith(t, hosttest.Options{Limits: lim})
+	h.CreateUser(t, "alice", testPassword, 1)
+	c := h.Login(t, "alice", testPassword)
+	data := randBytes(4 << 20)
+	n, err := c.Upload(hosttest.Ctx(t, 60*time.Second), "big.bin", bytes.NewReader(data), int64(len(data)),
+		client.TransferOptions{ChunkSize: 64 << 10})
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("upload: %d bytes, %v", n, err)
+	}
+	got, err := os.ReadFile(filepath.Join(h.DataDir, "files", "big.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("host file differs (%d bytes, %v)", len(got), err)
 	}
 }

@@ -169,6 +169,7 @@ type inputFrame struct {
 	t       wire.TypeID
 	payload []byte
 	release func() // nil, or called once the frame has left the queue
+	cost    int    // bytes taken from Env.Input (0: the frame is bounded by its release instead)
 }
 
 func (f inputFrame) done() {
@@ -218,7 +219,7 @@ func (in *inprocInstance) InputRelease(t wire.TypeID, payload []byte, release fu
 			// start new calls with them.
 			n := 0
 			for _, f := range in.queue {
-				n += len(f.payload) + FrameOverhead
+				n += f.cost
 				f.done()
 			}
 			in.env.Input.Release(n)
@@ -243,10 +244,17 @@ func (in *inprocInstance) InputRelease(t wire.TypeID, payload []byte, release fu
 		in.wake()
 		return true
 	}
-	if in.closed || len(in.queue) >= inputQueueLimit || !in.env.Input.Take(len(payload)+FrameOverhead) {
+	// A frame with a release function is bounded by the session's input
+	// budget until the call consumes it (the session stops reading when
+	// that is full); one without is bounded here, by Env.Input.
+	cost := 0
+	if release == nil {
+		cost = len(payload) + FrameOverhead
+	}
+	if in.closed || len(in.queue) >= inputQueueLimit || (cost > 0 && !in.env.Input.Take(cost)) {
 		return false
 	}
-	in.queue = append(in.queue, inputFrame{t, payload, release})
+	in.queue = append(in.queue, inputFrame{t, payload, release, cost})
 	in.wake()
 	return true
 }
@@ -268,7 +276,7 @@ func (in *inprocInstance) next(ctx context.Context) (inputFrame, bool) {
 			in.queue[0] = inputFrame{}
 			in.queue = in.queue[1:]
 			in.mu.Unlock()
-			in.env.Input.Release(len(f.payload) + FrameOverhead)
+			in.env.Input.Release(f.cost)
 			f.done() // the payload is the caller's now; the session may read more
 			return f, true
 		}
@@ -317,7 +325,7 @@ func (in *inprocInstance) discardQueue() {
 	in.mu.Unlock()
 	n := 0
 	for _, f := range q {
-		n += len(f.payload) + FrameOverhead
+		n += f.cost
 		f.done()
 	}
 	in.env.Input.Release(n)

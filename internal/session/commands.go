@@ -294,8 +294,9 @@ func (s *Session) env() module.Env {
 }
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).
-// It reports true when the frame was queued on an instance that calls
-// release once it has consumed the payload; otherwise the caller releases.
+// It reports true when the frame (GEN_FILE data) was queued on an instance
+// that calls release once it has consumed the payload; otherwise the
+// caller releases.
 func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bool {
 	c := s.st.cmds[f.Cmd]
 	if c == nil {
@@ -347,7 +348,10 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bo
 			in.started = time.Now()
 		}
 	}
-	if ri, ok := in.inst.(module.ReleasingInstance); ok && !f.Type.IsControl() {
+	if ri, ok := in.inst.(module.ReleasingInstance); ok && f.Type == wire.TypeGenFile {
+		// Bulk data (GEN_FILE: an upload's chunks) keeps its bytes in the
+		// session's input budget until the command has consumed it, so a
+		// client faster than the command is slowed down by TCP.
 		if ri.InputRelease(f.Type, f.Payload, release) {
 			return true
 		}

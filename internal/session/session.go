@@ -68,14 +68,11 @@ type Limits struct {
 	// Input limits (bytes; each frame costs its payload plus
 	// module.FrameOverhead). Zero fields take the default.
 	LoggedOutPayload int // largest accepted client payload before login
-	InputTransit     int // read but not yet dispatched (see transit below)
-	InputQueued      int // queued in the session's command instances; over it frames are refused with ERR
-	// A frame's bytes stay in the session's transit budget of InputTransit
-	// + InputQueued until a command consumes it (frames refused or passed
-	// to an external module: until dispatched); when it is full the reader
-	// stops reading the socket. So a command that reads nothing gets its
-	// queue filled and the frames over it refused, while a command that
-	// reads slowly (an upload) slows its client down through TCP.
+	InputTransit     int // read but not yet dispatched (GEN_FILE data: not yet consumed); when full the reader stops reading the socket
+	InputQueued      int // other frames queued in the session's command instances; over it frames are refused with ERR
+	// So a command that reads nothing gets its queue filled and the frames
+	// over it refused, while a command that reads GEN_FILE data slowly (an
+	// upload) slows its client down through TCP.
 
 	// IOTimeout bounds each store or module call the loop makes (loading
 	// a user, listing or starting commands, channel look-ups). Zero: default.
@@ -93,7 +90,7 @@ var DefaultLimits = Limits{
 	FrameTimeout: 60 * time.Second,
 
 	LoggedOutPayload: 4 << 10,
-	InputTransit:     4 << 20,
+	InputTransit:     8 << 20,
 	InputQueued:      8 << 20,
 	IOTimeout:        10 * time.Second,
 }
@@ -172,7 +169,7 @@ func New(cfg Config) *Session {
 	s := &Session{
 		cfg:      cfg,
 		lim:      lim,
-		transit:  newTransitBudget(lim.InputTransit + lim.InputQueued),
+		transit:  newTransitBudget(lim.InputTransit),
 		queued:   module.NewInputBudget(lim.InputQueued),
 		log:      cfg.Log.With("session", cfg.ID.String()[:12]),
 		out:      newOutQueue(lim.QueueSoft, lim.QueueHard),
