@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/mrci/mrci/internal/cluster"
 	"io"
 	"log/slog"
 	"net"
@@ -80,6 +81,10 @@ type Config struct {
 	DrainTimeout time.Duration
 	// DatabasePath is shown by host_config.
 	DatabasePath string
+	// Cluster, when enabled, joins this host to a cluster of nodes that
+	// share the Store (PostgreSQL) and exchange asyncs over NATS; zero is
+	// single-node mode (docs/cluster.md).
+	Cluster cluster.Options
 }
 
 // Host is a running MRCI host.
