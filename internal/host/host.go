@@ -13,7 +13,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/mrci/mrci/internal/cluster"
 	"io"
 	"log/slog"
 	"net"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/cluster"
 	"github.com/mrci/mrci/internal/cmds"
 	"github.com/mrci/mrci/internal/ipban"
 	"github.com/mrci/mrci/internal/metrics"
