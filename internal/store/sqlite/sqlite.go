@@ -60,7 +60,35 @@ const syncFull = "FULL"
 // Open opens (creating if needed) the database file at path, applies pending
 // migrations and returns the store.
 func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, syncFull)
+	return openRetrying(ctx, path, syncFull)
+}
+
+// openBusyWindow bounds how long Open retries a database that another
+// connection is creating or converting to WAL mode.
+const openBusyWindow = 10 * time.Second
+
+// openRetrying is open, retried while the file is busy. Switching a new
+// file to WAL mode takes an exclusive lock for which SQLite does not call
+// the busy handler, so two processes (or stores) opening the same new
+// file at once can get SQLITE_BUSY from the first statement; the other
+// opener finishes in milliseconds, so a short back-off is enough.
+func openRetrying(ctx context.Context, path, syncMode string) (*Store, error) {
+	deadline := time.Now().Add(openBusyWindow)
+	wait := 5 * time.Millisecond
+	for {
+		s, err := open(ctx, path, syncMode)
+		if err == nil || sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return s, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("store: open sqlite %s: %w (gave up: %w)", path, err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // open is Open with the synchronous mode (benchmarks compare modes).
