@@ -59,14 +59,24 @@ func shBlocks(t *testing.T, file, heading string) []string {
 // env is a scratch home directory with mrci and mrcic on the PATH, as a
 // newcomer who followed the README has them.
 type env struct {
-	t    *testing.T
-	home string
-	bin  string
+	t     *testing.T
+	home  string
+	bin   string
+	goEnv []string // the caller's GOPATH, GOMODCACHE and GOCACHE
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, home: t.TempDir(), bin: t.TempDir()}
+	// The go command keeps its caches under $HOME by default; the scratch
+	// home must not make it download and compile everything again.
+	for _, v := range []string{"GOPATH", "GOMODCACHE", "GOCACHE"} {
+		out, err := exec.Command("go", "env", v).Output()
+		if err != nil {
+			t.Fatalf("go env %s: %v", v, err)
+		}
+		e.goEnv = append(e.goEnv, v+"="+strings.TrimSpace(string(out)))
+	}
 	build := exec.Command("go", "build", "-o", e.bin, "./cmd/mrci", "./cmd/mrcic")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
@@ -81,11 +91,13 @@ func newEnv(t *testing.T) *env {
 func (e *env) environ() []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "MRCI_") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "PATH=") {
+		if strings.HasPrefix(kv, "MRCI_") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "PATH=") ||
+			strings.HasPrefix(kv, "GOPATH=") || strings.HasPrefix(kv, "GOMODCACHE=") || strings.HasPrefix(kv, "GOCACHE=") {
 			continue
 		}
 		out = append(out, kv)
 	}
+	out = append(out, e.goEnv...)
 	return append(out, "HOME="+e.home, "PATH="+e.bin+string(os.PathListSeparator)+os.Getenv("PATH"), "NO_COLOR=1")
 }
 
@@ -93,9 +105,17 @@ func (e *env) environ() []string {
 // standard output.
 func (e *env) sh(ctx context.Context, block string) string {
 	e.t.Helper()
+	return e.shIn(ctx, repoRoot, "", block)
+}
+
+// shIn runs a block with bash -e in dir, with stdin as its standard input,
+// and returns its standard output.
+func (e *env) shIn(ctx context.Context, dir, stdin, block string) string {
+	e.t.Helper()
 	cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", block)
-	cmd.Dir = repoRoot
+	cmd.Dir = dir
 	cmd.Env = e.environ()
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -204,6 +224,57 @@ func TestReadmeQuickStartAndTerminalClient(t *testing.T) {
 		got := e.sh(ctx, block)
 		if !strings.Contains(got, "alice") || !strings.Contains(got, "bob") {
 			t.Errorf("docs/mrcic.md block\n%s\nprinted no users:\n%s", block, got)
+		}
+	}
+
+	docsFilesTransfers(ctx, t, e)
+}
+
+// docsFilesTransfers runs docs/files.md's "Clients" blocks: root opens the
+// fs_* commands to rank 2 with homes, then alice, who types her password
+// at the prompt (the first line of standard input), runs the transfer
+// lines in a directory holding the photos the first line uploads. Before
+// that she has uploaded big.iso and a first part of it is here, as the
+// --resume line assumes.
+func docsFilesTransfers(ctx context.Context, t *testing.T, e *env) {
+	t.Helper()
+	const alicePW = "Alice-Pass-123\n"
+	work := t.TempDir()
+	photos := map[string][]byte{"a.jpg": bytes.Repeat([]byte{0xff, 0xd8, 1}, 70000), "b.jpg": []byte("b")}
+	if err := os.Mkdir(filepath.Join(work, "photos"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range photos {
+		if err := os.WriteFile(filepath.Join(work, "photos", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso := make([]byte, 3<<20+17)
+	for i := range iso {
+		iso[i] = byte(i * 7 / 5)
+	}
+	seed := t.TempDir()
+	if err := os.WriteFile(filepath.Join(seed, "big.iso"), iso, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "big.iso"), iso[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	blocks := shBlocks(t, "docs/files.md", "Clients")
+	if len(blocks) != 2 {
+		t.Fatalf("docs/files.md \"Clients\" has %d sh blocks, want 2 (root opens the commands, alice transfers): update this test", len(blocks))
+	}
+	e.sh(ctx, blocks[0])
+	e.shIn(ctx, seed, alicePW, "mrcic --user alice upload --quiet big.iso big.iso")
+	lines := strings.Split(strings.TrimSpace(blocks[1]), "\n")
+	for _, line := range lines {
+		e.shIn(ctx, work, alicePW, line)
+	}
+	for name, want := range map[string][]byte{"a.jpg": photos["a.jpg"], "big.iso": iso} {
+		got, err := os.ReadFile(filepath.Join(work, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s after the docs/files.md lines: %d bytes (err %v), want the %d bytes uploaded", name, len(got), err, len(want))
 		}
 	}
 }
