@@ -6,8 +6,11 @@ package doctest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -301,5 +304,66 @@ func TestReadmeDaemonControl(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", defaultAddr, time.Second); err == nil {
 		c.Close()
 		t.Errorf("something still listens on %s after mrci stop", defaultAddr)
+	}
+}
+
+// TestDocsWebConsoleServes runs docs/web.md's `mrci serve --web-addr`
+// lines one after the other (all but the one that needs certificate files
+// of the reader's own) and loads the console page from each, over the
+// scheme its comment promises.
+func TestDocsWebConsoleServes(t *testing.T) {
+	requirePortFree(t)
+	e := newEnv(t)
+	block := shBlocks(t, "docs/web.md", "Running it")[0]
+	ran := 0
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		cmdLine, comment, _ := strings.Cut(line, "#")
+		cmdLine, comment = strings.TrimSpace(cmdLine), strings.TrimSpace(comment)
+		if strings.Contains(cmdLine, "--web-cert") {
+			continue // needs the reader's own certificate files
+		}
+		fields := strings.Fields(cmdLine)
+		var webAddr string
+		for i, f := range fields {
+			if f == "--web-addr" && i+1 < len(fields) {
+				webAddr = fields[i+1]
+			}
+		}
+		_, port, err := net.SplitHostPort(webAddr)
+		if err != nil || !strings.HasPrefix(comment, "http") {
+			t.Fatalf("docs/web.md line %q: want `mrci serve --web-addr ADDR ... # http(s)://...`", line)
+		}
+		scheme, _, _ := strings.Cut(comment, "://")
+		url := scheme + "://127.0.0.1:" + port + "/"
+		t.Run(cmdLine, func(t *testing.T) {
+			e := &env{t: t, home: e.home, bin: e.bin, goEnv: e.goEnv}
+			e.start(cmdLine)
+			hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+				// The host's self-signed default certificate.
+				TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+			}}
+			// The web listener opens after the MRCI one: poll until it
+			// answers (the deadline is only a safety net).
+			var resp *http.Response
+			for deadline := time.Now().Add(2 * time.Minute); ; {
+				resp, err = hc.Get(url)
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("GET %s: %v", url, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<html") {
+				t.Fatalf("GET %s: %s\n%.300s", url, resp.Status, body)
+			}
+		})
+		ran++
+	}
+	if ran < 2 {
+		t.Fatalf("docs/web.md's serve block has %d runnable lines; this test expects the loopback and TLS examples", ran)
 	}
 }
