@@ -347,7 +347,7 @@ func TestStartStatusStop(t *testing.T) {
 	code, out, _ = runCLI(t, "status", "--data-dir", dir)
 	for _, want := range []string{fmt.Sprintf("mrci is running (pid %d)\n", pid), "Load:           0/100\n",
 		"Listening:      127.0.0.1:", "Stored Addr:    127.0.0.1:35516\n", "Data Dir:       " + dir + "\n",
-		"Version:        mrci " + version, "Uptime:", "Cluster Node:   none"} {
+		"Version:        mrci " + version, "Uptime:", "Cluster:        single node\n", "Node ID:        " + nodeIDOf(t, dir) + "\n"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("status (%d) lacks %q:\n%s", code, want, out)
 		}
