@@ -2,11 +2,19 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mrci/mrci/internal/store"
 )
 
 // DefaultCallTimeout bounds each statement whose context has no deadline
@@ -24,6 +32,29 @@ type pool struct {
 	timeout time.Duration
 }
 
+// unavailable marks an error that means the server did not answer (as
+// opposed to an answer that is an error) with store.ErrUnavailable.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, pgx.ErrTxClosed) || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &pe) {
+		// The server answered; 57P01..57P03 (admin shutdown, crash
+		// shutdown, cannot connect now) mean it is going away.
+		if !strings.HasPrefix(pe.Code, "57P") {
+			return err
+		}
+	} else if !pgconn.Timeout(err) && !errors.As(err, &ce) && !errors.As(err, &ne) &&
+		!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+}
+
 // bound returns ctx with the default deadline unless it has one.
 func bound(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok || timeout <= 0 {
@@ -36,7 +67,8 @@ func bound(ctx context.Context, timeout time.Duration) (context.Context, context
 func (p *pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	ctx, cancel := bound(ctx, p.timeout)
 	defer cancel()
-	return p.Pool.Exec(ctx, sql, args...)
+	tag, err := p.Pool.Exec(ctx, sql, args...)
+	return tag, unavailable(err)
 }
 
 // Query runs a query; the deadline lasts until the rows are closed.
@@ -45,7 +77,7 @@ func (p *pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 	rows, err := p.Pool.Query(ctx, sql, args...)
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &boundRows{Rows: rows, cancel: cancel}, nil
 }
@@ -62,7 +94,7 @@ func (p *pool) Begin(ctx context.Context) (pgx.Tx, error) {
 	defer cancel()
 	tx, err := p.Pool.Begin(bctx)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &boundTx{Tx: tx, timeout: p.timeout}, nil
 }
@@ -76,7 +108,8 @@ type boundTx struct {
 func (t *boundTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	ctx, cancel := bound(ctx, t.timeout)
 	defer cancel()
-	return t.Tx.Exec(ctx, sql, args...)
+	tag, err := t.Tx.Exec(ctx, sql, args...)
+	return tag, unavailable(err)
 }
 
 func (t *boundTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
@@ -84,7 +117,7 @@ func (t *boundTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows,
 	rows, err := t.Tx.Query(ctx, sql, args...)
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &boundRows{Rows: rows, cancel: cancel}, nil
 }
@@ -102,7 +135,7 @@ func (t *boundTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults 
 func (t *boundTx) Commit(ctx context.Context) error {
 	ctx, cancel := bound(ctx, t.timeout)
 	defer cancel()
-	return t.Tx.Commit(ctx)
+	return unavailable(t.Tx.Commit(ctx))
 }
 
 func (t *boundTx) Rollback(ctx context.Context) error {
@@ -125,6 +158,8 @@ func (r *boundRows) Next() bool {
 	return false
 }
 
+func (r *boundRows) Err() error { return unavailable(r.Rows.Err()) }
+
 func (r *boundRows) Close() {
 	r.Rows.Close()
 	r.cancel()
@@ -138,7 +173,7 @@ type boundRow struct {
 
 func (r *boundRow) Scan(dest ...any) error {
 	defer r.cancel()
-	return r.row.Scan(dest...)
+	return unavailable(r.row.Scan(dest...))
 }
 
 // boundBatch releases the deadline when the batch is closed.
@@ -149,5 +184,5 @@ type boundBatch struct {
 
 func (b *boundBatch) Close() error {
 	defer b.cancel()
-	return b.BatchResults.Close()
+	return unavailable(b.BatchResults.Close())
 }
