@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -111,9 +110,6 @@ func applyDatabaseConfig(cmd *cobra.Command, o *options) error {
 	_, err := applyConfigKeys(cmd, configFile(o, ""), databaseFlags)
 	return err
 }
-
-// dataDirFile is a file in the data directory.
-func (o *options) dataDirFile(name string) string { return filepath.Join(o.dataDir, name) }
 
 // startEnv is the environment of a detached `mrci serve`: the database
 // goes through the environment, not the command line (ps shows that).
