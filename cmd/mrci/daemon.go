@@ -52,17 +52,17 @@ type controlStatus struct {
 	MaxSessions   uint32  `json:"max_sessions"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	NodeID        string  `json:"node_id"`
-	// Cluster describes the node's cluster (clusterStatuser); ClusterOK
-	// is false while the node is cut off from it.
+	// Cluster describes the node's cluster (clusterSummarizer);
+	// ClusterOK is false while the node is cut off from it.
 	Cluster   string `json:"cluster"`
 	ClusterOK bool   `json:"cluster_ok"`
 }
 
-// clusterStatuser is what `mrci status` asks the host about its cluster
-// (host.Host.ClusterStatus): a one-line summary, and whether the node is
+// clusterSummarizer is what `mrci status` asks the host about its cluster
+// (host.Host.ClusterSummary): a one-line summary, and whether the node is
 // connected to the rest of its cluster ("single node", true without one).
-type clusterStatuser interface {
-	ClusterStatus() (summary string, ok bool)
+type clusterSummarizer interface {
+	ClusterSummary() (summary string, ok bool)
 }
 
 // control is the host side of the control socket.
@@ -187,8 +187,8 @@ func status(h *host.Host, src statusSource) controlStatus {
 	st := controlStatus{OK: true, PID: os.Getpid(), Version: version, WireVersion: wire.Version.String(),
 		DataDir: src.dataDir, Database: src.dbPath, Listening: h.ListenAddr(), Sessions: h.SessionCount(),
 		MaxSessions: h.MaxSessions(), UptimeSeconds: h.Uptime().Seconds(), NodeID: h.NodeID()}
-	var cs clusterStatuser = h
-	st.Cluster, st.ClusterOK = cs.ClusterStatus()
+	var cs clusterSummarizer = h
+	st.Cluster, st.ClusterOK = cs.ClusterSummary()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if s, err := src.st.Settings(ctx); err == nil {

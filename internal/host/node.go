@@ -7,14 +7,14 @@ import "github.com/mrci/mrci/internal/cluster"
 // for hosts built without one (tests); `mrci serve` always sets it.
 func (h *Host) NodeID() string { return h.cfg.Cluster.NodeID }
 
-// ClusterStatus describes this node's place in its cluster for
-// `mrci status`; ok is false while the node is not connected to the rest
-// of the cluster.
+// ClusterSummary describes this node's place in its cluster in one line
+// for `mrci status`; ok is false while the node is not connected to the
+// rest of the cluster. A single node is "single node", ok.
 //
-// TODO(cluster-core): report the transport's state (NATS connected or
+// TODO(cluster-core): summarise the transport's state (NATS connected or
 // not, nodes seen) once it exists; until then an enabled cluster is only
 // configured.
-func (h *Host) ClusterStatus() (summary string, ok bool) {
+func (h *Host) ClusterSummary() (summary string, ok bool) {
 	c := h.cfg.Cluster
 	if !c.Enabled() {
 		return "single node", true

@@ -131,15 +131,6 @@ func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help}, f))
 }
 
-// Info registers a gauge of constant value 1 whose labels carry
-// information (mrci_node_info{node_id="..."} 1), the Prometheus idiom for
-// joining such labels onto other series.
-func (m *Metrics) Info(name, help string, labels map[string]string) {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help, ConstLabels: labels})
-	g.Set(1)
-	m.reg.MustRegister(g)
-}
-
 // AuthAttempt counts one password log-in attempt unless m is nil.
 func (m *Metrics) AuthAttempt(accepted bool) {
 	if m == nil {
@@ -164,4 +155,13 @@ func (m *Metrics) Inc(c func(*Metrics) prometheus.Counter) {
 	if m != nil {
 		c(m).Inc()
 	}
+}
+
+// Info registers a gauge of constant value 1 whose labels carry
+// information (mrci_node_info{node_id="..."} 1), the Prometheus idiom for
+// joining such labels onto other series.
+func (m *Metrics) Info(name, help string, labels map[string]string) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help, ConstLabels: labels})
+	g.Set(1)
+	m.reg.MustRegister(g)
 }
