@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/goleak"
 
 	"github.com/mrci/mrci/internal/host"
 	"github.com/mrci/mrci/internal/store"
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
 }
 
 func TestVersionFlag(t *testing.T) {

@@ -217,8 +217,11 @@ func TestServePostgres(t *testing.T) {
 		t.Fatalf("login over PostgreSQL: %v", err)
 	}
 	res, err := root.Run(ctx, "host_info", "")
-	if err != nil || !strings.HasSuffix(res.Text(), "Node ID:        pg-node-1\n") || !strings.Contains(res.Text(), "Load:           1/100\n") {
-		t.Fatalf("host_info: %v\n%s", err, res.Text())
+	if err != nil {
+		t.Fatalf("host_info: %v", err)
+	}
+	if !strings.HasSuffix(res.Text(), "Node ID:        pg-node-1\n") || !strings.Contains(res.Text(), "Load:           1/100\n") {
+		t.Fatalf("host_info:\n%s", res.Text())
 	}
 	if _, body := httpGet(t, "http://"+maddr+"/metrics"); !strings.Contains(body, `mrci_node_info{cluster="",node_id="pg-node-1"} 1`+"\n") {
 		t.Errorf("/metrics lacks mrci_node_info:\n%s", grepLines(body, "node"))

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,25 +121,19 @@ func TestNodesStartTogether(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
+	// One after another: concurrent password answers for one account
+	// meet the login delay (docs/accounts.md), which is not under test.
 	for i, n := range nodes {
-		wg.Go(func() {
-			c := dialRetry(ctx, t, n.addr)
-			if errs[i] = c.Login(ctx, "root", "Root-Pass-1234"); errs[i] != nil {
-				return
-			}
-			res, err := c.Run(ctx, "host_info", "")
-			if err == nil && !strings.Contains(res.Text(), fmt.Sprintf("Node ID:        n%d\n", i+1)) {
-				err = fmt.Errorf("host_info: %s", res.Text())
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
+		c := dialRetry(ctx, t, n.addr)
+		if err := c.Login(ctx, "root", "Root-Pass-1234"); err != nil {
+			t.Fatalf("node n%d: %v", i+1, err)
+		}
+		res, err := c.Run(ctx, "host_info", "")
 		if err != nil {
-			t.Errorf("node n%d: %v", i+1, err)
+			t.Fatalf("node n%d: host_info: %v", i+1, err)
+		}
+		if !strings.Contains(res.Text(), fmt.Sprintf("Node ID:        n%d\n", i+1)) {
+			t.Fatalf("node n%d: host_info lacks its node id:\n%s", i+1, res.Text())
 		}
 	}
 	st, err := postgres.Open(ctx, dsn)

@@ -245,6 +245,17 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	if err != nil {
 		return err
 	}
+	served := false
+	defer func() {
+		if !served {
+			// A step after New failed: Serve on a cancelled context drains
+			// at once and stops what New started (the log writer, module
+			// processes, the mail queue).
+			cctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = h.Serve(cctx, ln)
+		}
+	}()
 	if f.maxSessions > 0 {
 		log.Info("session limit for this run", "max_sessions", f.maxSessions, "stored_max_sessions", s.MaxSessions,
 			"note", "the stored setting is unchanged")
@@ -294,6 +305,7 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 		return err
 	}
 	defer stopWeb()
+	served = true
 	err = h.Serve(ctx, ln)
 	if err != nil {
 		log.Error("host stopped with an error", "err", err)
