@@ -23,12 +23,6 @@ func hostCommands() []*module.Command {
 	}
 }
 
-// nodeHost is the host of a node with an id (every `mrci serve`).
-type nodeHost interface {
-	// NodeID is this node's id in its cluster (docs/cluster.md).
-	NodeID() string
-}
-
 func runHostInfo(ctx context.Context, c *module.Call) error {
 	s, err := c.Host().Settings(ctx)
 	if err != nil {
@@ -65,4 +59,10 @@ func runHostInfo(ctx context.Context, c *module.Call) error {
 	}
 	c.Text(b.String())
 	return nil
+}
+
+// nodeHost is the host of a node with an id (every `mrci serve`).
+type nodeHost interface {
+	// NodeID is this node's id in its cluster (docs/cluster.md).
+	NodeID() string
 }
