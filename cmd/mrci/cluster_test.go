@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -283,4 +284,42 @@ func grepLines(text, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestStartHandsDatabaseToServe: `mrci start --database` runs the detached
+// serve on that database (given through its environment, not its command
+// line, which ps shows).
+func TestStartHandsDatabaseToServe(t *testing.T) {
+	dsn, _ := pgSchema(t, pgBase(t))
+	dir := t.TempDir()
+	t.Setenv("MRCI_TEST_AS_MAIN", "1") // the detached child is this binary acting as mrci
+	t.Setenv("MRCI_ROOT_PASSWORD", "Root-Pass-1234")
+	t.Setenv("MRCI_DATABASE", "")
+	code, out, errs := runCLI(t, "start", "--data-dir", dir, "--database", dsn, "--", "--addr", "127.0.0.1:0", "--node-id", "started-1")
+	if code != 0 {
+		t.Fatalf("start: %d %q %q", code, out, errs)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(out, "mrci started (pid %d)", &pid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if processAlive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if strings.Contains(string(cmdline), "postgres://") {
+		t.Errorf("the database URL is on serve's command line: %q", cmdline)
+	}
+	code, out, _ = runCLI(t, "status", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "Database:       "+redactDSN(dsn)+"\n") || !strings.Contains(out, "Node ID:        started-1\n") {
+		t.Errorf("status (%d):\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mrci.db")); !os.IsNotExist(err) {
+		t.Error("the started host created a SQLite database")
+	}
+	if code, out, errs := runCLI(t, "stop", "--data-dir", dir); code != 0 || !strings.Contains(out, "mrci stopped") {
+		t.Fatalf("stop: %d %q %q", code, out, errs)
+	}
 }
