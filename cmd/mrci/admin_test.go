@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/goleak"
 
 	"github.com/mrci/mrci/internal/host"
 	"github.com/mrci/mrci/internal/store"
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
 }
 
 func TestVersionFlag(t *testing.T) {
@@ -347,7 +348,7 @@ func TestStartStatusStop(t *testing.T) {
 	code, out, _ = runCLI(t, "status", "--data-dir", dir)
 	for _, want := range []string{fmt.Sprintf("mrci is running (pid %d)\n", pid), "Load:           0/100\n",
 		"Listening:      127.0.0.1:", "Stored Addr:    127.0.0.1:35516\n", "Data Dir:       " + dir + "\n",
-		"Version:        mrci " + version, "Uptime:", "Cluster Node:   none"} {
+		"Version:        mrci " + version, "Uptime:", "Cluster:        single node\n", "Node ID:        " + nodeIDOf(t, dir) + "\n"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("status (%d) lacks %q:\n%s", code, want, out)
 		}

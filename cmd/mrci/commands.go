@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -23,7 +22,7 @@ func aboutCmd(opts *options) *cobra.Command {
 			fmt.Fprintf(w, "built with %s for %s/%s (%d bit)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, 32<<(^uint(0)>>63))
 			fmt.Fprintln(w, "This program comes with ABSOLUTELY NO WARRANTY.")
 			fmt.Fprintf(w, "data directory: %s\n", opts.dataDir)
-			if _, err := os.Stat(opts.dbPath()); err != nil {
+			if !opts.databaseExists() {
 				fmt.Fprintln(w, "database: not created yet (it is created at first `mrci serve`)")
 				return nil
 			}

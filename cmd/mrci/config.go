@@ -29,6 +29,9 @@ import (
 // notConfigurable are the flags the file and the environment do not set.
 var notConfigurable = []string{"help", "config", "print-config", "version"}
 
+// secretFlags are printed as "(redacted)" by --print-config.
+var secretFlags = []string{"cluster-password", "cluster-token"}
+
 // configSource records where each flag's value came from.
 type configSource map[string]string
 
@@ -56,6 +59,13 @@ func envName(flag string) string {
 // applyConfig sets every configurable flag of cmd that was not given on
 // the command line from the environment or the file at path ("" for none).
 func applyConfig(cmd *cobra.Command, path string) (configSource, error) {
+	return applyConfigKeys(cmd, path, nil)
+}
+
+// applyConfigKeys is applyConfig for the flags named in only (nil: all);
+// with only, other keys of the file are left to the commands they belong
+// to instead of being errors.
+func applyConfigKeys(cmd *cobra.Command, path string, only []string) (configSource, error) {
 	src := configSource{}
 	var file map[string]any
 	var raw []byte
@@ -80,13 +90,16 @@ func applyConfig(cmd *cobra.Command, path string) (configSource, error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if only != nil {
+			break
+		}
 		if f := flags.Lookup(k); f == nil || slices.Contains(notConfigurable, k) {
 			return nil, fmt.Errorf("config file %s line %d: unknown key %q", path, keyLine(raw, k), k)
 		}
 	}
 	var err error
 	flags.VisitAll(func(f *pflag.Flag) {
-		if err != nil || slices.Contains(notConfigurable, f.Name) {
+		if err != nil || slices.Contains(notConfigurable, f.Name) || (only != nil && !slices.Contains(only, f.Name)) {
 			return
 		}
 		switch {
@@ -179,7 +192,14 @@ func printConfig(w io.Writer, cmd *cobra.Command, src configSource) error {
 		if slices.Contains(notConfigurable, f.Name) {
 			return
 		}
-		fmt.Fprintf(&b, "%s = %s # %s\n", f.Name, tomlValue(f), src[f.Name])
+		v, note := tomlValue(f), ""
+		switch {
+		case slices.Contains(secretFlags, f.Name) && f.Value.String() != "":
+			v, note = tomlString("(redacted)"), ", redacted"
+		case f.Name == "database" && redactDSN(f.Value.String()) != f.Value.String():
+			v, note = tomlString(redactDSN(f.Value.String())), ", password redacted"
+		}
+		fmt.Fprintf(&b, "%s = %s # %s%s\n", f.Name, v, src[f.Name], note)
 	})
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -51,7 +51,18 @@ type controlStatus struct {
 	Sessions      int     `json:"sessions"`
 	MaxSessions   uint32  `json:"max_sessions"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
-	ClusterNode   string  `json:"cluster_node"`
+	NodeID        string  `json:"node_id"`
+	// Cluster describes the node's cluster (clusterSummarizer);
+	// ClusterOK is false while the node is cut off from it.
+	Cluster   string `json:"cluster"`
+	ClusterOK bool   `json:"cluster_ok"`
+}
+
+// clusterSummarizer is what `mrci status` asks the host about its cluster
+// (host.Host.ClusterSummary): a one-line summary, and whether the node is
+// connected to the rest of its cluster ("single node", true without one).
+type clusterSummarizer interface {
+	ClusterSummary() (summary string, ok bool)
 }
 
 // control is the host side of the control socket.
@@ -175,7 +186,9 @@ func (c *control) handle(conn net.Conn, h *host.Host, src statusSource, log *slo
 func status(h *host.Host, src statusSource) controlStatus {
 	st := controlStatus{OK: true, PID: os.Getpid(), Version: version, WireVersion: wire.Version.String(),
 		DataDir: src.dataDir, Database: src.dbPath, Listening: h.ListenAddr(), Sessions: h.SessionCount(),
-		MaxSessions: h.MaxSessions(), UptimeSeconds: h.Uptime().Seconds()}
+		MaxSessions: h.MaxSessions(), UptimeSeconds: h.Uptime().Seconds(), NodeID: h.NodeID()}
+	var cs clusterSummarizer = h
+	st.Cluster, st.ClusterOK = cs.ClusterSummary()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if s, err := src.st.Settings(ctx); err == nil {
@@ -260,9 +273,9 @@ func statusCmd(opts *options) *cobra.Command {
 			}
 			_ = conn.Close()
 			w := cmd.OutOrStdout()
-			node := st.ClusterNode
-			if node == "" {
-				node = "none (single host)"
+			cl := st.Cluster
+			if !st.ClusterOK {
+				cl = "DEGRADED: " + cl
 			}
 			listening := st.Listening
 			if listening == "" {
@@ -276,7 +289,8 @@ func statusCmd(opts *options) *cobra.Command {
 			fmt.Fprintf(w, "Data Dir:       %s\n", st.DataDir)
 			fmt.Fprintf(w, "Database:       %s\n", st.Database)
 			fmt.Fprintf(w, "Uptime:         %s\n", (time.Duration(st.UptimeSeconds) * time.Second).String())
-			fmt.Fprintf(w, "Cluster Node:   %s\n", node)
+			fmt.Fprintf(w, "Node ID:        %s\n", st.NodeID)
+			fmt.Fprintf(w, "Cluster:        %s\n", cl)
 			return nil
 		},
 	}
@@ -375,6 +389,7 @@ func startCmd(opts *options) *cobra.Command {
 			start, _ := logf.Seek(0, io.SeekEnd)
 			child := exec.Command(exe, append([]string{"serve", "--data-dir", opts.dataDir, "--log-level", opts.logLevel}, args...)...)
 			child.Stdout, child.Stderr = logf, logf
+			child.Env = opts.startEnv()
 			child.Dir = "/"
 			child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			if err := child.Start(); err != nil {

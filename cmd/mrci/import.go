@@ -33,7 +33,7 @@ func importOriginalCmd(opts *options) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if same, err := sameFile(o.Source, opts.dbPath()); err == nil && same {
+			if same, err := sameFile(o.Source, opts.dbPath()); err == nil && same && !opts.usesPostgres() {
 				return errors.New("--from names this host's own database")
 			}
 			rep, err := importer.Run(ctx, st, o)
@@ -62,7 +62,7 @@ func importOriginalCmd(opts *options) *cobra.Command {
 // data directory without a database plans against an empty in-memory
 // store, so it creates nothing.
 func openImportTarget(ctx context.Context, opts *options, dryRun bool) (store.Store, error) {
-	if dryRun {
+	if dryRun && !opts.usesPostgres() {
 		if _, err := os.Stat(opts.dbPath()); errors.Is(err, os.ErrNotExist) {
 			st, err := sqlite.Open(ctx, ":memory:")
 			if err != nil {

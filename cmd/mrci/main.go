@@ -13,12 +13,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mrci/mrci/internal/store"
-	"github.com/mrci/mrci/internal/store/sqlite"
 	"github.com/mrci/mrci/internal/wire"
 )
 
@@ -49,6 +49,10 @@ func translateLegacy(args []string) []string {
 type options struct {
 	dataDir  string
 	logLevel string
+	// database is a PostgreSQL URL, or "" for the SQLite file in the data
+	// directory (database.go).
+	database        string
+	databaseTimeout time.Duration
 }
 
 // fallbackDataDir is the data directory when no home directory is known
@@ -79,17 +83,6 @@ func (o *options) absDataDir() error {
 	return nil
 }
 
-func (o *options) openStore(ctx context.Context) (store.Store, error) {
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	st, err := sqlite.Open(ctx, o.dbPath())
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", o.dbPath(), err)
-	}
-	return st, nil
-}
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := &options{}
 	root := &cobra.Command{
@@ -100,14 +93,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("mrci {{.Version}}\n")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if _, err := newLogger(io.Discard, opts.logLevel); err != nil {
 			return exitError{2, err}
+		}
+		// serve applies its whole config (serve.go); commands that do not
+		// open the store do not read it.
+		if !slices.Contains([]string{"serve", "start", "stop", "status", "version", "help", "completion"}, cmd.Name()) {
+			if err := applyDatabaseConfig(cmd, opts); err != nil {
+				return exitError{2, err}
+			}
 		}
 		return nil
 	}
 	root.PersistentFlags().StringVar(&opts.dataDir, "data-dir", defaultDataDir(), "data directory (database, certificate, control socket); env MRCI_DATA_DIR")
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addDatabaseFlags(root, opts)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(opts), aboutCmd(opts), setAddrCmd(opts), resetRootCmd(opts), versionCmd())

@@ -41,8 +41,9 @@ type serveFlags struct {
 	drainTimeout time.Duration
 	config       string
 	printConfig  bool
-	ranks        defaultRanks // ranks.go: --no-default-ranks
-	web          *webOptions  // web.go: --web-addr, --web-cert, --web-key
+	ranks        defaultRanks  // ranks.go: --no-default-ranks
+	web          *webOptions   // web.go: --web-addr, --web-cert, --web-key
+	cluster      *clusterFlags // cluster.go: --cluster, --node-id, ...
 }
 
 func serveCmd(opts *options) *cobra.Command {
@@ -84,6 +85,7 @@ func serveCmd(opts *options) *cobra.Command {
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (flags > environment > file > defaults) and exit")
 	f.ranks.register(fl)              // ranks.go
 	f.web = addWebFlags(c)            // web.go
+	f.cluster = addClusterFlags(c)    // cluster.go
 	applySMTP = addSMTPFlags(c, opts) // smtp.go: stored once the config is applied
 	return c
 }
@@ -154,6 +156,13 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	if err := opts.absDataDir(); err != nil {
 		return err
 	}
+	if err := opts.checkDatabase(); err != nil {
+		return exitError{2, err}
+	}
+	co, err := f.cluster.options(opts)
+	if err != nil {
+		return exitError{2, err}
+	}
 	st, err := opts.openStore(ctx)
 	if err != nil {
 		return err
@@ -215,7 +224,8 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	}
 	h, err := host.New(ctx, host.Config{
 		Store: st, DefaultCert: cert, ForceTLS: f.forceTLS, Log: log, Version: version, Dir: homeDir(),
-		MaxSessions: f.maxSessions, DrainTimeout: f.drainTimeout, DatabasePath: opts.dbPath(),
+		MaxSessions: f.maxSessions, DrainTimeout: f.drainTimeout, DatabasePath: opts.databaseName(),
+		Cluster:   co,
 		FilesRoot: filepath.Join(opts.dataDir, "files"),
 		Listen: func(ctx context.Context) (net.Listener, error) {
 			// A restart listens on --addr, or on the stored address as it
@@ -235,6 +245,17 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	if err != nil {
 		return err
 	}
+	served := false
+	defer func() {
+		if !served {
+			// A step after New failed: Serve on a cancelled context drains
+			// at once and stops what New started (the log writer, module
+			// processes, the mail queue).
+			cctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = h.Serve(cctx, ln)
+		}
+	}()
 	if f.maxSessions > 0 {
 		log.Info("session limit for this run", "max_sessions", f.maxSessions, "stored_max_sessions", s.MaxSessions,
 			"note", "the stored setting is unchanged")
@@ -253,7 +274,7 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	ctlDone := make(chan struct{})
 	go func() {
 		defer close(ctlDone)
-		ctl.serve(h, statusSource{st: st, dataDir: opts.dataDir, dbPath: opts.dbPath()}, log)
+		ctl.serve(h, statusSource{st: st, dataDir: opts.dataDir, dbPath: opts.databaseName()}, log)
 	}()
 	defer func() {
 		ctl.Close()
@@ -278,12 +299,13 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 	})
 
 	log.Info("mrci host listening", "addr", ln.Addr().String(), "stored_addr", storedAddr(s), "wire_version",
-		wire.Version.String(), "version", version, "force_tls", f.forceTLS, "data_dir", opts.dataDir, "pid", os.Getpid())
+		wire.Version.String(), "version", version, "force_tls", f.forceTLS, "data_dir", opts.dataDir, "database", opts.databaseName(), "node_id", co.NodeID, "cluster", co.Enabled(), "pid", os.Getpid())
 	stopWeb, err := f.web.start(ctx, h, cert, f.forceTLS, log)
 	if err != nil {
 		return err
 	}
 	defer stopWeb()
+	served = true
 	err = h.Serve(ctx, ln)
 	if err != nil {
 		log.Error("host stopped with an error", "err", err)

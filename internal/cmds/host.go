@@ -16,7 +16,8 @@ func hostCommands() []*module.Command {
 		{
 			Def: def("host_info", "show information about the host.", "[none]/[text]",
 				"Prints the host's application and version, runtime, host name and OS, its load and the "+
-					"address and port it listens on (and the stored ones, used at the next start, when they differ)."),
+					"address and port it listens on (and the stored ones, used at the next start, when they differ), "+
+					"and last this node's id."),
 			In: userOnly, MaxArgs: 0, Run: runHostInfo,
 		},
 	}
@@ -52,6 +53,16 @@ func runHostInfo(ctx context.Context, c *module.Call) error {
 		line("Stored Addr:", s.ListenAddress)
 		line("Stored Port:", s.ListenPort)
 	}
+	// Last, so clients that read the lines above by position are unaffected.
+	if h, ok := c.Host().(nodeHost); ok && h.NodeID() != "" {
+		line("Node ID:", h.NodeID())
+	}
 	c.Text(b.String())
 	return nil
+}
+
+// nodeHost is the host of a node with an id (every `mrci serve`).
+type nodeHost interface {
+	// NodeID is this node's id in its cluster (docs/cluster.md).
+	NodeID() string
 }

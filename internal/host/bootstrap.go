@@ -16,7 +16,14 @@ import (
 // it at first login, and it is kept in the settings' default_password until
 // then so `mrci -about` can show it. It returns the generated password, or
 // "" when root already existed or the password was given.
+//
+// Nodes of a cluster that start together on a new database race to create
+// root: the one whose insert wins creates it, the others adopt it.
 func EnsureRoot(ctx context.Context, st store.Store, p password.Params, initial string) (string, error) {
+	return ensureRoot(ctx, st, p, initial, false)
+}
+
+func ensureRoot(ctx context.Context, st store.Store, p password.Params, initial string, retried bool) (string, error) {
 	s, err := st.Settings(ctx)
 	if err != nil {
 		return "", fmt.Errorf("host: settings: %w", err)
@@ -49,6 +56,10 @@ func EnsureRoot(ctx context.Context, st store.Store, p password.Params, initial 
 		return "", err
 	}
 	if err := st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrNameTaken) && !retried {
+			// Another node created root meanwhile: adopt it.
+			return ensureRoot(ctx, st, p, initial, true)
+		}
 		return "", fmt.Errorf("host: create root: %w", err)
 	}
 	s.DefaultPassword = generated

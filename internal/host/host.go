@@ -175,6 +175,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: admission settings: %w", err)
 	}
 	h.adm = newAdmission(adm)
+	if cfg.Cluster.NodeID != "" {
+		h.metrics.Info("node_info", "This node's id and cluster (cluster=\"\" for a single host); always 1.",
+			map[string]string{"node_id": cfg.Cluster.NodeID, "cluster": clusterLabel(cfg.Cluster)})
+	}
 	h.metrics.GaugeFunc("pending_connections", "Connections in set-up (client header, TLS) that are not sessions yet.",
 		func() float64 { return float64(h.adm.pendingCount()) })
 	h.warnFiles(ctx)

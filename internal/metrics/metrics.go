@@ -156,3 +156,12 @@ func (m *Metrics) Inc(c func(*Metrics) prometheus.Counter) {
 		c(m).Inc()
 	}
 }
+
+// Info registers a gauge of constant value 1 whose labels carry
+// information (mrci_node_info{node_id="..."} 1), the Prometheus idiom for
+// joining such labels onto other series.
+func (m *Metrics) Info(name, help string, labels map[string]string) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help, ConstLabels: labels})
+	g.Set(1)
+	m.reg.MustRegister(g)
+}

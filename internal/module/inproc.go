@@ -155,6 +155,9 @@ func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
 	case err == nil, errors.Is(err, ErrTerminated), ctx.Err() != nil:
 	case errors.As(err, &ue):
 		c.Err(ue.Msg)
+	case errors.Is(err, store.ErrUnavailable):
+		c.env.Log.Warn("command failed: database unavailable", "command", cmd.Def.Name, "err", err)
+		c.Err("the database is not answering; try again in a moment")
 	default:
 		c.env.Log.Error("command failed", "command", cmd.Def.Name, "err", err)
 		c.Err("internal error; details were logged for admin review")

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -152,6 +153,10 @@ func (s *Session) listErr(m module.Module, err error) {
 	if err != nil {
 		s.log.Error("list module commands", "module", m.ID(), "err", err)
 		s.cfg.Host.Debug(fmt.Sprintf("module %s failed to list commands: %v", m.ID(), err))
+		if errors.Is(err, store.ErrUnavailable) {
+			s.sendAsync(wire.AsyncSysMsg, wire.TypeErr, wire.EncodeText("\nerr: the database is not answering, so commands could not be loaded; reconnect in a moment.\n"))
+			return
+		}
 		s.sendAsync(wire.AsyncSysMsg, wire.TypeErr, wire.EncodeText("\nerr: A module failed to start so some commands may not have loaded. detailed error information was logged for admin review.\n"))
 	}
 }

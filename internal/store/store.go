@@ -26,6 +26,10 @@ var (
 	ErrExists = errors.New("store: already exists")
 	// ErrLimit means a per-channel limit (sub-channels) was reached.
 	ErrLimit = errors.New("store: limit reached")
+	// ErrUnavailable means the database did not answer (unreachable,
+	// connection lost, or no answer within the call's deadline); the call
+	// may succeed when retried later. Only network backends return it.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // InternalModule is the module name under which the host's own commands are

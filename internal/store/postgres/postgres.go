@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,25 +29,66 @@ import (
 // Store is the PostgreSQL implementation of store.Store. It is safe for
 // concurrent use.
 type Store struct {
-	db *pgxpool.Pool
+	db *pool
 }
 
 var _ store.Store = (*Store)(nil)
+
+// Options tune how the store uses the network; the zero value is the
+// defaults.
+type Options struct {
+	// CallTimeout bounds each statement whose context has no deadline of
+	// its own (default DefaultCallTimeout), so a database that stops
+	// answering fails calls instead of hanging them.
+	CallTimeout time.Duration
+}
+
+// Connection defaults applied where the DSN sets nothing: a connection
+// attempt gives up after DefaultConnectTimeout, an idle pooled connection
+// is pinged before reuse and dropped when it does not answer within
+// defaultPingTimeout, and the pool checks its connections every
+// defaultHealthCheck. So after an outage the pool reconnects by itself.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	defaultPingTimeout    = 3 * time.Second
+	defaultHealthCheck    = 10 * time.Second
+)
 
 // Open connects to the database named by dsn (a URL or key=value string as
 // accepted by pgxpool.ParseConfig; unknown parameters such as search_path
 // become run-time parameters), applies pending migrations and returns the
 // store.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
-	return OpenConfig(ctx, cfg)
+	return open(ctx, cfg, o)
 }
 
 // OpenConfig is Open with an already parsed pool configuration.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	return open(ctx, cfg, Options{})
+}
+
+func open(ctx context.Context, cfg *pgxpool.Config, o Options) (*Store, error) {
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = defaultPingTimeout
+	}
+	if cfg.HealthCheckPeriod > defaultHealthCheck {
+		cfg.HealthCheckPeriod = defaultHealthCheck
+	}
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
@@ -59,7 +101,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: &pool{Pool: db, timeout: o.CallTimeout}}, nil
 }
 
 // Close closes the pool.
