@@ -100,20 +100,15 @@ func (k inlineSink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
 }
 func (k inlineSink) Exited(error) {}
 
-type wanted struct {
-	mod module.Module
-	def module.Def
-}
-
-// desiredCommands lists what the session may load now (host.md §2.3):
-// public commands while logged out; exempt commands plus the user commands
-// the rank rule allows while logged in. Exempt commands are never rank
-// filtered.
-func (s *Session) desiredCommands(ctx context.Context) []wanted {
+// desiredCommands tells each what the session may load now from each
+// module (host.md §2.3), one module at a time in the host's order: public
+// commands while logged out; exempt commands plus the user commands the
+// rank rule allows while logged in. Exempt commands are never rank
+// filtered. A module whose listing fails is given no commands.
+func (s *Session) desiredCommands(ctx context.Context, each func(m module.Module, defs []module.Def)) {
 	ctx, cancel := s.ioContext(ctx)
 	defer cancel()
 	env := s.env()
-	var out []wanted
 	var ranks []store.CommandRank
 	if s.st.user != nil {
 		var err error
@@ -125,28 +120,27 @@ func (s *Session) desiredCommands(ctx context.Context) []wanted {
 		if s.st.user == nil {
 			defs, err := m.List(ctx, module.Public, env)
 			s.listErr(m, err)
-			for _, d := range defs {
-				out = append(out, wanted{m, d})
-			}
+			each(m, defs)
 			continue
 		}
 		exempt, err := m.List(ctx, module.Exempt, env)
 		s.listErr(m, err)
+		var out []module.Def
 		seen := make(map[string]bool)
 		for _, d := range exempt {
 			seen[d.Name] = true
-			out = append(out, wanted{m, d})
+			out = append(out, d)
 		}
 		user, err := m.List(ctx, module.User, env)
 		s.listErr(m, err)
 		for _, d := range user {
 			if !seen[d.Name] && rankAllows(ranks, m.ID(), d.Name, s.st.user.Rank) {
 				seen[d.Name] = true
-				out = append(out, wanted{m, d})
+				out = append(out, d)
 			}
 		}
+		each(m, out)
 	}
-	return out
 }
 
 func (s *Session) listErr(m module.Module, err error) {
@@ -174,41 +168,59 @@ func rankAllows(ranks []store.CommandRank, mod, name string, rank uint32) bool {
 
 // reloadCommands rebuilds the command set: commands no longer allowed are
 // unloaded (their instances killed, ASYNC_RM_CMD sent) and new ones loaded
-// and announced with ASYNC_ADD_CMD.
+// and announced with ASYNC_ADD_CMD. It works module by module, so the
+// internal module's commands (auth among them) reach the client while an
+// external module's process is still starting to list its own.
 func (s *Session) reloadCommands(ctx context.Context) {
-	want := s.desiredCommands(ctx)
-	keep := make(map[cmdKey]bool, len(want))
-	for _, w := range want {
-		if validate.CommandName(w.def.Name) {
-			keep[cmdKey{w.mod.ID(), w.def.Name}] = true
+	keep := make(map[cmdKey]bool)
+	s.desiredCommands(ctx, func(m module.Module, defs []module.Def) {
+		want := make(map[cmdKey]bool, len(defs))
+		for _, d := range defs {
+			if validate.CommandName(d.Name) {
+				want[cmdKey{m.ID(), d.Name}] = true
+				keep[cmdKey{m.ID(), d.Name}] = true
+			}
+		}
+		// The (module, name) index is built here rather than kept per
+		// session: reloads are rare, idle sessions are many.
+		loaded := make(map[cmdKey]bool)
+		for _, id := range s.sortedCmdIDs() {
+			c := s.st.cmds[id]
+			if c.mod.ID() != m.ID() {
+				continue
+			}
+			if k := (cmdKey{c.mod.ID(), c.name}); want[k] {
+				loaded[k] = true
+			} else {
+				s.unload(c)
+			}
+		}
+		for _, d := range defs {
+			k := cmdKey{m.ID(), d.Name}
+			if !want[k] || loaded[k] {
+				continue
+			}
+			s.load(m, d)
+			loaded[k] = true
+		}
+	})
+	// Commands of modules the host no longer has.
+	for _, id := range s.sortedCmdIDs() {
+		if c := s.st.cmds[id]; !keep[cmdKey{c.mod.ID(), c.name}] {
+			s.unload(c)
 		}
 	}
+	s.publish()
+}
+
+// sortedCmdIDs returns the ids of the loaded commands in ascending order.
+func (s *Session) sortedCmdIDs() []uint16 {
 	ids := make([]uint16, 0, len(s.st.cmds))
 	for id := range s.st.cmds {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	for _, id := range ids {
-		c := s.st.cmds[id]
-		if !keep[cmdKey{c.mod.ID(), c.name}] {
-			s.unload(c)
-		}
-	}
-	// The (module, name) index is built here rather than kept per session:
-	// reloads are rare, idle sessions are many.
-	loaded := make(map[cmdKey]bool, len(s.st.cmds))
-	for _, c := range s.st.cmds {
-		loaded[cmdKey{c.mod.ID(), c.name}] = true
-	}
-	for _, w := range want {
-		k := cmdKey{w.mod.ID(), w.def.Name}
-		if !keep[k] || loaded[k] {
-			continue
-		}
-		s.load(w.mod, w.def)
-		loaded[k] = true
-	}
-	s.publish()
+	return ids
 }
 
 func (s *Session) load(m module.Module, d module.Def) {

@@ -51,8 +51,9 @@ const (
 	// SilentList announces "quiet_cmd", never sends IDLE and ignores
 	// KILL_CMD (listing mode); run mode behaves like Normal.
 	SilentList = "silentlist"
-	// Hang answers listings like Normal, but in run mode connects, never
-	// reads and ignores KILL_CMD.
+	// Hang answers listings like Normal, but in run mode connects, sends
+	// one TEXT frame "hanging\n" (so a test knows it is connected), then
+	// never reads and ignores KILL_CMD.
 	Hang = "hang"
 )
 
@@ -147,7 +148,11 @@ func run(mode string, args []string) int {
 			time.Sleep(time.Hour)
 		})
 	case mode == Hang && !listing:
-		return raw(o.Pipe, func(c net.Conn) { time.Sleep(time.Hour) })
+		return raw(o.Pipe, func(c net.Conn) {
+			f, _ := wire.AppendIPCFrame(nil, wire.TypeText, wire.EncodeText("hanging\n"))
+			c.Write(f)
+			time.Sleep(time.Hour)
+		})
 	}
 	m := normal()
 	if err := m.Run(context.Background(), args); err != nil {
