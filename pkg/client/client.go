@@ -320,7 +320,7 @@ func (c *Client) readLoop() {
 	defer close(c.readerDone)
 	defer close(c.async)
 	for {
-		f, err := c.fr.ReadFrame()
+		f, err := c.readFrame()
 		if err != nil {
 			c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 			return
@@ -331,6 +331,27 @@ func (c *Client) readLoop() {
 			c.route(f)
 		}
 	}
+}
+
+// readFrame reads one frame. A payload of bulk size (a download chunk) is
+// read into a pooled buffer that Download gives back once it has written
+// it; other readers of such a frame simply keep it.
+func (c *Client) readFrame() (mrciwire.Frame, error) {
+	h, err := c.fr.ReadHeader()
+	if err != nil {
+		return mrciwire.Frame{}, err
+	}
+	var p []byte
+	if h.Len >= bulkPayloadMin && h.Len <= bulkPayloadSize {
+		p = bulkPayload(h.Len)
+		err = c.fr.ReadPayloadInto(p)
+	} else {
+		p, err = c.fr.ReadPayload(h.Len)
+	}
+	if err != nil {
+		return mrciwire.Frame{}, err
+	}
+	return mrciwire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}, nil
 }
 
 // handleAsync maintains the client state from one async frame and delivers
