@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -117,6 +118,9 @@ func (t *target) start(ctx context.Context) error {
 	t.proc = exec.Command(t.spawn, args...)
 	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)
 	t.proc.Stderr = os.Stderr
+	// The host ends with the load tool, even when a run fails (no orphan
+	// holding the output pipe open).
+	t.proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := t.proc.Start(); err != nil {
 		return err
 	}
