@@ -9,6 +9,7 @@ import (
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/tlsbuf"
 )
 
 // outQueue is a session's bounded outbound queue of encoded frames. Many
@@ -388,7 +389,19 @@ func (q *outQueue) close() {
 // duration of one batch, so an idle session holds no write buffer.
 var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
-func writeBatch(w io.Writer, batch [][]byte) error {
+// writeBatch writes a batch through a pooled buffered writer (frames from
+// 64 KiB up go to w directly). Over TLS on a tlsbuf.Conn, the records of
+// the batch are gathered into few socket writes (crypto/tls writes each
+// 16 KiB record with a call of its own).
+func writeBatch(w io.Writer, batch [][]byte) (err error) {
+	if tc := tlsbuf.Of(w); tc != nil {
+		tc.Hold()
+		defer func() {
+			if rerr := tc.Release(); err == nil {
+				err = rerr
+			}
+		}()
+	}
 	bw := writers.Get().(*bufio.Writer)
 	bw.Reset(w)
 	defer func() {

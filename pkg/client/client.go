@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mrci/mrci/internal/tlsbuf"
 	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/mrciwire"
 )
@@ -306,7 +307,9 @@ func (c *Client) startTLS(ctx context.Context, pin []byte) error {
 	if err != nil {
 		return err
 	}
-	tc := tls.Client(c.raw, cfg)
+	// tlsbuf: the flusher gathers the records of one write into few
+	// socket writes.
+	tc := tls.Client(tlsbuf.New(c.raw), cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("client: TLS handshake: %w", err)
 	}
@@ -586,7 +589,7 @@ func (c *Client) flusher() {
 		if c.opts.WriteTimeout > 0 {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		}
-		if _, err := c.conn.Write(buf); err != nil {
+		if err := writeGathered(c.conn, buf); err != nil {
 			c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 			return
 		}
@@ -601,6 +604,22 @@ func (c *Client) flusher() {
 		default:
 		}
 	}
+}
+
+// writeGathered writes buf to w; over TLS the records go out in few
+// socket writes (tlsbuf).
+func writeGathered(w io.Writer, buf []byte) error {
+	tc := tlsbuf.Of(w)
+	if tc == nil {
+		_, err := w.Write(buf)
+		return err
+	}
+	tc.Hold()
+	_, err := w.Write(buf)
+	if rerr := tc.Release(); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // flushPending waits (up to a second) until the flusher has written
