@@ -249,9 +249,9 @@ func (s *Session) Run(ctx context.Context) {
 }
 
 // pooledPayload is the smallest client payload read into a pooled buffer
-// (of module.PayloadBufSize bytes). At half the buffer, a frame never holds
-// more than twice the bytes the transit budget counts for it.
-const pooledPayload = module.PayloadBufSize / 2
+// (module.PayloadBuf: power-of-two size classes, so a frame never holds
+// more than twice the bytes the transit budget counts for it).
+const pooledPayload = module.PayloadBufMin
 
 // readBufferSize is the read buffer of a session: small, because idle
 // sessions are many; large payloads are read straight into their slice.
