@@ -578,14 +578,18 @@ func (c *Client) flusher() {
 			return
 		}
 		c.wmu.Lock()
+		if len(c.wbuf) == 0 {
+			// Woken after the frames were taken: keep both buffers (swapping
+			// an empty one would drop it, and the next bulk frames would
+			// grow a new one from nothing).
+			c.wmu.Unlock()
+			continue
+		}
 		buf := c.wbuf
 		c.wbuf = c.wspare[:0]
 		c.wspare = nil
-		c.writing = len(buf) > 0
+		c.writing = true
 		c.wmu.Unlock()
-		if len(buf) == 0 {
-			continue
-		}
 		if c.opts.WriteTimeout > 0 {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		}
