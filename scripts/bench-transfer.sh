@@ -75,7 +75,7 @@ sftp_gbs() {
   t1=$(now)
   sftp "${o[@]}" -b "$work/$2" root@127.0.0.1 >/dev/null
   t2=$(now)
-  awk -v n="$size" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "%.2f\n", n*1048576/1e9/((c-b)-(b-a)) }'
+  awk -v n="$size" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "%.3f\n", n*1048576/1e9/((c-b)-(b-a)) }'
 }
 
 res="$work/results"
