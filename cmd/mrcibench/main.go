@@ -26,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -118,9 +117,7 @@ func (t *target) start(ctx context.Context) error {
 	t.proc = exec.Command(t.spawn, args...)
 	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)
 	t.proc.Stderr = os.Stderr
-	// The host ends with the load tool, even when a run fails (no orphan
-	// holding the output pipe open).
-	t.proc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	t.proc.SysProcAttr = hostProcAttr()
 	if err := t.proc.Start(); err != nil {
 		return err
 	}
