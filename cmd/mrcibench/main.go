@@ -117,6 +117,7 @@ func (t *target) start(ctx context.Context) error {
 	t.proc = exec.Command(t.spawn, args...)
 	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)
 	t.proc.Stderr = os.Stderr
+	t.proc.SysProcAttr = hostProcAttr()
 	if err := t.proc.Start(); err != nil {
 		return err
 	}

@@ -125,6 +125,9 @@ func transferCmd(t *target) *cobra.Command {
 					p := <-peak
 					mem = fmt.Sprintf(", host RSS %.0f MiB before, peak %.0f MiB (+%.0f MiB)",
 						float64(base)/(1<<20), float64(p)/(1<<20), float64(p-base)/(1<<20))
+					if hwm, err := statusBytes(t.pid, "VmHWM:"); err == nil {
+						mem += fmt.Sprintf(", VmHWM %.0f MiB", float64(hwm)/(1<<20))
+					}
 				}
 				gb := float64(total.Load()) / 1e9
 				if t.pid != 0 {
@@ -259,6 +262,22 @@ func castBesideDownload(ctx context.Context, t *target, out io.Writer, sender *c
 	fmt.Fprintf(out, "casts of 64 B from one session to one receiver tls=%v: %.0f/s alone, %.0f/s while the same session downloads (%.0f%%; %d MiB downloaded meanwhile)\n",
 		t.tls, alone, beside, 100*beside/alone, downloaded.Load()>>20)
 	return nil
+}
+
+// statusBytes reads a kB field of /proc/PID/status (VmHWM: the peak
+// resident set since the process started) in bytes.
+func statusBytes(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, field); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // procCPU returns a process's user plus system CPU time (0 if unknown).

@@ -32,6 +32,7 @@ import (
 	"github.com/mrci/mrci/internal/password"
 	"github.com/mrci/mrci/internal/session"
 	"github.com/mrci/mrci/internal/store"
+	"github.com/mrci/mrci/internal/tlsbuf"
 	"github.com/mrci/mrci/internal/tlscert"
 	"github.com/mrci/mrci/internal/wire"
 )
@@ -302,7 +303,9 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 		if _, err := conn.Write(out); err != nil {
 			return
 		}
-		tc := tls.Server(bufferedConn{conn, br}, &tls.Config{
+		// tlsbuf: the session's writer gathers the records of a batch
+		// into few socket writes.
+		tc := tls.Server(tlsbuf.New(bufferedConn{conn, br}), &tls.Config{
 			Certificates: []tls.Certificate{pair.TLS},
 			MinVersion:   tls.VersionTLS12,
 		})

@@ -112,29 +112,54 @@ type Framer interface {
 	FrameWithHeader(t wire.TypeID, b []byte)
 }
 
-// payloadPool holds payload buffers of PayloadBufSize bytes for large
-// client frames (upload data), so a transfer does not allocate and clear a
-// fresh buffer per frame.
-var payloadPool = sync.Pool{New: func() any { b := make([]byte, PayloadBufSize); return &b }}
+// payloadPools hold payload buffers for large frames (download chunks,
+// upload data), so a transfer does not allocate and clear a fresh buffer
+// per frame: one pool per size class, PayloadBufMin << i bytes, so a
+// buffer is never more than twice the payload it holds.
+var payloadPools [payloadClasses]sync.Pool
 
-// PayloadBufSize is the capacity of pooled payload buffers.
-const PayloadBufSize = 1 << 20
+const payloadClasses = 5
+
+// PayloadBufMin and PayloadBufSize are the smallest and the largest
+// capacity of pooled payload buffers.
+const (
+	PayloadBufMin  = 64 << 10
+	PayloadBufSize = PayloadBufMin << (payloadClasses - 1) // 1 MiB
+)
+
+// payloadClass returns the size class of a payload of n <= PayloadBufSize
+// bytes.
+func payloadClass(n int) int {
+	c := 0
+	for PayloadBufMin<<c < n {
+		c++
+	}
+	return c
+}
 
 // PayloadBuf returns a buffer of n bytes (n <= PayloadBufSize) from the
-// pool. Whoever ends up owning it may give it back with RecyclePayload;
-// a buffer that is never given back is simply collected.
+// pool of its size class. Whoever ends up owning it may give it back with
+// RecyclePayload; a buffer that is never given back is simply collected.
 func PayloadBuf(n int) []byte {
-	return (*payloadPool.Get().(*[]byte))[:n]
+	c := payloadClass(n)
+	if b, ok := payloadPools[c].Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, PayloadBufMin<<c)
 }
 
 // RecyclePayload gives a payload back to the pool once nothing refers to
-// it any more. Only buffers from PayloadBuf are kept.
+// it any more. Only buffers of a pool's exact capacity are kept.
 func RecyclePayload(b []byte) {
-	if cap(b) != PayloadBufSize {
+	if cap(b) < PayloadBufMin || cap(b) > PayloadBufSize {
+		return
+	}
+	c := payloadClass(cap(b))
+	if PayloadBufMin<<c != cap(b) {
 		return
 	}
 	b = b[:cap(b)]
-	payloadPool.Put(&b)
+	payloadPools[c].Put(&b)
 }
 
 // Sink receives what an instance produces. Calls from one instance are

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/module"
+	"github.com/mrci/mrci/internal/tlsbuf"
 )
 
 // outQueue is a session's bounded outbound queue of encoded frames. Many
@@ -36,6 +38,22 @@ type outQueue struct {
 	stall   chan struct{} // closed when pending drops to soft or below
 	notify  chan struct{}
 	taken   chan struct{} // closed and replaced when the writer takes a batch (room)
+	// Pooled frames (download chunks from module.PayloadBuf) go back to
+	// the pool once written. head counts the frames taken by the writer
+	// (or discarded) so far, so a queued frame's number is head plus its
+	// index; pooled lists the queued pooled frames in order, writing
+	// those of the batch being written (touched by the writer only).
+	head    uint64
+	pooled  []pooledFrame
+	writing [][]byte
+	recycle func([]byte) // module.RecyclePayload; tests observe it
+}
+
+// pooledFrame is a queued frame whose buffer belongs to module's payload
+// pool, and its number in the queue.
+type pooledFrame struct {
+	seq uint64
+	b   []byte
 }
 
 // maxBatch bounds the bytes the writer takes at once, so the bytes in
@@ -51,7 +69,7 @@ const (
 )
 
 func newOutQueue(soft, hard int) *outQueue {
-	return &outQueue{soft: soft, hard: hard, notify: make(chan struct{}, 1)}
+	return &outQueue{soft: soft, hard: hard, notify: make(chan struct{}, 1), recycle: module.RecyclePayload}
 }
 
 type pushResult int
@@ -65,11 +83,29 @@ const (
 // push queues frame. fromOther marks frames of other sessions (casts): the
 // writer lets their producers add to a batch before taking it.
 func (q *outQueue) push(frame []byte, fromOther bool) (pushResult, bus.Stall) {
+	return q.pushFrame(frame, fromOther, false)
+}
+
+// pushPooled queues a frame of the session's own whose buffer came from
+// module.PayloadBuf (a download chunk): it goes back to the pool once the
+// writer has written it, or when the queue discards it. The caller must
+// not touch frame afterwards, whatever the result.
+func (q *outQueue) pushPooled(frame []byte) (pushResult, bus.Stall) {
+	return q.pushFrame(frame, false, true)
+}
+
+func (q *outQueue) pushFrame(frame []byte, fromOther, pooled bool) (pushResult, bus.Stall) {
 	q.mu.Lock()
 	r, st := q.addLocked(len(frame))
 	if r != pushed {
 		q.mu.Unlock()
+		if pooled {
+			q.recycle(frame)
+		}
 		return r, st
+	}
+	if pooled {
+		q.pooled = append(q.pooled, pooledFrame{q.head + uint64(len(q.frames)), frame})
 	}
 	q.frames = append(q.frames, frame)
 	q.queued += len(frame)
@@ -200,6 +236,7 @@ func (q *outQueue) take(done <-chan struct{}) (batch [][]byte, n int, last, ok b
 // writer's loop takes the next batch as it releases the last one.
 func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (batch [][]byte, n int, last, ok bool) {
 	clear(prev)
+	q.recycleWritten()
 	q.mu.Lock()
 	if prevN > 0 || prev != nil {
 		q.releaseBatchLocked(prev, prevN)
@@ -222,6 +259,10 @@ func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (ba
 				q.frames = q.frames[k:]
 			}
 			q.queued -= n
+			q.head += uint64(k)
+			if len(q.pooled) > 0 {
+				q.takePooledLocked()
+			}
 			if q.taken != nil {
 				close(q.taken)
 				q.taken = nil
@@ -235,6 +276,29 @@ func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (ba
 		}
 		q.mu.Lock()
 	}
+}
+
+// takePooledLocked moves the pooled frames the writer has just taken
+// (numbered below head) to writing.
+func (q *outQueue) takePooledLocked() {
+	i := 0
+	for i < len(q.pooled) && q.pooled[i].seq < q.head {
+		q.writing = append(q.writing, q.pooled[i].b)
+		i++
+	}
+	rest := copy(q.pooled, q.pooled[i:])
+	clear(q.pooled[rest:])
+	q.pooled = q.pooled[:rest]
+}
+
+// recycleWritten gives the pooled buffers of the batch the writer has
+// written (or given up on) back to the pool. Only the writer calls it.
+func (q *outQueue) recycleWritten() {
+	for i, b := range q.writing {
+		q.recycle(b)
+		q.writing[i] = nil
+	}
+	q.writing = q.writing[:0]
 }
 
 // await waits until something may have been queued (true) or done closes.
@@ -264,6 +328,7 @@ func (q *outQueue) await(done <-chan struct{}) bool {
 // the batch back for reuse.
 func (q *outQueue) written(batch [][]byte, n int) {
 	clear(batch)
+	q.recycleWritten()
 	q.mu.Lock()
 	q.releaseBatchLocked(batch, n)
 	q.mu.Unlock()
@@ -287,6 +352,8 @@ func (q *outQueue) finish(last []byte) bool {
 		return false
 	}
 	clear(q.frames)
+	q.head += uint64(len(q.frames))
+	q.dropPooledLocked()
 	q.pending -= q.queued
 	q.frames = append(q.frames[:0], last)
 	q.queued = len(last)
@@ -299,10 +366,21 @@ func (q *outQueue) finish(last []byte) bool {
 	return true
 }
 
+// dropPooledLocked recycles the pooled frames the queue discards.
+func (q *outQueue) dropPooledLocked() {
+	for _, p := range q.pooled {
+		q.recycle(p.b)
+	}
+	clear(q.pooled)
+	q.pooled = q.pooled[:0]
+}
+
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
+	q.head += uint64(len(q.frames))
 	q.frames = nil
+	q.dropPooledLocked()
 	q.releaseLocked()
 	q.mu.Unlock()
 }
@@ -311,7 +389,19 @@ func (q *outQueue) close() {
 // duration of one batch, so an idle session holds no write buffer.
 var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
-func writeBatch(w io.Writer, batch [][]byte) error {
+// writeBatch writes a batch through a pooled buffered writer (frames from
+// 64 KiB up go to w directly). Over TLS on a tlsbuf.Conn, the records of
+// the batch are gathered into few socket writes (crypto/tls writes each
+// 16 KiB record with a call of its own).
+func writeBatch(w io.Writer, batch [][]byte) (err error) {
+	if tc := tlsbuf.Of(w); tc != nil {
+		tc.Hold()
+		defer func() {
+			if rerr := tc.Release(); err == nil {
+				err = rerr
+			}
+		}()
+	}
 	bw := writers.Get().(*bufio.Writer)
 	bw.Reset(w)
 	defer func() {

@@ -248,8 +248,10 @@ func (s *Session) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// pooledPayload is the smallest client payload read into a pooled buffer.
-const pooledPayload = 64 << 10
+// pooledPayload is the smallest client payload read into a pooled buffer
+// (module.PayloadBuf: power-of-two size classes, so a frame never holds
+// more than twice the bytes the transit budget counts for it).
+const pooledPayload = module.PayloadBufMin
 
 // readBufferSize is the read buffer of a session: small, because idle
 // sessions are many; large payloads are read straight into their slice.
@@ -412,7 +414,8 @@ func (s *Session) sendFrame(t wire.TypeID, cmd, branch uint16, payload []byte) {
 
 // sendFramed queues a frame whose payload follows room for its header in
 // b (module.Framer): the header is written in place and b is queued as it
-// is, without copying the payload (b is the session's from then on).
+// is, without copying the payload (b is the session's from then on, and
+// goes back to module's payload pool once written).
 func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
 	n := len(b) - wire.FrameHeaderLen
 	if n < 0 || n > wire.MaxPayload {
@@ -420,7 +423,7 @@ func (s *Session) sendFramed(t wire.TypeID, cmd, branch uint16, b []byte) {
 		return
 	}
 	wire.AppendFrameHeader(b[:0], t, cmd, branch, n)
-	if r, _ := s.out.push(b, false); r == overflowed {
+	if r, _ := s.out.pushPooled(b); r == overflowed {
 		s.slowConsumer("its outbound queue would exceed the hard limit")
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mrci/mrci/internal/tlsbuf"
 	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/mrciwire"
 )
@@ -306,7 +307,9 @@ func (c *Client) startTLS(ctx context.Context, pin []byte) error {
 	if err != nil {
 		return err
 	}
-	tc := tls.Client(c.raw, cfg)
+	// tlsbuf: the flusher gathers the records of one write into few
+	// socket writes.
+	tc := tls.Client(tlsbuf.New(c.raw), cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("client: TLS handshake: %w", err)
 	}
@@ -320,7 +323,7 @@ func (c *Client) readLoop() {
 	defer close(c.readerDone)
 	defer close(c.async)
 	for {
-		f, err := c.fr.ReadFrame()
+		f, err := c.readFrame()
 		if err != nil {
 			c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 			return
@@ -331,6 +334,27 @@ func (c *Client) readLoop() {
 			c.route(f)
 		}
 	}
+}
+
+// readFrame reads one frame. A payload of bulk size (a download chunk) is
+// read into a pooled buffer that Download gives back once it has written
+// it; other readers of such a frame simply keep it.
+func (c *Client) readFrame() (mrciwire.Frame, error) {
+	h, err := c.fr.ReadHeader()
+	if err != nil {
+		return mrciwire.Frame{}, err
+	}
+	var p []byte
+	if h.Len >= bulkPayloadMin && h.Len <= bulkPayloadSize {
+		p = bulkPayload(h.Len)
+		err = c.fr.ReadPayloadInto(p)
+	} else {
+		p, err = c.fr.ReadPayload(h.Len)
+	}
+	if err != nil {
+		return mrciwire.Frame{}, err
+	}
+	return mrciwire.Frame{Type: h.Type, Cmd: h.Cmd, Branch: h.Branch, Payload: p}, nil
 }
 
 // handleAsync maintains the client state from one async frame and delivers
@@ -554,18 +578,22 @@ func (c *Client) flusher() {
 			return
 		}
 		c.wmu.Lock()
+		if len(c.wbuf) == 0 {
+			// Woken after the frames were taken: keep both buffers (swapping
+			// an empty one would drop it, and the next bulk frames would
+			// grow a new one from nothing).
+			c.wmu.Unlock()
+			continue
+		}
 		buf := c.wbuf
 		c.wbuf = c.wspare[:0]
 		c.wspare = nil
-		c.writing = len(buf) > 0
+		c.writing = true
 		c.wmu.Unlock()
-		if len(buf) == 0 {
-			continue
-		}
 		if c.opts.WriteTimeout > 0 {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		}
-		if _, err := c.conn.Write(buf); err != nil {
+		if err := writeGathered(c.conn, buf); err != nil {
 			c.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 			return
 		}
@@ -580,6 +608,22 @@ func (c *Client) flusher() {
 		default:
 		}
 	}
+}
+
+// writeGathered writes buf to w; over TLS the records go out in few
+// socket writes (tlsbuf).
+func writeGathered(w io.Writer, buf []byte) error {
+	tc := tlsbuf.Of(w)
+	if tc == nil {
+		_, err := w.Write(buf)
+		return err
+	}
+	tc.Hold()
+	_, err := w.Write(buf)
+	if rerr := tc.Release(); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // flushPending waits (up to a second) until the flusher has written

@@ -343,16 +343,19 @@ func (c *Client) Download(ctx context.Context, remote string, w io.Writer, opts 
 				}
 				continue
 			}
-			if _, err := w.Write(f.Payload); err != nil {
+			n := len(f.Payload)
+			_, err := w.Write(f.Payload)
+			recycleBulk(f.Payload) // io.Writer must not keep it
+			if err != nil {
 				_ = call.Terminate()
 				drain(ctx, call)
 				return got, fmt.Errorf("client: download: write: %w", err)
 			}
 			seen++
-			if chunks == 0 && len(f.Payload) > 0 {
-				chunks = (total + int64(len(f.Payload)) - 1) / int64(len(f.Payload))
+			if chunks == 0 && n > 0 {
+				chunks = (total + int64(n) - 1) / int64(n)
 			}
-			got += int64(len(f.Payload))
+			got += int64(n)
 			if opts.Progress != nil {
 				opts.Progress(got, total)
 			}
@@ -374,6 +377,31 @@ func (c *Client) Download(ctx context.Context, remote string, w io.Writer, opts 
 			}
 		}
 	}
+}
+
+// bulkPayloadSize is the capacity of the pooled buffers large payloads
+// (download chunks) are read into; bulkPayloadMin is the smallest payload
+// read into one, so a buffer never holds more than twice its payload.
+const (
+	bulkPayloadSize = 1 << 20
+	bulkPayloadMin  = bulkPayloadSize / 2
+)
+
+// bulkPool holds the buffers of large payloads, so a download neither
+// allocates nor grows a fresh buffer per chunk.
+var bulkPool = sync.Pool{New: func() any { b := make([]byte, bulkPayloadSize); return &b }}
+
+// bulkPayload returns a pooled buffer of n <= bulkPayloadSize bytes.
+func bulkPayload(n int) []byte { return (*bulkPool.Get().(*[]byte))[:n] }
+
+// recycleBulk gives a payload from bulkPayload back once nothing refers to
+// it; other slices are left to the collector.
+func recycleBulk(b []byte) {
+	if cap(b) != bulkPayloadSize {
+		return
+	}
+	b = b[:cap(b)]
+	bulkPool.Put(&b)
 }
 
 // replyLen reads -len from the host's "-from_host -len N" reply (-1: none).
