@@ -5,7 +5,7 @@
 //	mrcibench rtt   -m 20000                  sequential round trips of a cheap command
 //	mrcibench conn  -m 2000 -c 8              connections with full set-up per second
 //	mrcibench idle  -n 1000                   host memory per idle logged-in session
-//	mrcibench --web-addr A webidle -n 1000    host memory per idle web-console session
+//	mrcibench --web cast -n 100 -s 64         any mode over the web console's WebSockets
 //
 // With --spawn PATH it starts PATH (the mrci binary) as `mrci serve` on a
 // free port with a temporary data directory, so it also knows the host's
@@ -48,7 +48,7 @@ type target struct {
 	tls      bool
 	spawn    string
 	webAddr  string // the web console's address (web.go)
-	wsLogin  bool   // webidle logs its sessions in
+	web      bool   // every session over the web console's WebSocket (web.go)
 	pid      int
 	workers  int
 	proc     *exec.Cmd
@@ -68,6 +68,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	f.BoolVar(&t.tls, "tls", false, "spawn the host with --force-tls (loopback clients then use TLS)")
 	f.StringVar(&t.spawn, "spawn", "", "path of an mrci binary to start for the run")
 	f.StringVar(&t.webAddr, "web-addr", "", "the host's web console address (passed to the spawned host as --web-addr)")
+	f.BoolVar(&t.web, "web", false, "connect every session through the web console's WebSocket (--web-addr; with --spawn a free loopback port)")
 	f.IntVar(&t.pid, "host-pid", 0, "process id of the host, for memory readings")
 	f.IntVar(&t.workers, "workers", 8, "concurrent workers for connecting and logging in")
 	f.StringVar(&t.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
@@ -78,6 +79,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(floodCmd(t), headerlessCmd(t))
 	root.AddCommand(transferCmd(t))
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t), webIdleCmd(t))
+	stopOnError(root, t)
 	return root
 }
 
@@ -103,6 +105,9 @@ func (t *target) start(ctx context.Context) error {
 	}
 	t.addr = ln.Addr().String()
 	_ = ln.Close()
+	if err := t.pickWebAddr(); err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "mrcibench-")
 	if err != nil {
 		return err
@@ -126,7 +131,7 @@ func (t *target) start(ctx context.Context) error {
 		c, err := net.Dial("tcp", t.addr)
 		if err == nil {
 			_ = c.Close()
-			return nil
+			return t.waitWeb(ctx)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
@@ -137,6 +142,7 @@ func (t *target) stop() {
 	if t.profFile != nil {
 		pprof.StopCPUProfile()
 		_ = t.profFile.Close()
+		t.profFile = nil
 	}
 	if t.proc != nil {
 		_ = t.proc.Process.Signal(os.Interrupt)
@@ -146,13 +152,14 @@ func (t *target) stop() {
 				_ = os.RemoveAll(a)
 			}
 		}
+		t.proc = nil
 	}
 }
 
 // dial connects a client; receivers of casts get a deep async buffer so
 // the load tool itself does not drop frames.
 func (t *target) dial(ctx context.Context) (*client.Client, error) {
-	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: t.asyncBuffer})
+	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: t.asyncBuffer, DialContext: t.webDialer()})
 }
 
 func (t *target) login(ctx context.Context) (*client.Client, error) {
