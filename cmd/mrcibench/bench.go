@@ -374,6 +374,7 @@ func idleCmd(t *target) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			live0 := t.liveMemory(ctx)
 			connect := t.loginMany
 			if anonymous {
 				connect = t.dialMany
@@ -388,8 +389,9 @@ func idleCmd(t *target) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d anonymous=%v %s: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session\n",
-				n, anonymous, t.transport(), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024)
+			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d anonymous=%v %s: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session%s\n",
+				n, anonymous, t.transport(), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024,
+				live0.perSession(t.liveMemory(ctx), n))
 			return nil
 		},
 	}

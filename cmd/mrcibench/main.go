@@ -56,6 +56,7 @@ type target struct {
 	asyncBuffer int
 	cpuProfile  string
 	profFile    *os.File
+	metricsAddr string // the spawned host's metrics and profiler (memory.go)
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -105,7 +106,8 @@ func (t *target) start(ctx context.Context) error {
 	}
 	t.addr = ln.Addr().String()
 	_ = ln.Close()
-	if err := t.pickWebAddr(); err != nil {
+	extra, err := t.prepareSpawn()
+	if err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "mrcibench-")
@@ -119,6 +121,7 @@ func (t *target) start(ctx context.Context) error {
 	if t.webAddr != "" {
 		args = append(args, "--web-addr", t.webAddr)
 	}
+	args = append(args, extra...)
 	t.proc = exec.Command(t.spawn, args...)
 	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)
 	t.proc.Stderr = os.Stderr

@@ -56,18 +56,31 @@ func (t *target) webDialer() func(ctx context.Context, network, addr string) (ne
 	}
 }
 
-// pickWebAddr gives the spawned host a free loopback port for the console
-// when --web is set without --web-addr.
-func (t *target) pickWebAddr() error {
-	if !t.web || t.webAddr != "" {
-		return nil
+// prepareSpawn gives the spawned host a free loopback port for the console
+// when --web is set without --web-addr, and one for its metrics and
+// profiler (memory readings after a GC); it returns the extra arguments of
+// `mrci serve` beyond --web-addr.
+func (t *target) prepareSpawn() ([]string, error) {
+	var err error
+	if t.web && t.webAddr == "" {
+		if t.webAddr, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
+	if t.metricsAddr, err = freePort(); err != nil {
+		return nil, err
+	}
+	return []string{"--metrics-addr", t.metricsAddr, "--pprof"}, nil
+}
+
+// freePort returns a loopback address with a port that was free just now.
+func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return "", err
 	}
-	t.webAddr = ln.Addr().String()
-	return ln.Close()
+	addr := ln.Addr().String()
+	return addr, ln.Close()
 }
 
 // waitWeb waits until the spawned host's console accepts connections.
