@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/web"
@@ -360,5 +363,46 @@ func TestSessionEndIsNormalClosure(t *testing.T) {
 			t.Fatalf("after %d frames: %v, want the host's close frame (status 1000)", len(s.got), err)
 		}
 		s.got = append(s.got, f)
+	}
+}
+
+// The MRCI stream is binary: a text message ends the session with status
+// 1003 (unsupported data), and the session is gone from Load.
+func TestTextMessageRefused(t *testing.T) {
+	h := hosttest.Start(t)
+	c := startConsole(t, h, nil)
+	ctx := hosttest.Ctx(t, 30*time.Second)
+	ws, _, err := websocket.Dial(ctx, c.wsURL(), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {c.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageBinary, wire.ClientHeader{AppName: "text test", CommonName: "127.0.0.1"}.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, _, err := ws.Read(ctx)
+		if err == nil {
+			continue // the host header and the anonymous command list
+		}
+		if got := websocket.CloseStatus(err); got != websocket.StatusUnsupportedData {
+			t.Fatalf("after a text message: %v (status %v), want close status %v", err, got, websocket.StatusUnsupportedData)
+		}
+		break
+	}
+	// The close frame goes out as the session starts ending; wait for the
+	// end (the deadline is only a safety net).
+	for h.SessionCount() != 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the session did not end: %d sessions", h.SessionCount())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if got := loadLine(t, h); !strings.HasPrefix(got, "Load: 1/") {
+		t.Fatalf("host_info %q, want only the root session", got)
 	}
 }
