@@ -228,9 +228,9 @@ func castCmd(t *target) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(),
-				"cast n=%d m=%d size=%d rate=%d tls=%v: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, "+
+				"cast n=%d m=%d size=%d rate=%d %s: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, "+
 					"lost by receivers still connected %d (%d of them skipped before a later cast arrived), receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
-				n, m, size, rate, t.tls, delivered, total, 100*float64(delivered)/float64(total), elapsed.Round(time.Millisecond),
+				n, m, size, rate, t.transport(), delivered, total, 100*float64(delivered)/float64(total), elapsed.Round(time.Millisecond),
 				float64(delivered)/elapsed.Seconds(), float64(delivered)*float64(size)/elapsed.Seconds()/1e6,
 				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond),
 				lost, skipped, disconnected, dropped, float64(cpu.Nanoseconds())/float64(max(delivered, 1)), runtime.GOMAXPROCS(0))
@@ -297,8 +297,8 @@ func rttCmd(t *target) *cobra.Command {
 			}
 			total := time.Since(start)
 			p50, p99 := quantiles(d)
-			fmt.Fprintf(cmd.OutOrStdout(), "rtt %s m=%d tls=%v: %.0f ops/s, p50 %v p99 %v\n",
-				command, m, t.tls, float64(m)/total.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "rtt %s m=%d %s: %.0f ops/s, p50 %v p99 %v\n",
+				command, m, t.transport(), float64(m)/total.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond))
 			return nil
 		},
 	}
@@ -342,8 +342,8 @@ func connCmd(t *target) *cobra.Command {
 			wg.Wait()
 			total := time.Since(start)
 			p50, p99 := quantiles(d)
-			fmt.Fprintf(cmd.OutOrStdout(), "conn m=%d c=%d tls=%v: %.0f conns/s, set-up p50 %v p99 %v, failed %d\n",
-				m, conc, t.tls, float64(len(d))/total.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond), failed.Load())
+			fmt.Fprintf(cmd.OutOrStdout(), "conn m=%d c=%d %s: %.0f conns/s, set-up p50 %v p99 %v, failed %d\n",
+				m, conc, t.transport(), float64(len(d))/total.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond), failed.Load())
 			return nil
 		},
 	}
@@ -374,6 +374,7 @@ func idleCmd(t *target) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			live0 := t.liveMemory(ctx)
 			connect := t.loginMany
 			if anonymous {
 				connect = t.dialMany
@@ -388,8 +389,9 @@ func idleCmd(t *target) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d anonymous=%v tls=%v: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session\n",
-				n, anonymous, t.tls, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024)
+			fmt.Fprintf(cmd.OutOrStdout(), "idle n=%d anonymous=%v %s: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session%s\n",
+				n, anonymous, t.transport(), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024,
+				live0.perSession(t.liveMemory(ctx), n))
 			return nil
 		},
 	}

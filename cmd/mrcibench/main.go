@@ -5,7 +5,7 @@
 //	mrcibench rtt   -m 20000                  sequential round trips of a cheap command
 //	mrcibench conn  -m 2000 -c 8              connections with full set-up per second
 //	mrcibench idle  -n 1000                   host memory per idle logged-in session
-//	mrcibench --web-addr A webidle -n 1000    host memory per idle web-console session
+//	mrcibench --web cast -n 100 -s 64         any mode over the web console's WebSockets
 //
 // With --spawn PATH it starts PATH (the mrci binary) as `mrci serve` on a
 // free port with a temporary data directory, so it also knows the host's
@@ -48,7 +48,7 @@ type target struct {
 	tls      bool
 	spawn    string
 	webAddr  string // the web console's address (web.go)
-	wsLogin  bool   // webidle logs its sessions in
+	web      bool   // every session over the web console's WebSocket (web.go)
 	pid      int
 	workers  int
 	proc     *exec.Cmd
@@ -56,6 +56,7 @@ type target struct {
 	asyncBuffer int
 	cpuProfile  string
 	profFile    *os.File
+	metricsAddr string // the spawned host's metrics and profiler (memory.go)
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -68,6 +69,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	f.BoolVar(&t.tls, "tls", false, "spawn the host with --force-tls (loopback clients then use TLS)")
 	f.StringVar(&t.spawn, "spawn", "", "path of an mrci binary to start for the run")
 	f.StringVar(&t.webAddr, "web-addr", "", "the host's web console address (passed to the spawned host as --web-addr)")
+	f.BoolVar(&t.web, "web", false, "connect every session through the web console's WebSocket (--web-addr; with --spawn a free loopback port)")
 	f.IntVar(&t.pid, "host-pid", 0, "process id of the host, for memory readings")
 	f.IntVar(&t.workers, "workers", 8, "concurrent workers for connecting and logging in")
 	f.StringVar(&t.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
@@ -78,6 +80,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(floodCmd(t), headerlessCmd(t))
 	root.AddCommand(transferCmd(t))
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t), webIdleCmd(t))
+	stopOnError(root, t)
 	return root
 }
 
@@ -103,6 +106,10 @@ func (t *target) start(ctx context.Context) error {
 	}
 	t.addr = ln.Addr().String()
 	_ = ln.Close()
+	extra, err := t.prepareSpawn()
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "mrcibench-")
 	if err != nil {
 		return err
@@ -114,6 +121,7 @@ func (t *target) start(ctx context.Context) error {
 	if t.webAddr != "" {
 		args = append(args, "--web-addr", t.webAddr)
 	}
+	args = append(args, extra...)
 	t.proc = exec.Command(t.spawn, args...)
 	t.proc.Env = append(os.Environ(), "MRCI_ROOT_PASSWORD="+spawnPassword)
 	t.proc.Stderr = os.Stderr
@@ -127,7 +135,7 @@ func (t *target) start(ctx context.Context) error {
 		c, err := net.Dial("tcp", t.addr)
 		if err == nil {
 			_ = c.Close()
-			return nil
+			return t.waitWeb(ctx)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
@@ -138,6 +146,7 @@ func (t *target) stop() {
 	if t.profFile != nil {
 		pprof.StopCPUProfile()
 		_ = t.profFile.Close()
+		t.profFile = nil
 	}
 	if t.proc != nil {
 		_ = t.proc.Process.Signal(os.Interrupt)
@@ -147,13 +156,14 @@ func (t *target) stop() {
 				_ = os.RemoveAll(a)
 			}
 		}
+		t.proc = nil
 	}
 }
 
 // dial connects a client; receivers of casts get a deep async buffer so
 // the load tool itself does not drop frames.
 func (t *target) dial(ctx context.Context) (*client.Client, error) {
-	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: t.asyncBuffer})
+	return client.Dial(ctx, t.addr, client.Options{AppName: "mrcibench", TrustHostCert: true, AsyncBuffer: t.asyncBuffer, DialContext: t.webDialer()})
 }
 
 func (t *target) login(ctx context.Context) (*client.Client, error) {

@@ -2,194 +2,156 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
-	"github.com/mrci/mrci/internal/wire"
+	"github.com/mrci/mrci/internal/web"
 )
 
-// webIdleCmd measures the host memory of idle anonymous web-console
-// sessions (one WebSocket each), to compare with `idle --anonymous`.
+// The web transport: with --web every session the load tool opens is a
+// WebSocket to the web console (internal/web.Dial: the page's path, Origin
+// and binary messages) carrying the MRCI byte stream, and pkg/client runs
+// over it exactly as over TCP. So cast, rtt, conn and idle measure the
+// same work over the browser's wire.
+
+// transport names the transport in result lines.
+func (t *target) transport() string {
+	switch {
+	case t.web && t.tls:
+		return "web=wss"
+	case t.web:
+		return "web=ws"
+	default:
+		return fmt.Sprintf("tls=%v", t.tls)
+	}
+}
+
+// webBase is the console's address as a browser sees it.
+func (t *target) webBase() string {
+	if t.tls {
+		return "https://" + t.webAddr
+	}
+	return "http://" + t.webAddr
+}
+
+// webDialer returns the client's DialContext for --web (nil otherwise).
+// The spawned host's console certificate is its self-signed default, so
+// over TLS the load tool trusts whatever it presents, as it does for TCP
+// (client.Options.TrustHostCert).
+func (t *target) webDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !t.web {
+		return nil
+	}
+	var cfg *tls.Config
+	if t.tls {
+		cfg = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	}
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return web.Dial(ctx, t.webBase(), cfg)
+	}
+}
+
+// prepareSpawn gives the spawned host a free loopback port for the console
+// when --web is set without --web-addr, and one for its metrics and
+// profiler (memory readings after a GC); it returns the extra arguments of
+// `mrci serve` beyond --web-addr.
+func (t *target) prepareSpawn() ([]string, error) {
+	var err error
+	if t.web && t.webAddr == "" {
+		if t.webAddr, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if t.metricsAddr, err = freePort(); err != nil {
+		return nil, err
+	}
+	return []string{"--metrics-addr", t.metricsAddr, "--pprof"}, nil
+}
+
+// freePort returns a loopback address with a port that was free just now.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// waitWeb waits until the spawned host's console accepts connections.
+func (t *target) waitWeb(ctx context.Context) error {
+	if t.webAddr == "" {
+		return nil
+	}
+	var d net.Dialer
+	for range 200 {
+		c, err := d.DialContext(ctx, "tcp", t.webAddr)
+		if err == nil {
+			return c.Close()
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return errors.New("spawned host's web console did not start listening")
+}
+
+// webIdleCmd is `idle` over the web console (kept for the commands recorded
+// in docs/benchmarks.md): `webidle [--login]` is `--web idle [--anonymous]`.
 func webIdleCmd(t *target) *cobra.Command {
-	var n int
+	idle := idleCmd(t)
 	var login bool
-	var settle time.Duration
 	c := &cobra.Command{
 		Use:   "webidle",
-		Short: "n idle web-console sessions (WebSockets): host memory per session",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if t.pid == 0 || t.webAddr == "" {
-				return fmt.Errorf("webidle needs --web-addr and --spawn (or --host-pid)")
+		Short: "idle over the web console: n idle WebSocket sessions, host memory per session",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if t.webAddr == "" {
+				return errors.New("webidle needs --web-addr (or use --web idle)")
 			}
-			// The same warm-up as idle (8 logins, whose password hashes
-			// leave freed heap behind), then 8 WebSockets.
-			warmTCP, err := t.loginMany(ctx, 8)
-			if err != nil {
+			t.web = true
+			if err := idle.Flags().Set("anonymous", fmt.Sprint(!login)); err != nil {
 				return err
 			}
-			closeAll(warmTCP)
-			warm, err := t.wsMany(ctx, 8)
-			if err != nil {
-				return err
+			for _, name := range []string{"sessions", "settle"} {
+				if err := idle.Flags().Set(name, cmd.Flags().Lookup(name).Value.String()); err != nil {
+					return err
+				}
 			}
-			closeConns(warm)
-			time.Sleep(500 * time.Millisecond)
-			before, err := rss(t.pid)
-			if err != nil {
-				return err
-			}
-			t.wsLogin = login
-			cs, err := t.wsMany(ctx, n)
-			if err != nil {
-				return err
-			}
-			defer closeConns(cs)
-			time.Sleep(settle)
-			after, err := rss(t.pid)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "webidle n=%d login=%v: host RSS %.1f MiB -> %.1f MiB, %.1f KiB per session\n",
-				n, login, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024)
-			return nil
+			idle.SetOut(cmd.OutOrStdout())
+			idle.SetContext(cmd.Context())
+			return idle.RunE(idle, args)
 		},
 	}
-	c.Flags().IntVarP(&n, "sessions", "n", 1000, "idle sessions")
-	c.Flags().BoolVar(&login, "login", false, "log each session in (as --user) over its WebSocket")
-	c.Flags().DurationVar(&settle, "settle", 5*time.Second, "wait this long after connecting before reading the host's memory")
+	c.Flags().IntP("sessions", "n", 1000, "idle sessions")
+	c.Flags().BoolVar(&login, "login", false, "log each session in (as --user)")
+	c.Flags().Duration("settle", 5*time.Second, "wait this long after connecting before reading the host's memory")
 	return c
 }
 
-// wsDial opens one console WebSocket, exchanges the headers and waits for
-// ASYNC_RDY; the rest of the stream is drained in the background.
-func (t *target) wsDial(ctx context.Context) (net.Conn, error) {
-	origin := "http://" + t.webAddr
-	ws, _, err := websocket.Dial(ctx, "ws://"+t.webAddr+"/mrci", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
-	if err != nil {
-		return nil, err
-	}
-	conn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	if _, err := conn.Write(wire.ClientHeader{AppName: "mrcibench web", CommonName: "127.0.0.1"}.Marshal()); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	var hb [wire.HostHeaderLen]byte
-	if _, err := io.ReadFull(conn, hb[:]); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	r := wire.NewReader(conn, 0)
-	if err := t.wsReady(conn, r); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	go func() { _, _ = io.Copy(io.Discard, conn) }()
-	return conn, nil
-}
-
-// wsReady reads until ASYNC_RDY, and with wsLogin runs auth as t.user
-// (the raw protocol: this stream is not a pkg/client connection).
-func (t *target) wsReady(conn net.Conn, r *wire.Reader) error {
-	auth := -1
-	ready := false
-	for !ready || (t.wsLogin && auth < 0) {
-		f, err := r.ReadFrame()
+// stopOnError makes every command stop the spawned host when it fails too
+// (cobra runs PersistentPostRun only after a command succeeded), so a
+// failed run leaves no host process behind.
+func stopOnError(root *cobra.Command, t *target) {
+	pre := root.PersistentPreRunE
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		err := pre(cmd, args)
 		if err != nil {
-			return err
+			t.stop()
 		}
-		ready = ready || f.Cmd == uint16(wire.AsyncRdy)
-		if f.Cmd == uint16(wire.AsyncAddCmd) {
-			if nc, err := wire.ParseNewCmd(f.Payload); err == nil && nc.Name == "auth" {
-				auth = int(nc.ID)
-			}
-		}
-	}
-	if !t.wsLogin {
-		return nil
-	}
-	send := func(text string) error {
-		_, err := conn.Write(wire.EncodeFrame(wire.Frame{Type: wire.TypeText, Cmd: uint16(auth), Payload: wire.EncodeText(text)}))
 		return err
 	}
-	if err := send("-user " + t.user); err != nil {
-		return err
-	}
-	granted := false
-	for {
-		f, err := r.ReadFrame()
-		if err != nil {
-			return err
-		}
-		if f.Cmd != uint16(auth) {
-			continue
-		}
-		switch f.Type {
-		case wire.TypePrivText:
-			if err := send(t.password); err != nil {
+	for _, c := range root.Commands() {
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				err := run(cmd, args)
+				if err != nil {
+					t.stop()
+				}
 				return err
 			}
-		case wire.TypeText:
-			granted = granted || strings.Contains(wire.DecodeText(f.Payload), "Access granted")
-		case wire.TypeErr:
-			return fmt.Errorf("auth: %s", wire.DecodeText(f.Payload))
-		case wire.TypeIdle:
-			if !granted {
-				return fmt.Errorf("auth as %s ended without access", t.user)
-			}
-			return nil
-		}
-	}
-}
-
-func (t *target) wsMany(ctx context.Context, n int) ([]net.Conn, error) {
-	out := make([]net.Conn, n)
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range t.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				c, err := t.wsDial(ctx)
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("session %d: %w", i, err)
-					}
-					mu.Unlock()
-					continue
-				}
-				out[i] = c
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		closeConns(out)
-		return nil, first
-	}
-	return out, nil
-}
-
-func closeConns(cs []net.Conn) {
-	for _, c := range cs {
-		if c != nil {
-			_ = c.Close()
 		}
 	}
 }

@@ -51,7 +51,10 @@ type Handler struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	ctx  context.Context // ends every WebSocket session when cancelled
-	wg   sync.WaitGroup  // running WebSocket sessions
+
+	mu       sync.Mutex
+	stopping bool           // Wait was called: no new sessions
+	wg       sync.WaitGroup // running WebSocket sessions
 }
 
 // NewHandler returns the console's HTTP handler. ctx bounds every session
@@ -123,12 +126,28 @@ func sameOrigin(r *http.Request) bool {
 	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host) && u.Path == "" && u.User == nil
 }
 
-// Wait waits until every WebSocket session the handler started has ended.
-func (h *Handler) Wait() { h.wg.Wait() }
+// Wait waits until every WebSocket session the handler started has ended
+// (cancel the handler's context first); WebSockets opened afterwards are
+// refused.
+func (h *Handler) Wait() {
+	h.mu.Lock()
+	h.stopping = true
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// started counts a session in; false once Wait was called.
+func (h *Handler) started() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopping {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
 
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	h.wg.Add(1)
-	defer h.wg.Done()
 	if !sameOrigin(r) {
 		h.log.Info("web: refused WebSocket from a foreign origin", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
 		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
@@ -139,28 +158,44 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad remote address", http.StatusBadRequest)
 		return
 	}
+	if h.ctx.Err() != nil || !h.started() {
+		http.Error(w, "the console is shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	// The origin was checked above, exactly; the library's own host-only
-	// check would be weaker, so it is not used.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	// check would be weaker, so it is not used. No compression: MRCI
+	// frames are mostly small, and a deflate context costs far more
+	// memory per session than the session itself.
+	hj := &smallHijacker{ResponseWriter: w}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
 	if err != nil {
+		h.wg.Done()
 		return // Accept has answered the request
 	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	defer cancel()
-	conn := websocket.NetConn(ctx, ws, websocket.MessageBinary)
 	// HTTPS authenticates this host and encrypts the stream, and a loopback
 	// connection never leaves the machine: either way MRCI's own TLS step
 	// would add nothing (docs/web.md, "Security model").
 	secured := r.TLS != nil || remote.Addr().Unmap().IsLoopback()
-	if err := h.host.ServeConn(ctx, conn, remote, secured); err != nil {
-		h.log.Debug("web: session refused", "remote", r.RemoteAddr, "err", err)
-		_ = ws.Close(websocket.StatusTryAgainLater, "refused by the host (session limit or ban)")
-		return
+	// The session runs in a goroutine of its own, so this one (with its
+	// deep net/http stack), the request and net/http's connection state are
+	// released now: an idle browser session then holds what a TCP session
+	// holds plus the WebSocket's small state.
+	go h.serveSession(newStreamConn(ws, hj.conn), remote, secured)
+}
+
+// serveSession runs one console session to its end and waits for the
+// WebSocket's closing handshake.
+func (h *Handler) serveSession(conn *streamConn, remote netip.AddrPort, secured bool) {
+	defer h.wg.Done()
+	if err := h.host.ServeConn(h.ctx, conn, remote, secured); err != nil {
+		h.log.Debug("web: session refused", "remote", remote.String(), "err", err)
+		conn.closeWith(websocket.StatusTryAgainLater, "refused by the host (session limit or ban)")
 	}
-	// The session closed conn; wait for that close handshake to finish
-	// before the deferred cancel, which would cut it short (the browser
-	// would see an abnormal closure instead of the host ending the session).
-	_ = ws.Close(websocket.StatusNormalClosure, "")
+	conn.Close() // the host has closed it already, unless it refused it
+	<-conn.done
 }
 
 // ErrPlainNotLoopback is returned by Serve for plain HTTP on an address

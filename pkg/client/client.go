@@ -96,6 +96,11 @@ type Options struct {
 
 	// Dialer is used for the TCP connection; default a zero net.Dialer.
 	Dialer *net.Dialer
+	// DialContext, if set, opens the connection instead of Dialer (network
+	// "tcp" and the address given to Dial). It may return any stream that
+	// carries the MRCI bytes, e.g. the web console's WebSocket as a
+	// net.Conn; the set-up then runs over it as over TCP.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// AsyncBuffer is the capacity of the Async channel. Default 256.
 	AsyncBuffer int
 	// MaxCallBuffer caps the payload bytes queued for one Call that its
@@ -191,11 +196,15 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 			return nil, err
 		}
 	}
-	d := opts.Dialer
-	if d == nil {
-		d = &net.Dialer{}
+	dial := opts.DialContext
+	if dial == nil {
+		d := opts.Dialer
+		if d == nil {
+			d = &net.Dialer{}
+		}
+		dial = d.DialContext
 	}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	raw, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
