@@ -1,0 +1,284 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/mrci/mrci/internal/host"
+	"github.com/mrci/mrci/internal/hosttest"
+	"github.com/mrci/mrci/internal/web"
+	"github.com/mrci/mrci/pkg/client"
+)
+
+// gate is the host as the console sees it, with a hand on the browsers'
+// connections: it can stop reading a connection after a number of bytes
+// (so a transfer is certainly mid-way when the test cancels it) and cut
+// every connection (a network blip, server side).
+type gate struct {
+	h     *host.Host
+	mu    sync.Mutex
+	conns []*gateConn
+}
+
+func (g *gate) ServeConn(ctx context.Context, conn net.Conn, remote netip.AddrPort, secured bool) error {
+	gc := &gateConn{Conn: conn, closed: make(chan struct{})}
+	g.mu.Lock()
+	g.conns = append(g.conns, gc)
+	g.mu.Unlock()
+	return g.h.ServeConn(ctx, gc, remote, secured)
+}
+
+// last returns the newest browser connection.
+func (g *gate) last(t *testing.T) *gateConn {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.conns) == 0 {
+		t.Fatal("no browser connection yet")
+	}
+	return g.conns[len(g.conns)-1]
+}
+
+// gateConn is one browser connection seen by the host.
+type gateConn struct {
+	net.Conn
+	mu      sync.Mutex
+	read    int64
+	limit   int64         // stop reading at this many bytes (0: no limit)
+	reached chan struct{} // closed when the limit is reached
+	open    chan struct{} // closed to read on
+	closed  chan struct{}
+	once    sync.Once
+}
+
+// hold stops the host reading from the browser after n more bytes; the
+// returned channel closes when that point is reached.
+func (c *gateConn) hold(n int64) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limit = c.read + n
+	c.reached = make(chan struct{})
+	c.open = make(chan struct{})
+	return c.reached
+}
+
+// release lets the host read on.
+func (c *gateConn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open != nil {
+		close(c.open)
+		c.open = nil
+		c.limit = 0
+	}
+}
+
+func (c *gateConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.limit > 0 && c.read >= c.limit {
+		open, reached := c.open, c.reached
+		select {
+		case <-reached:
+		default:
+			close(reached)
+		}
+		c.mu.Unlock()
+		select {
+		case <-open:
+		case <-c.closed:
+		}
+		c.mu.Lock()
+	}
+	if c.limit > 0 && int64(len(p)) > c.limit-c.read {
+		p = p[:c.limit-c.read]
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.read += int64(n)
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *gateConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// startGatedConsole serves the console of h through a gate.
+func startGatedConsole(t *testing.T, h *hosttest.Host) (*console, *gate) {
+	t.Helper()
+	g := &gate{h: h.Host}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- web.Serve(ctx, ln, g, nil, nil) }()
+	t.Cleanup(func() {
+		g.mu.Lock()
+		for _, c := range g.conns {
+			c.release()
+		}
+		g.mu.Unlock()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("web.Serve: %v", err)
+		}
+	})
+	return &console{URL: "http://" + ln.Addr().String(), host: h}, g
+}
+
+func wait(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func click(t *testing.T, tab context.Context, sel string) {
+	t.Helper()
+	run(t, tab, "click "+sel, chromedp.Click(sel))
+}
+
+func ok(t *testing.T, c *client.Client, cmd, args string) string {
+	t.Helper()
+	res, err := c.Run(hosttest.Ctx(t, 30*time.Second), cmd, args)
+	if err == nil {
+		err = res.Err()
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v", cmd, args, err)
+	}
+	return res.Text()
+}
+
+// noPwned checks that no markup the test planted ran or became elements.
+func noPwned(t *testing.T, tab context.Context, where string) {
+	t.Helper()
+	got := run(t, tab, "pwned check", chromedp.Evaluate[string](
+		`String(window.__mrciPwned) + " " + document.querySelectorAll("main script, main img, main b, main i").length`))
+	if got != "undefined 0" {
+		t.Fatalf("%s: planted markup ran or became elements: %s", where, got)
+	}
+}
+
+const evilName = `<img src=x onerror="window.__mrciPwned=3"><b>x`
+
+// Files: a file uploaded in the browser is cancelled mid-way (the host is
+// held after 3 MiB, so the cancel certainly lands mid-way), leaving a
+// partial file; Resume sends the rest with -offset; pkg/client downloads it
+// byte-identical. The browser downloads it too (saved by chromium, same
+// bytes). A file whose name is markup is listed as text.
+func TestBrowserFiles(t *testing.T) {
+	h := hosttest.Start(t)
+	c, g := startGatedConsole(t, h)
+	tab := browser(t)
+	root := h.Root(t)
+
+	const size = 16<<20 + 12345
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evilSrc := filepath.Join(t.TempDir(), evilName)
+	if err := os.WriteFile(evilSrc, []byte("markup"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	openConsole(t, tab, c)
+	login(t, tab, "root", hosttest.RootPassword)
+	click(t, tab, "#nav-files")
+	waitText(t, tab, "#files-cwd", "/")
+
+	// Upload; the host stops reading 3 MiB in, the page is told to cancel.
+	reached := g.last(t).hold(3 << 20)
+	run(t, tab, "pick file", chromedp.SetUploadFiles("#file-pick", []string{src}))
+	wait(t, reached, "the upload to reach 3 MiB")
+	click(t, tab, `#transfers li[data-name="big.bin"] button.cancel`)
+	g.last(t).release()
+	waitJS(t, tab, "the upload to be cancelled", `document.querySelector('#transfers li[data-name="big.bin"]')?.dataset.state === "cancelled"`)
+	remote := filepath.Join(h.DataDir, "files", "big.bin")
+	fi, err := os.Stat(remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() == 0 || fi.Size() >= size {
+		t.Fatalf("after the cancel the host file has %d bytes, want a part of %d", fi.Size(), size)
+	}
+	partial := fi.Size()
+	t.Logf("cancelled with %d of %d bytes on the host", partial, size)
+	screenshot(t, tab, "files")
+
+	// Resume completes it.
+	click(t, tab, `#transfers li[data-name="big.bin"] button.resume`)
+	waitJS(t, tab, "the upload to finish", `document.querySelector('#transfers li[data-name="big.bin"]')?.dataset.state === "done"`)
+	var got bytes.Buffer
+	n, err := root.Download(hosttest.Ctx(t, time.Minute), "big.bin", &got, client.TransferOptions{})
+	if err != nil {
+		t.Fatalf("download with pkg/client: %v", err)
+	}
+	if n != size || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("downloaded %d bytes (sha256 %x), want the %d uploaded (sha256 %x); resumed after %d",
+			n, sha256.Sum256(got.Bytes()), size, sha256.Sum256(data), partial)
+	}
+
+	// The listing shows it; a markup file name is text.
+	run(t, tab, "pick file", chromedp.SetUploadFiles("#file-pick", []string{evilSrc}))
+	waitJS(t, tab, "the markup file listed", fmt.Sprintf(
+		`[...document.querySelectorAll("#files-list tr")].some(r => r.dataset.name === %s)`, js(evilName)))
+	waitText(t, tab, "#files-list", "big.bin")
+	noPwned(t, tab, "files pane")
+
+	// The browser downloads it: chromium saves the same bytes.
+	dir := t.TempDir()
+	progress := chromedp.Events(tab, cdpbrowser.DownloadProgress)
+	run(t, tab, "download behaviour", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		yes := true
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &yes,
+		})
+		return err
+	}))
+	click(t, tab, `#files-list tr[data-name="big.bin"] button.download`)
+	waitJS(t, tab, "the download to finish", `document.querySelector('#transfers li[data-kind="down"][data-name="big.bin"]')?.dataset.state === "done"`)
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("download events: %v", err)
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCanceled {
+			t.Fatal("chromium cancelled the download")
+		}
+		if ev.State != cdpbrowser.DownloadProgressStateCompleted {
+			continue
+		}
+		saved, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(saved, data) {
+			t.Fatalf("the browser saved %d bytes that differ from the %d uploaded", len(saved), size)
+		}
+		break
+	}
+}
