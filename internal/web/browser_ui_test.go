@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,4 +282,91 @@ func TestBrowserFiles(t *testing.T) {
 		}
 		break
 	}
+}
+
+// globalAddr returns a non-loopback IPv4 address of this machine, so a TCP
+// client can come from an address that may be banned.
+func globalAddr(t *testing.T) netip.Addr {
+	t.Helper()
+	addrs, err := host.InterfaceAddrs()
+	if err != nil {
+		t.Fatalf("interface addresses: %v", err)
+	}
+	for _, a := range addrs {
+		if a.Is4() && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
+			return a
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("this machine has no non-loopback IPv4 address")
+	}
+	t.Skip("this machine has no non-loopback IPv4 address")
+	return netip.Addr{}
+}
+
+// The admin pages, for root: a ban added on the Bans page refuses a TCP
+// client from that address and lifting it there lets it in again; a setting
+// changed on the Settings page (Max Sessions, host_config option 3) is what
+// host_info shows a TCP client; an invalid value is refused with the
+// host's message. A user name holding markup is shown as text.
+func TestBrowserAdmin(t *testing.T) {
+	ip := globalAddr(t)
+	h := hosttest.StartWith(t, hosttest.Options{ListenAddr: "0.0.0.0:0"})
+	c := startConsole(t, h, nil)
+	tab := browser(t)
+	h.CreateUser(t, `<i>mal`, "Mal-Pass-1234", 2)
+
+	_, port, _ := net.SplitHostPort(h.Addr)
+	outside := net.JoinHostPort(ip.String(), port)
+	dialOutside := func() (*client.Client, error) {
+		cl, err := client.Dial(hosttest.Ctx(t, 30*time.Second), outside,
+			client.Options{PinnedCert: string(h.Cert.CertPEM), AppName: "admin test", CommonName: "localhost"})
+		if err == nil {
+			_ = cl.Close()
+		}
+		return cl, err
+	}
+	if _, err := dialOutside(); err != nil {
+		t.Fatalf("before the ban: %v", err)
+	}
+
+	openConsole(t, tab, c)
+	login(t, tab, "root", hosttest.RootPassword)
+	run(t, tab, "admin tab", chromedp.WaitVisible("#nav-admin"))
+	click(t, tab, "#nav-admin")
+	waitText(t, tab, "#admin-table", "root")
+	waitText(t, tab, "#admin-table", `<i>mal`)
+	noPwned(t, tab, "users page")
+	screenshot(t, tab, "admin")
+
+	// Bans.
+	click(t, tab, "#admin-tab-bans")
+	run(t, tab, "ban form", chromedp.WaitVisible(`form[data-cmd="add_ban"] input[name="-ip"]`))
+	run(t, tab, "ban address", chromedp.SendKeys(`form[data-cmd="add_ban"] input[name="-ip"]`, ip.String()+"/32\r"))
+	waitText(t, tab, "#admin-table", ip.String())
+	if cl, err := dialOutside(); err == nil {
+		t.Fatalf("a TCP client from the banned %s got session %v", ip, cl.SessionID())
+	}
+	click(t, tab, `#admin-table button[data-cmd="rm_ban"]`)
+	waitJS(t, tab, "the ban lifted", fmt.Sprintf(`!document.querySelector("#admin-table").textContent.includes(%s)`, js(ip.String())))
+	if _, err := dialOutside(); err != nil {
+		t.Fatalf("after lifting the ban: %v", err)
+	}
+
+	// Settings: an invalid value is refused, a valid one applies.
+	click(t, tab, "#admin-tab-settings")
+	waitText(t, tab, "#settings-table", "Max Sessions")
+	run(t, tab, "option", chromedp.SetValue("#settings-option", "3"))
+	run(t, tab, "bad value", chromedp.SendKeys("#settings-value", "many\r"))
+	waitText(t, tab, "#settings-error", "invalid 32-bit unsigned integer")
+	run(t, tab, "clear value", chromedp.Evaluate[bool](`(document.querySelector("#settings-value").value = "") === ""`))
+	run(t, tab, "value", chromedp.SendKeys("#settings-value", "77\r"))
+	waitJS(t, tab, "Max Sessions 77", `[...document.querySelectorAll("#settings-table tr")].some(r => r.cells[0]?.textContent === "Max Sessions" && r.cells[1]?.textContent.trim() === "77")`)
+	if got := loadLine(t, h); !strings.HasSuffix(got, "/77") {
+		t.Fatalf("host_info over TCP says %q, want the limit 77 set in the browser", got)
+	}
+
+	// Logs: the activity log names the changes with who made them.
+	click(t, tab, "#admin-tab-logs")
+	waitText(t, tab, "#admin-table", "ban added: "+ip.String()+" (by root)")
 }
