@@ -370,3 +370,134 @@ func TestBrowserAdmin(t *testing.T) {
 	click(t, tab, "#admin-tab-logs")
 	waitText(t, tab, "#admin-table", "ban added: "+ip.String()+" (by root)")
 }
+
+// clickJS clicks the button found by a JavaScript expression (for rows
+// found by their text, which CSS cannot select).
+func clickJS(t *testing.T, tab context.Context, what, expr string) {
+	t.Helper()
+	waitJS(t, tab, what, expr)
+	run(t, tab, "click "+what, chromedp.Evaluate[bool](`(() => { const b = `+expr+`; b.click(); return true })()`))
+}
+
+// chatRanks are the commands the rank-2 accounts of the chat tests need (a
+// fresh host ranks them for root only).
+var chatRanks = []string{"ls_chs", "ls_sub_chs", "ls_open_chs", "open_sub_ch", "close_sub_ch", "cast", "ping_peers",
+	"accept_ch", "decline_ch", "p2p_request", "p2p_open", "p2p_close", "to_peer", "ls_p2p", "set_disp_name"}
+
+// The sidebar follows the channel events: an invitation arrives live and
+// is accepted (another is declined), sub-channels added and renamed by the
+// owner appear and change without a reload, the active-update flag shows;
+// a seventh sub-channel is refused by the page with a clear message;
+// PEER_STAT/PEER_INFO give join, name and rename lines; a private (P2P)
+// conversation is requested, accepted and carries lines both ways; a
+// channel name holding markup is text.
+func TestBrowserChannels(t *testing.T) {
+	h := hosttest.Start(t)
+	c := startConsole(t, h, nil)
+	tabA := browser(t)
+	tabB := newTab(t, tabA)
+	h.RankAll(t, 2, chatRanks...)
+	h.CreateUser(t, "alice", "Alice-Pass-1", 2)
+	h.CreateUser(t, "bobby", "Bobby-Pass-1", 2)
+	h.CreateUser(t, "carol", "Carol-Pass-1", 2)
+	root := h.Root(t)
+	const team = `<b>team`
+	ok(t, root, "add_ch", "-ch_name "+client.QuoteArg(team))
+	ok(t, root, "add_ch", "-ch_name spam")
+	ok(t, root, "add_sub_ch", "-ch_name "+client.QuoteArg(team)+" -sub_name general")
+	ok(t, root, "set_active_flag", "-ch_name "+client.QuoteArg(team)+" -sub_name general -state 1")
+	for i := 1; i <= 6; i++ {
+		ok(t, root, "add_sub_ch", fmt.Sprintf("-ch_name %s -sub_name extra%d", client.QuoteArg(team), i))
+	}
+
+	openConsole(t, tabA, c)
+	login(t, tabA, "alice", "Alice-Pass-1")
+	openConsole(t, tabB, c)
+	login(t, tabB, "bobby", "Bobby-Pass-1")
+	waitText(t, tabA, "#chans-note", "no channels yet")
+
+	// Invitations arrive live; alice accepts one and declines the other.
+	ok(t, root, "invite_to_ch", "-ch_name "+client.QuoteArg(team)+" -user alice")
+	ok(t, root, "invite_to_ch", "-ch_name spam -user alice")
+	ok(t, root, "invite_to_ch", "-ch_name "+client.QuoteArg(team)+" -user bobby")
+	run(t, tabA, "invitation", chromedp.WaitVisible(`#invites li[data-ch="spam"] button.decline`))
+	click(t, tabA, `#invites li[data-ch="spam"] button.decline`)
+	run(t, tabA, "invitation", chromedp.WaitVisible(`#invites li[data-ch="<b>team"] button.accept`))
+	click(t, tabA, `#invites li[data-ch="<b>team"] button.accept`)
+	run(t, tabA, "channel listed", chromedp.WaitVisible(`#chans li.sub[data-ch="<b>team"][data-sub="general"]`))
+	waitJS(t, tabA, "spam gone", `!document.querySelector('#invites li[data-ch="spam"]') && !document.querySelector('#chans li[data-ch="spam"]')`)
+	if got := textOf(t, tabA, `#chans li.sub[data-sub="general"] .badge`); got != "live" {
+		t.Fatalf("the active-update sub-channel is marked %q, want live", got)
+	}
+	noPwned(t, tabA, "channel list")
+	run(t, tabB, "invitation", chromedp.WaitVisible(`#invites li[data-ch="<b>team"] button.accept`))
+	click(t, tabB, `#invites li[data-ch="<b>team"] button.accept`)
+
+	// The owner adds and renames a sub-channel: the sidebar follows.
+	ok(t, root, "add_sub_ch", "-ch_name "+client.QuoteArg(team)+" -sub_name news")
+	run(t, tabA, "new sub-channel", chromedp.WaitVisible(`#chans li.sub[data-sub="news"]`))
+	ok(t, root, "rename_sub_ch", "-ch_name "+client.QuoteArg(team)+" -sub_name news -new_name headlines")
+	run(t, tabA, "renamed sub-channel", chromedp.WaitVisible(`#chans li.sub[data-sub="headlines"]`))
+	waitJS(t, tabA, "old name gone", `!document.querySelector('#chans li.sub[data-sub="news"]')`)
+
+	// Both open general from the sidebar and see each other arrive.
+	click(t, tabA, `#chans li.sub[data-sub="general"] button.open`)
+	waitText(t, tabA, "#chat-log", "you opened <b>team / general")
+	click(t, tabB, `#chans li.sub[data-sub="general"] button.open`)
+	waitText(t, tabA, "#chat-log", " is bobby")
+	waitText(t, tabB, "#chat-log", "alice is here")
+
+	// A TCP client joins, names itself, and renames: join, name, rename lines.
+	carol := h.Login(t, "carol", "Carol-Pass-1")
+	if _, err := root.Run(hosttest.Ctx(t, 30*time.Second), "invite_to_ch", "-ch_name "+client.QuoteArg(team)+" -user carol"); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, carol, "accept_ch", "-ch_name "+client.QuoteArg(team))
+	ok(t, carol, "open_sub_ch", "-ch_name "+client.QuoteArg(team)+" -sub_name general")
+	sid := carol.SessionID().String()[:8]
+	waitText(t, tabA, "#chat-log", "session "+sid+" joined")
+	ok(t, carol, "ping_peers", "")
+	waitText(t, tabA, "#chat-log", "session "+sid+" is carol")
+	ok(t, carol, "set_disp_name", "-new_name Caroline")
+	waitText(t, tabA, "#chat-log", "carol is now Caroline (carol)")
+	_ = carol.Close()
+	waitText(t, tabA, "#chat-log", "Caroline (carol) left")
+
+	// Private conversation: alice asks, bobby accepts, lines go both ways.
+	clickJS(t, tabA, "bobby's private button", `[...document.querySelectorAll("#people li")].find(l => l.textContent.includes("bobby"))?.querySelector("button.private")`)
+	clickJS(t, tabB, "the request's accept button", `[...document.querySelectorAll("#p2p-requests li")].find(l => l.textContent.includes("alice"))?.querySelector("button.accept")`)
+	waitText(t, tabA, "#chat-log", "accepted: private conversation open")
+	sendPrivate := func(tab context.Context, to, text string) {
+		t.Helper()
+		waitJS(t, tab, "private recipient", `[...document.querySelector("#chat-to").options].some(o => o.textContent.includes(`+js(to)+`))`)
+		run(t, tab, "choose recipient", chromedp.Evaluate[bool](`(() => { const s = document.querySelector("#chat-to");
+			s.value = [...s.options].find(o => o.textContent.includes(`+js(to)+`)).value; s.dispatchEvent(new Event("change")); return true })()`))
+		run(t, tab, "type", chromedp.SendKeys("#chat-in", text+"\r"))
+	}
+	sendPrivate(tabA, "bobby", "psst bobby")
+	waitJS(t, tabB, "the private line", `[...document.querySelectorAll("#chat-log li.private")].some(l => l.textContent.includes("alice (private)psst bobby"))`)
+	sendPrivate(tabB, "alice", "hi alice, privately")
+	waitJS(t, tabA, "the private answer", `[...document.querySelectorAll("#chat-log li.private")].some(l => l.textContent.includes("bobby (private)hi alice, privately"))`)
+	screenshot(t, tabA, "chat-private")
+
+	// Six sub-channels at most: the seventh is refused by the page.
+	for i := 1; i <= 5; i++ {
+		sel := fmt.Sprintf(`#chans li.sub[data-sub="extra%d"] button.open`, i)
+		run(t, tabA, "open", chromedp.WaitVisible(sel))
+		click(t, tabA, sel)
+		waitText(t, tabA, "#chat-log", fmt.Sprintf("you opened <b>team / extra%d", i))
+	}
+	click(t, tabA, `#chans li.sub[data-sub="extra6"] button.open`)
+	waitText(t, tabA, "#open-error", "At most 6 sub-channels can be open at once")
+	if n := run(t, tabA, "count", chromedp.Evaluate[int](`document.querySelectorAll("#subchs li").length`)); n != 6 {
+		t.Fatalf("%d sub-channels listed as open, want 6", n)
+	}
+
+	// Keyboard: Alt+2 selects the second open sub-channel, Alt+W closes it.
+	run(t, tabA, "focus", chromedp.Focus("#chat-in"))
+	run(t, tabA, "Alt+2", chromedp.KeyEvent("2", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	waitText(t, tabA, "#chat-current", "<b>team / extra1")
+	run(t, tabA, "Alt+W", chromedp.KeyEvent("w", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	waitText(t, tabA, "#chat-log", "you closed <b>team / extra1")
+	noPwned(t, tabA, "chat")
+}

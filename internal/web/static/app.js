@@ -265,6 +265,10 @@ function commandsChanged() {
   renderCommands();
   $("nav-admin").hidden = !admin.available();
   $("nav-files").hidden = !files.available();
+  // The user's commands arrive after login (ADD_CMD): list the channels
+  // once the viewers are there.
+  if (loggedIn) refreshChannels();
+  renderPeers();
 }
 
 // ------------------------------------------------------------------- chat
