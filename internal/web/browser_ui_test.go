@@ -501,3 +501,87 @@ func TestBrowserChannels(t *testing.T) {
 	waitText(t, tabA, "#chat-log", "you closed <b>team / extra1")
 	noPwned(t, tabA, "chat")
 }
+
+// noHorizontalScroll fails when the page is wider than the viewport.
+func noHorizontalScroll(t *testing.T, tab context.Context, where string) {
+	t.Helper()
+	got := run(t, tab, "widths", chromedp.Evaluate[string](
+		`document.documentElement.scrollWidth + " " + document.body.scrollWidth + " " + window.innerWidth`))
+	var doc, body, win int
+	if _, err := fmt.Sscan(got, &doc, &body, &win); err != nil {
+		t.Fatal(err)
+	}
+	if doc > win || body > win {
+		t.Fatalf("%s: the page is %d (body %d) px wide in a %d px viewport: it scrolls sideways", where, doc, body, win)
+	}
+}
+
+// On a 390x844 phone: no sideways scrolling, the sidebar starts collapsed
+// and opens with the menu button. The host cuts the WebSocket (the
+// session's connection closed server side): the page reconnects, asks
+// before logging in again (the password was kept in the tab's memory at
+// the user's request, never in storage or the URL), and re-opens both
+// sub-channels, which a TCP client's cast proves. The host closing is
+// shown.
+func TestBrowserReconnectPhone(t *testing.T) {
+	h := hosttest.Start(t)
+	c, g := startGatedConsole(t, h)
+	tab := browser(t)
+	h.RankAll(t, 2, chatRanks...)
+	h.CreateUser(t, "alice", "Alice-Pass-1", 2)
+	h.CreateUser(t, "carol", "Carol-Pass-1", 2)
+	root := h.Root(t)
+	ok(t, root, "add_ch", "-ch_name webchat")
+	for _, sub := range []string{"lobby", "annex"} {
+		ok(t, root, "add_sub_ch", "-ch_name webchat -sub_name "+sub)
+		ok(t, root, "set_sub_ch_level", "-ch_name webchat -sub_name "+sub+" -level 5")
+	}
+
+	run(t, tab, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(3)))
+	openConsole(t, tab, c)
+	noHorizontalScroll(t, tab, "login")
+	click(t, tab, "#login-keep")
+	login(t, tab, "alice", "Alice-Pass-1")
+	if hidden := run(t, tab, "sidebar", chromedp.Evaluate[bool](`document.querySelector("#sidebar").hidden`)); !hidden {
+		t.Fatal("the sidebar is open at first on a phone")
+	}
+	noHorizontalScroll(t, tab, "chat")
+	click(t, tab, "#menu")
+	run(t, tab, "sidebar shown", chromedp.WaitVisible("#open-ch"))
+	openSub(t, tab, "webchat", "lobby")
+	run(t, tab, "clear", chromedp.Evaluate[bool](`(document.querySelector("#open-ch").value = document.querySelector("#open-sub").value = "") === ""`))
+	openSub(t, tab, "webchat", "annex")
+	say(t, tab, "a long line from a small screen that has to wrap instead of widening the page: "+strings.Repeat("x", 120))
+	noHorizontalScroll(t, tab, "chat with the sidebar")
+	screenshot(t, tab, "phone")
+	click(t, tab, "#menu")
+	run(t, tab, "sidebar hidden", chromedp.WaitNotVisible("#open-ch"))
+
+	stored := run(t, tab, "storage", chromedp.Evaluate[string](
+		`localStorage.length + " " + sessionStorage.length + " " + location.href.includes("Alice-Pass") + " " + document.cookie.length`))
+	if stored != "0 0 false 0" {
+		t.Fatalf("storage, URL, cookies: %s; want nothing stored", stored)
+	}
+
+	// A network blip: the host side closes the session's connection.
+	if err := g.last(t).Close(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, tab, "reconnect question", chromedp.WaitVisible("#reconnect-yes"))
+	waitText(t, tab, "#reconnect-text", "Log in again as alice and re-open 2 sub-channels (webchat / lobby, webchat / annex)?")
+	if hidden := run(t, tab, "password field", chromedp.Evaluate[bool](`document.querySelector("#reconnect-pass-label").hidden`)); !hidden {
+		t.Fatal("the page asks for the password it was told to keep")
+	}
+	click(t, tab, "#reconnect-yes")
+	waitJS(t, tab, "both sub-channels re-opened", `document.querySelectorAll("#subchs li").length === 2`)
+	waitText(t, tab, "#subchs", "webchat / annex")
+	carol := h.Login(t, "carol", "Carol-Pass-1")
+	ok(t, carol, "open_sub_ch", "-ch_name webchat -sub_name annex")
+	ok(t, carol, "cast", "after the blip")
+	waitText(t, tab, "#chat-log", "after the blip")
+
+	// The host closing is shown.
+	h.Stop()
+	waitText(t, tab, "#banner", "The host is closing: The host is shutting down")
+	waitText(t, tab, "#status", "disconnected: ")
+}

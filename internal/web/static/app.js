@@ -41,6 +41,7 @@ let resume = null; // {user, password|null, subs: [{ch, sub}]} to restore
 let retry = 0;
 let retryTimer = 0;
 let lastLogin = null; // {user, password|null} of the session now logged in
+let pendingReopen = null; // sub-channels to open again after a reconnect
 
 const files = new Files(() => client);
 const admin = new Admin(() => client);
@@ -97,9 +98,9 @@ function myInfo(me) {
     document.body.dataset.state = "app";
     showView(document.body.dataset.view || "chat");
     refreshChannels();
-    const r = resume;
+    if (resume && resume.subs.length) pendingReopen = resume.subs;
     resume = null;
-    if (r && r.subs.length) reopen(r.subs);
+    tryReopen();
     $("chat-in").focus();
   } else if (!now && loggedIn) {
     loggedIn = false;
@@ -269,6 +270,7 @@ function commandsChanged() {
   // once the viewers are there.
   if (loggedIn) refreshChannels();
   renderPeers();
+  tryReopen();
 }
 
 // ------------------------------------------------------------------- chat
@@ -515,9 +517,15 @@ async function openSub(ch, sub) {
   return true;
 }
 
-/** reopen opens the sub-channels a lost session had open. */
-async function reopen(subs) {
-  for (const s of subs) await openSub(s.ch, s.sub);
+/**
+ * tryReopen opens the sub-channels a lost session had open, once the
+ * logged-in session has open_sub_ch (its commands arrive after MY_INFO).
+ */
+async function tryReopen() {
+  if (!pendingReopen || !loggedIn || !client.commands.has("open_sub_ch")) return;
+  const subs = pendingReopen;
+  pendingReopen = null;
+  for (const s of subs) if (!isOpen(s.ch, s.sub)) await openSub(s.ch, s.sub);
 }
 
 async function closeSub(s) {
