@@ -16,6 +16,7 @@ import (
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/mrci/mrci/internal/host"
@@ -244,8 +245,8 @@ func TestBrowserFiles(t *testing.T) {
 			n, sha256.Sum256(got.Bytes()), size, sha256.Sum256(data), partial)
 	}
 
-	// The listing shows it; a markup file name is text.
-	run(t, tab, "pick file", chromedp.SetUploadFiles("#file-pick", []string{evilSrc}))
+	// A file dropped on the pane is uploaded; its markup name is text.
+	dropFiles(t, tab, "#files-drop", evilSrc)
 	waitJS(t, tab, "the markup file listed", fmt.Sprintf(
 		`[...document.querySelectorAll("#files-list tr")].some(r => r.dataset.name === %s)`, js(evilName)))
 	waitText(t, tab, "#files-list", "big.bin")
@@ -281,6 +282,20 @@ func TestBrowserFiles(t *testing.T) {
 			t.Fatalf("the browser saved %d bytes that differ from the %d uploaded", len(saved), size)
 		}
 		break
+	}
+}
+
+// dropFiles drags files from the desktop onto the element, as a user does.
+func dropFiles(t *testing.T, tab context.Context, sel string, paths ...string) {
+	t.Helper()
+	box := run(t, tab, "drop target", chromedp.Evaluate[[]float64](fmt.Sprintf(
+		`(() => { const r = document.querySelector(%s).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })()`, js(sel))))
+	data := &input.DragData{Items: []*input.DragDataItem{}, Files: paths, DragOperationsMask: 1}
+	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+		run(t, tab, "drag "+string(typ), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: box[0], Y: box[1], Data: data})
+			return err
+		}))
 	}
 }
 
