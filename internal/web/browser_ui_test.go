@@ -54,65 +54,106 @@ func (g *gate) last(t *testing.T) *gateConn {
 	return g.conns[len(g.conns)-1]
 }
 
-// gateConn is one browser connection seen by the host.
-type gateConn struct {
-	net.Conn
+// valve counts the bytes through one direction of a connection and can
+// stop them at a given count until released.
+type valve struct {
 	mu      sync.Mutex
-	read    int64
-	limit   int64         // stop reading at this many bytes (0: no limit)
+	n       int64
+	limit   int64         // stop at this many bytes (0: no limit)
 	reached chan struct{} // closed when the limit is reached
-	open    chan struct{} // closed to read on
-	closed  chan struct{}
-	once    sync.Once
+	open    chan struct{} // closed to go on
 }
 
-// hold stops the host reading from the browser after n more bytes; the
-// returned channel closes when that point is reached.
-func (c *gateConn) hold(n int64) <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.limit = c.read + n
-	c.reached = make(chan struct{})
-	c.open = make(chan struct{})
-	return c.reached
+// hold stops the flow after n more bytes; the returned channel closes when
+// that point is reached.
+func (v *valve) hold(n int64) <-chan struct{} {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.limit = v.n + n
+	v.reached = make(chan struct{})
+	v.open = make(chan struct{})
+	return v.reached
 }
 
-// release lets the host read on.
-func (c *gateConn) release() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.open != nil {
-		close(c.open)
-		c.open = nil
-		c.limit = 0
+// release lets the bytes flow again.
+func (v *valve) release() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.open != nil {
+		close(v.open)
+		v.open = nil
+		v.limit = 0
 	}
 }
 
-func (c *gateConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	if c.limit > 0 && c.read >= c.limit {
-		open, reached := c.open, c.reached
+// allow returns how many of want bytes may pass now, waiting while the
+// valve is shut; false when closed ends the wait.
+func (v *valve) allow(want int, closed <-chan struct{}) (int, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for v.limit > 0 && v.n >= v.limit {
+		open, reached := v.open, v.reached
 		select {
 		case <-reached:
 		default:
 			close(reached)
 		}
-		c.mu.Unlock()
+		v.mu.Unlock()
 		select {
 		case <-open:
-		case <-c.closed:
+		case <-closed:
+			v.mu.Lock()
+			return 0, false
 		}
-		c.mu.Lock()
+		v.mu.Lock()
 	}
-	if c.limit > 0 && int64(len(p)) > c.limit-c.read {
-		p = p[:c.limit-c.read]
+	if v.limit > 0 && int64(want) > v.limit-v.n {
+		want = int(v.limit - v.n)
 	}
-	c.mu.Unlock()
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	c.read += int64(n)
-	c.mu.Unlock()
+	return want, true
+}
+
+func (v *valve) add(n int) {
+	v.mu.Lock()
+	v.n += int64(n)
+	v.mu.Unlock()
+}
+
+// gateConn is one browser connection seen by the host: in is what the
+// host reads from the browser, out what it writes to it.
+type gateConn struct {
+	net.Conn
+	in, out valve
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (c *gateConn) Read(p []byte) (int, error) {
+	n, ok := c.in.allow(len(p), c.closed)
+	if !ok {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Read(p[:n])
+	c.in.add(n)
 	return n, err
+}
+
+func (c *gateConn) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		n, ok := c.out.allow(len(p), c.closed)
+		if !ok {
+			return total, net.ErrClosed
+		}
+		n, err := c.Conn.Write(p[:n])
+		c.out.add(n)
+		total += n
+		p = p[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 func (c *gateConn) Close() error {
@@ -134,7 +175,8 @@ func startGatedConsole(t *testing.T, h *hosttest.Host) (*console, *gate) {
 	t.Cleanup(func() {
 		g.mu.Lock()
 		for _, c := range g.conns {
-			c.release()
+			c.in.release()
+			c.out.release()
 		}
 		g.mu.Unlock()
 		cancel()
@@ -214,11 +256,11 @@ func TestBrowserFiles(t *testing.T) {
 	waitText(t, tab, "#files-cwd", "/")
 
 	// Upload; the host stops reading 3 MiB in, the page is told to cancel.
-	reached := g.last(t).hold(3 << 20)
+	reached := g.last(t).in.hold(3 << 20)
 	run(t, tab, "pick file", chromedp.SetUploadFiles("#file-pick", []string{src}))
 	wait(t, reached, "the upload to reach 3 MiB")
 	click(t, tab, `#transfers li[data-name="big.bin"] button.cancel`)
-	g.last(t).release()
+	g.last(t).in.release()
 	waitJS(t, tab, "the upload to be cancelled", `document.querySelector('#transfers li[data-name="big.bin"]')?.dataset.state === "cancelled"`)
 	remote := filepath.Join(h.DataDir, "files", "big.bin")
 	fi, err := os.Stat(remote)
@@ -262,7 +304,15 @@ func TestBrowserFiles(t *testing.T) {
 		})
 		return err
 	}))
+	// The host's writes stop 5 MiB in; the download is cancelled there,
+	// then resumed from the bytes the tab holds (-offset).
+	reached = g.last(t).out.hold(5 << 20)
 	click(t, tab, `#files-list tr[data-name="big.bin"] button.download`)
+	wait(t, reached, "the download to reach 5 MiB")
+	click(t, tab, `#transfers li[data-kind="down"][data-name="big.bin"] button.cancel`)
+	g.last(t).out.release()
+	waitJS(t, tab, "the download to be cancelled", `document.querySelector('#transfers li[data-kind="down"][data-name="big.bin"]')?.dataset.state === "cancelled"`)
+	click(t, tab, `#transfers li[data-kind="down"][data-name="big.bin"] button.resume`)
 	waitJS(t, tab, "the download to finish", `document.querySelector('#transfers li[data-kind="down"][data-name="big.bin"]')?.dataset.state === "done"`)
 	for ev, err := range progress {
 		if err != nil {
