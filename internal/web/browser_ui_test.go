@@ -380,6 +380,9 @@ func TestBrowserAdmin(t *testing.T) {
 	c := startConsole(t, h, nil)
 	tab := browser(t)
 	h.CreateUser(t, `<i>mal`, "Mal-Pass-1234", 2)
+	for i := range 55 { // more than one viewer page (50 rows)
+		h.CreateUser(t, fmt.Sprintf("user%03d", i), "User-Pass-1234", 2)
+	}
 
 	_, port, _ := net.SplitHostPort(h.Addr)
 	outside := net.JoinHostPort(ip.String(), port)
@@ -402,7 +405,16 @@ func TestBrowserAdmin(t *testing.T) {
 	waitText(t, tab, "#admin-table", "root")
 	waitText(t, tab, "#admin-table", `<i>mal`)
 	noPwned(t, tab, "users page")
+	// The page answered the viewer's "next page" question: all 57 rows.
+	waitJS(t, tab, "every user", `document.querySelectorAll("#admin-table tbody tr").length === 57`)
 	screenshot(t, tab, "admin")
+
+	// Every page shows its viewer (a table or "no rows").
+	for _, p := range []string{"ranks", "certs", "mods"} {
+		click(t, tab, "#admin-tab-"+p)
+		waitJS(t, tab, p+" page", `document.querySelector("#admin-view").dataset.page === `+js(p)+
+			` && !!document.querySelector("#admin-table thead th, #admin-table caption")`)
+	}
 
 	// Bans.
 	click(t, tab, "#admin-tab-bans")
@@ -434,6 +446,17 @@ func TestBrowserAdmin(t *testing.T) {
 	// Logs: the activity log names the changes with who made them.
 	click(t, tab, "#admin-tab-logs")
 	waitText(t, tab, "#admin-table", "ban added: "+ip.String()+" (by root)")
+
+	// The console pages a table viewer with buttons.
+	click(t, tab, "#nav-chat")
+	run(t, tab, "console", chromedp.SendKeys("#console-in", "ls_users\r"))
+	run(t, tab, "pager", chromedp.WaitVisible("#console-next"))
+	if out := textOf(t, tab, "#console-out"); strings.Contains(out, "user054") {
+		t.Fatal("the second page was shown before it was asked for")
+	}
+	click(t, tab, "#console-next")
+	waitText(t, tab, "#console-out", "user054")
+	waitJS(t, tab, "ls_users to finish", `document.body.dataset.console === "command" && document.querySelector("#console-pager").hidden`)
 }
 
 // clickJS clicks the button found by a JavaScript expression (for rows

@@ -752,9 +752,13 @@ function runCommand(line) {
   call.onframe = (f) => {
     switch (f.type) {
       case T.TEXT:
-      case T.BIG_TEXT:
-        consoleText(decodeText(f.payload), "");
+      case T.BIG_TEXT: {
+        const text = decodeText(f.payload);
+        consoleText(text, "");
+        // A table viewer's page question: offer buttons as well.
+        $("console-pager").hidden = !/next page \(y\/n\)\? $/.test(text);
         break;
+      }
       case T.ERR:
         consoleText(decodeText(f.payload) + "\n", "err");
         break;
@@ -764,6 +768,7 @@ function runCommand(line) {
         break;
       case T.IDLE:
         consoleCall = null;
+        $("console-pager").hidden = true;
         consoleInput("command", ">");
         break;
       default:
@@ -788,6 +793,16 @@ $("console-form").addEventListener("submit", (ev) => {
 });
 
 $("console-stop").addEventListener("click", () => consoleCall && consoleCall.terminate());
+
+for (const [id, answer] of [["console-next", "y"], ["console-last", "n"]]) {
+  $(id).addEventListener("click", () => {
+    if (!consoleCall) return;
+    $("console-pager").hidden = true;
+    consoleText(answer + "\n", "");
+    consoleCall.sendText(answer);
+    $("console-in").focus();
+  });
+}
 
 // Tab completes a command name from the NEW_CMD list.
 $("console-in").addEventListener("keydown", (ev) => {
