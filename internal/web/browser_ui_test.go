@@ -618,6 +618,7 @@ func TestBrowserReconnectPhone(t *testing.T) {
 	h.RankAll(t, 2, chatRanks...)
 	h.CreateUser(t, "alice", "Alice-Pass-1", 2)
 	h.CreateUser(t, "carol", "Carol-Pass-1", 2)
+	h.CreateUser(t, "bobby", "Bobby-Pass-1", 2)
 	root := h.Root(t)
 	ok(t, root, "add_ch", "-ch_name webchat")
 	for _, sub := range []string{"lobby", "annex"} {
@@ -667,6 +668,24 @@ func TestBrowserReconnectPhone(t *testing.T) {
 	ok(t, carol, "open_sub_ch", "-ch_name webchat -sub_name annex")
 	ok(t, carol, "cast", "after the blip")
 	waitText(t, tab, "#chat-log", "after the blip")
+
+	// Without "keep", the page asks for the password again.
+	tab2 := newTab(t, tab)
+	openConsole(t, tab2, c)
+	login(t, tab2, "bobby", "Bobby-Pass-1")
+	openSub(t, tab2, "webchat", "lobby")
+	if err := g.last(t).Close(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, tab2, "password asked", chromedp.WaitVisible("#reconnect-pass"))
+	run(t, tab2, "password", chromedp.SendKeys("#reconnect-pass", "Bobby-Pass-1\r"))
+	waitText(t, tab2, "#subchs", "webchat / lobby")
+	ok(t, carol, "open_sub_ch", "-ch_name webchat -sub_name lobby")
+	ok(t, carol, "cast", "to the lobby")
+	waitText(t, tab2, "#chat-log", "to the lobby")
+	if v := run(t, tab2, "field", chromedp.Evaluate[string](`document.querySelector("#reconnect-pass").value`)); v != "" {
+		t.Fatal("the reconnect password field keeps the password")
+	}
 
 	// The host closing is shown.
 	h.Stop()
