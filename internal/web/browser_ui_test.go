@@ -21,6 +21,8 @@ import (
 
 	"github.com/mrci/mrci/internal/host"
 	"github.com/mrci/mrci/internal/hosttest"
+	"github.com/mrci/mrci/internal/mail/mailtest"
+	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/web"
 	"github.com/mrci/mrci/pkg/client"
 )
@@ -691,4 +693,47 @@ func TestBrowserReconnectPhone(t *testing.T) {
 	h.Stop()
 	waitText(t, tab, "#banner", "The host is closing: The host is shutting down")
 	waitText(t, tab, "#status", "disconnected: ")
+}
+
+// Account recovery from the login page: the temporary password mailed by
+// request_pw_reset (read from a real SMTP server) is typed into recover_acct's
+// hidden prompt with a new password, and the new password logs in.
+func TestBrowserRecover(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{StartTLS: true})
+	h := hosttest.StartWith(t, hosttest.Options{
+		Setup: func(st store.Store) {
+			es := store.DefaultEmailSettings()
+			es.SMTPHost, es.SMTPPort, es.SMTPFrom = srv.Host, uint16(srv.Port), "host@example.com"
+			if err := st.SaveEmailSettings(context.Background(), es); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Email: host.EmailConfig{RootCAs: srv.CA},
+	})
+	h.CreateUser(t, "bob", "Bob-Pass-1", 2)
+	c := startConsole(t, h, nil)
+	tab := browser(t)
+	openConsole(t, tab, c)
+	run(t, tab, "recovery link", chromedp.WaitVisible("#recover summary"))
+	click(t, tab, "#recover summary")
+	run(t, tab, "who", chromedp.SendKeys("#recover-who", "bob"))
+	click(t, tab, "#recover-request")
+	waitText(t, tab, "#login-log", "a temporary password was sent")
+	m := srv.Next(t)
+	_, rest, _ := strings.Cut(m.Body, "as follows:\n\n")
+	temp, _, _ := strings.Cut(rest, "\n")
+	if temp == "" {
+		t.Fatalf("no temporary password in the mail %q", m.Body)
+	}
+	click(t, tab, "#recover-have")
+	for _, answer := range []string{temp, "New-Bob-Pass-2"} {
+		run(t, tab, "recovery prompt", chromedp.WaitVisible(`#login-answer[type="password"]`))
+		run(t, tab, "answer", chromedp.SendKeys("#login-answer", answer+"\r"))
+	}
+	waitText(t, tab, "#login-log", "Your password was changed")
+	if strings.Contains(textOf(t, tab, "#login-view"), temp) {
+		t.Fatal("the temporary password is shown on the page")
+	}
+	login(t, tab, "bob", "New-Bob-Pass-2")
+	waitText(t, tab, "#me", "bob")
 }

@@ -215,6 +215,62 @@ function login(user, password, keep) {
   };
 }
 
+// Account recovery before login (docs/email.md): request_pw_reset mails a
+// temporary password, recover_acct asks for it (hidden) and for a new
+// password; the prompts use the login prompt field.
+function recoverArgs() {
+  const who = $("recover-who").value.trim();
+  return who.includes("@") ? `-email ${quoteArg(who)}` : `-user ${quoteArg(who)}`;
+}
+
+function promptedCall(name, args) {
+  $("login-log").textContent = "";
+  let call;
+  try {
+    call = client.start(name, T.TEXT, encodeText(args));
+  } catch (e) {
+    $("login-log").textContent = e.message;
+    return;
+  }
+  loginCall = call;
+  let newPassword = false; // recover_acct asked for the new password
+  let last = 0; // type of the previous frame
+  call.onframe = (f) => {
+    const prev = last;
+    last = f.type;
+    switch (f.type) {
+      case T.PRIV_TEXT: {
+        const text = decodeText(f.payload);
+        if (/new password/i.test(text)) newPassword = true;
+        loginPrompt(text, true);
+        return;
+      }
+      case T.TEXT:
+      case T.BIG_TEXT:
+        $("login-log").append(decodeText(f.payload));
+        return;
+      case T.ERR:
+        $("login-log").append(el("span", decodeText(f.payload).trim() + "\n", "error"));
+        return;
+      case T.IDLE:
+        loginCall = null;
+        $("login-prompt").hidden = true;
+        // The host says nothing when recover_acct succeeds: it ends.
+        if (name === "recover_acct" && newPassword && prev !== T.ERR) {
+          $("login-log").append("Your password was changed: log in with the new password.\n");
+        }
+    }
+  };
+}
+
+$("recover-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  promptedCall("request_pw_reset", recoverArgs());
+});
+$("recover-have").addEventListener("click", () => {
+  if ($("recover-who").reportValidity()) promptedCall("recover_acct", recoverArgs());
+});
+
 function loginPrompt(text, hidden) {
   $("login-prompt-label").textContent = text.trim();
   const a = $("login-answer");
@@ -230,7 +286,7 @@ $("login-prompt").addEventListener("submit", (ev) => {
   if (!loginCall) return;
   const v = $("login-answer").value;
   // A forced password change: the new password is the one to keep.
-  if ($("login-answer").type === "password" && lastLogin && lastLogin.password !== null) lastLogin.password = v;
+  if (loginCall.name === "auth" && $("login-answer").type === "password" && lastLogin && lastLogin.password !== null) lastLogin.password = v;
   loginCall.sendText(v);
   $("login-answer").value = "";
   $("login-prompt").hidden = true;
@@ -266,6 +322,8 @@ function commandsChanged() {
   renderCommands();
   $("nav-admin").hidden = !admin.available();
   $("nav-files").hidden = !files.available();
+  $("recover").hidden = !client.commands.has("recover_acct");
+  $("recover-request").hidden = !client.commands.has("request_pw_reset");
   // The user's commands arrive after login (ADD_CMD): list the channels
   // once the viewers are there.
   if (loggedIn) refreshChannels();
