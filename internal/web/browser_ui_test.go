@@ -409,7 +409,20 @@ func TestBrowserAdmin(t *testing.T) {
 	noPwned(t, tab, "users page")
 	// The page answered the viewer's "next page" question: all 57 rows.
 	waitJS(t, tab, "every user", `document.querySelectorAll("#admin-table tbody tr").length === 57`)
+	// Page 2 is parsed with its own column positions: exact cells.
+	waitJS(t, tab, "user054's row", `[...document.querySelectorAll("#admin-table tbody tr")].some(r => r.cells[1].textContent === "user054" && r.cells[2].textContent === "2" && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(r.cells[0].textContent))`)
 	screenshot(t, tab, "admin")
+
+	// Adding a user: the page answers add_acct's hidden password prompt.
+	run(t, tab, "new user", chromedp.SendKeys(`form[data-cmd="add_acct"] input[name="-name"]`, "newbie"))
+	run(t, tab, "new e-mail", chromedp.SendKeys(`form[data-cmd="add_acct"] input[name="-email"]`, "newbie@example.com\r"))
+	run(t, tab, "password prompt", chromedp.WaitVisible(`#admin-answer[type="password"]`))
+	run(t, tab, "password", chromedp.SendKeys("#admin-answer", "Newbie-Pass-1\r"))
+	waitJS(t, tab, "newbie listed", `[...document.querySelectorAll("#admin-table td")].some(td => td.textContent === "newbie")`)
+	if strings.Contains(textOf(t, tab, "#admin-view"), "Newbie-Pass-1") {
+		t.Fatal("the hidden answer is shown")
+	}
+	h.Login(t, "newbie", "Newbie-Pass-1")
 
 	// Every page shows its viewer (a table or "no rows").
 	for _, p := range []string{"ranks", "certs", "mods"} {
@@ -628,7 +641,7 @@ func TestBrowserReconnectPhone(t *testing.T) {
 		ok(t, root, "set_sub_ch_level", "-ch_name webchat -sub_name "+sub+" -level 5")
 	}
 
-	run(t, tab, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(3)))
+	run(t, tab, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)))
 	openConsole(t, tab, c)
 	noHorizontalScroll(t, tab, "login")
 	click(t, tab, "#login-keep")

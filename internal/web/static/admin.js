@@ -92,7 +92,7 @@ export class Admin {
     else this.viewerPage(root, this.page);
   }
 
-  /** out returns a mini console for a page: command output and prompts. */
+  /** output adds a mini console to a page (command output and prompts) and returns its run function. */
   output(root) {
     const box = el("div", "", "admin-out");
     const pre = el("pre", "", "out");
@@ -124,7 +124,7 @@ export class Admin {
       current = call;
       let ok = true;
       const conv = new Conversation(call);
-      call.onframe = ((inner) => (f) => {
+      conv.tap = (f) => {
         if (f.type === T.TEXT || f.type === T.BIG_TEXT || f.type === T.PRIV_TEXT) {
           pre.append(document.createTextNode(decodeText(f.payload)));
           form.hidden = false;
@@ -133,8 +133,7 @@ export class Admin {
           ok = false;
           pre.append(el("span", decodeText(f.payload).trim() + "\n", "err"));
         }
-        inner(f);
-      })(call.onframe);
+      };
       await conv.until(/(?!)/);
       current = null;
       form.hidden = true;

@@ -227,7 +227,9 @@ export class Conversation {
     this.ended = false;
     this.waiter = null;
     this.onother = () => {}; // frames of other types
+    this.tap = () => {}; // every frame, before it is handled
     call.onframe = (f) => {
+      this.tap(f);
       switch (f.type) {
         case T.TEXT:
         case T.BIG_TEXT:

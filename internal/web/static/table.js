@@ -24,7 +24,6 @@ export function parseTables(text) {
       continue;
     }
     if (!cols || l.trim() === "") continue;
-    if (/next page \(y\/n\)\?/.test(l)) continue;
     const r = {};
     cols.forEach((c, j) => {
       const end = j + 1 < cols.length ? cols[j + 1].at : l.length;
@@ -43,7 +42,9 @@ export async function readTable(client, name, args = "") {
   const conv = new Conversation(client.start(name, T.TEXT, encodeText(args)));
   let text = "";
   for (;;) {
-    text += await conv.until(/next page \(y\/n\)\? $/);
+    // The question ends a page without a line break: drop it, so the next
+    // page's header starts a line of its own.
+    text += (await conv.until(/next page \(y\/n\)\? $/)).replace(/next page \(y\/n\)\? $/, "\n");
     if (conv.ended) break;
     conv.say("y");
   }
