@@ -261,7 +261,7 @@ func TestBrowserFiles(t *testing.T) {
 	reached := g.last(t).in.hold(3 << 20)
 	run(t, tab, "pick file", chromedp.SetUploadFiles("#file-pick", []string{src}))
 	wait(t, reached, "the upload to reach 3 MiB")
-	click(t, tab, `#transfers li[data-name="big.bin"] button.cancel`)
+	clickLive(t, tab, `#transfers li[data-name="big.bin"] button.cancel`)
 	g.last(t).in.release()
 	waitJS(t, tab, "the upload to be cancelled", `document.querySelector('#transfers li[data-name="big.bin"]')?.dataset.state === "cancelled"`)
 	remote := filepath.Join(h.DataDir, "files", "big.bin")
@@ -277,7 +277,7 @@ func TestBrowserFiles(t *testing.T) {
 	screenshot(t, tab, "files")
 
 	// Resume completes it.
-	click(t, tab, `#transfers li[data-name="big.bin"] button.resume`)
+	clickLive(t, tab, `#transfers li[data-name="big.bin"] button.resume`)
 	waitJS(t, tab, "the upload to finish", `document.querySelector('#transfers li[data-name="big.bin"]')?.dataset.state === "done"`)
 	var got bytes.Buffer
 	n, err := root.Download(hosttest.Ctx(t, time.Minute), "big.bin", &got, client.TransferOptions{})
@@ -309,12 +309,12 @@ func TestBrowserFiles(t *testing.T) {
 	// The host's writes stop 5 MiB in; the download is cancelled there,
 	// then resumed from the bytes the tab holds (-offset).
 	reached = g.last(t).out.hold(5 << 20)
-	click(t, tab, `#files-list tr[data-name="big.bin"] button.download`)
+	clickLive(t, tab, `#files-list tr[data-name="big.bin"] button.download`)
 	wait(t, reached, "the download to reach 5 MiB")
-	click(t, tab, `#transfers li[data-kind="down"][data-name="big.bin"] button.cancel`)
+	clickLive(t, tab, `#transfers li[data-kind="down"][data-name="big.bin"] button.cancel`)
 	g.last(t).out.release()
 	waitJS(t, tab, "the download to be cancelled", `document.querySelector('#transfers li[data-kind="down"][data-name="big.bin"]')?.dataset.state === "cancelled"`)
-	click(t, tab, `#transfers li[data-kind="down"][data-name="big.bin"] button.resume`)
+	clickLive(t, tab, `#transfers li[data-kind="down"][data-name="big.bin"] button.resume`)
 	waitJS(t, tab, "the download to finish", `document.querySelector('#transfers li[data-kind="down"][data-name="big.bin"]')?.dataset.state === "done"`)
 	for ev, err := range progress {
 		if err != nil {
@@ -439,7 +439,7 @@ func TestBrowserAdmin(t *testing.T) {
 	if cl, err := dialOutside(); err == nil {
 		t.Fatalf("a TCP client from the banned %s got session %v", ip, cl.SessionID())
 	}
-	click(t, tab, `#admin-table button[data-cmd="rm_ban"]`)
+	clickLive(t, tab, `#admin-table button[data-cmd="rm_ban"]`)
 	waitJS(t, tab, "the ban lifted", fmt.Sprintf(`!document.querySelector("#admin-table").textContent.includes(%s)`, js(ip.String())))
 	if _, err := dialOutside(); err != nil {
 		t.Fatalf("after lifting the ban: %v", err)
@@ -472,6 +472,19 @@ func TestBrowserAdmin(t *testing.T) {
 	click(t, tab, "#console-next")
 	waitText(t, tab, "#console-out", "user054")
 	waitJS(t, tab, "ls_users to finish", `document.body.dataset.console === "command" && document.querySelector("#console-pager").hidden`)
+
+	// On a phone the admin and files pages do not scroll sideways either.
+	run(t, tab, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	click(t, tab, "#nav-admin")
+	click(t, tab, "#admin-tab-users")
+	waitJS(t, tab, "users on the phone", `document.querySelectorAll("#admin-table tbody tr").length === 58`)
+	noHorizontalScroll(t, tab, "users page on a phone")
+	click(t, tab, "#admin-tab-settings")
+	waitText(t, tab, "#settings-table", "Max Sessions")
+	noHorizontalScroll(t, tab, "settings page on a phone")
+	click(t, tab, "#nav-files")
+	waitText(t, tab, "#files-cwd", "/")
+	noHorizontalScroll(t, tab, "files page on a phone")
 }
 
 // clickJS clicks the button found by a JavaScript expression (for rows
@@ -480,6 +493,14 @@ func clickJS(t *testing.T, tab context.Context, what, expr string) {
 	t.Helper()
 	waitJS(t, tab, what, expr)
 	run(t, tab, "click "+what, chromedp.Evaluate[bool](`(() => { const b = `+expr+`; b.click(); return true })()`))
+}
+
+// clickLive clicks an element of a list the page redraws when the host
+// sends events (the sidebar): finding and clicking happen in one step in
+// the page, so a redraw in between cannot detach the node.
+func clickLive(t *testing.T, tab context.Context, sel string) {
+	t.Helper()
+	clickJS(t, tab, sel, `document.querySelector(`+js(sel)+`)`)
 }
 
 // chatRanks are the commands the rank-2 accounts of the chat tests need (a
@@ -524,9 +545,9 @@ func TestBrowserChannels(t *testing.T) {
 	ok(t, root, "invite_to_ch", "-ch_name spam -user alice")
 	ok(t, root, "invite_to_ch", "-ch_name "+client.QuoteArg(team)+" -user bobby")
 	run(t, tabA, "invitation", chromedp.WaitVisible(`#invites li[data-ch="spam"] button.decline`))
-	click(t, tabA, `#invites li[data-ch="spam"] button.decline`)
+	clickLive(t, tabA, `#invites li[data-ch="spam"] button.decline`)
 	run(t, tabA, "invitation", chromedp.WaitVisible(`#invites li[data-ch="<b>team"] button.accept`))
-	click(t, tabA, `#invites li[data-ch="<b>team"] button.accept`)
+	clickLive(t, tabA, `#invites li[data-ch="<b>team"] button.accept`)
 	run(t, tabA, "channel listed", chromedp.WaitVisible(`#chans li.sub[data-ch="<b>team"][data-sub="general"]`))
 	waitJS(t, tabA, "spam gone", `!document.querySelector('#invites li[data-ch="spam"]') && !document.querySelector('#chans li[data-ch="spam"]')`)
 	if got := textOf(t, tabA, `#chans li.sub[data-sub="general"] .badge`); got != "live" {
@@ -534,7 +555,7 @@ func TestBrowserChannels(t *testing.T) {
 	}
 	noPwned(t, tabA, "channel list")
 	run(t, tabB, "invitation", chromedp.WaitVisible(`#invites li[data-ch="<b>team"] button.accept`))
-	click(t, tabB, `#invites li[data-ch="<b>team"] button.accept`)
+	clickLive(t, tabB, `#invites li[data-ch="<b>team"] button.accept`)
 
 	// The owner adds and renames a sub-channel: the sidebar follows.
 	ok(t, root, "add_sub_ch", "-ch_name "+client.QuoteArg(team)+" -sub_name news")
@@ -544,9 +565,9 @@ func TestBrowserChannels(t *testing.T) {
 	waitJS(t, tabA, "old name gone", `!document.querySelector('#chans li.sub[data-sub="news"]')`)
 
 	// Both open general from the sidebar and see each other arrive.
-	click(t, tabA, `#chans li.sub[data-sub="general"] button.open`)
+	clickLive(t, tabA, `#chans li.sub[data-sub="general"] button.open`)
 	waitText(t, tabA, "#chat-log", "you opened <b>team / general")
-	click(t, tabB, `#chans li.sub[data-sub="general"] button.open`)
+	clickLive(t, tabB, `#chans li.sub[data-sub="general"] button.open`)
 	waitText(t, tabA, "#chat-log", " is bobby")
 	waitText(t, tabB, "#chat-log", "alice is here")
 
@@ -587,10 +608,10 @@ func TestBrowserChannels(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		sel := fmt.Sprintf(`#chans li.sub[data-sub="extra%d"] button.open`, i)
 		run(t, tabA, "open", chromedp.WaitVisible(sel))
-		click(t, tabA, sel)
+		clickLive(t, tabA, sel)
 		waitText(t, tabA, "#chat-log", fmt.Sprintf("you opened <b>team / extra%d", i))
 	}
-	click(t, tabA, `#chans li.sub[data-sub="extra6"] button.open`)
+	clickLive(t, tabA, `#chans li.sub[data-sub="extra6"] button.open`)
 	waitText(t, tabA, "#open-error", "At most 6 sub-channels can be open at once")
 	if n := run(t, tabA, "count", chromedp.Evaluate[int](`document.querySelectorAll("#subchs li").length`)); n != 6 {
 		t.Fatalf("%d sub-channels listed as open, want 6", n)

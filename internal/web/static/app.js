@@ -55,6 +55,9 @@ function connect() {
   p2pOpen.clear();
   p2pPending.clear();
   openSubs = [];
+  channelsShown = "";
+  $("chans").replaceChildren();
+  $("invites").replaceChildren();
   renderSubs();
   renderPeers();
   client = new Client(wsURL());
@@ -480,7 +483,14 @@ function isOpen(ch, sub) {
   return openSubs.some((s) => s.ch === ch && s.sub === sub);
 }
 
+let channelsShown = ""; // what renderChannels last drew
+
 function renderChannels(tree) {
+  // Re-reads often find nothing new: leave the DOM (and the user's pointer
+  // and focus) alone then.
+  const sig = JSON.stringify(tree);
+  if (sig === channelsShown) return;
+  channelsShown = sig;
   const ul = $("chans");
   const inv = $("invites");
   ul.replaceChildren();
@@ -506,16 +516,15 @@ function renderChannels(tree) {
       si.dataset.sub = s.name;
       si.append(el("span", s.name, "name"));
       if (s.active) si.append(el("span", "live", "badge"));
-      const open = isOpen(ch.name, s.name);
-      si.classList.toggle("open", open);
-      si.append(open ? button("Close", () => closeSub({ ch: ch.name, sub: s.name }), "small close")
-        : button("Open", () => openSub(ch.name, s.name), "small open"));
+      // One button whose label follows the open state (renderSubs).
+      si.append(button("Open", () => (isOpen(ch.name, s.name) ? closeSub({ ch: ch.name, sub: s.name }) : openSub(ch.name, s.name)), "small toggle"));
       subs.append(si);
     }
     li.append(subs);
     ul.append(li);
   }
   if (!inv.children.length) inv.append(el("li", "none", "muted"));
+  renderSubs();
 }
 
 async function channelCmd(cmd, ch) {
@@ -541,9 +550,13 @@ function renderSubs() {
   $("chat-in").disabled = openSubs.length === 0 && to === "";
   $("chat-in").placeholder = to !== "" ? `private message to ${peerName(to)}`
     : openSubs.length ? `message to ${openSubs.map((s) => s.sub).join(", ")}` : "open a sub-channel to chat";
-  for (const b of $("chans").querySelectorAll("li.sub")) {
-    const open = isOpen(b.dataset.ch, b.dataset.sub);
-    b.classList.toggle("open", open);
+  for (const li of $("chans").querySelectorAll("li.sub")) {
+    const open = isOpen(li.dataset.ch, li.dataset.sub);
+    li.classList.toggle("open", open);
+    const b = li.querySelector("button.toggle");
+    b.textContent = open ? "Close" : "Open";
+    b.classList.toggle("open", !open); // the action the button takes
+    b.classList.toggle("close", open);
   }
 }
 
