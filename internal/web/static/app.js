@@ -461,6 +461,7 @@ async function loadChannels() {
   }
   if (!has("ls_chs")) {
     $("chans-note").textContent = "this account cannot list its channels (ls_chs)";
+    $("invites").replaceChildren(el("li", "—", "muted"));
     return;
   }
   const { rows: chans } = await readTable(c, "ls_chs");
@@ -654,6 +655,7 @@ function renderPeers() {
   to.replaceChildren(new Option("open sub-channels", ""));
   for (const sid of p2pOpen) to.append(new Option(`private: ${peerName(sid)}`, sid));
   to.value = p2pOpen.has(chosen) ? chosen : "";
+  to.hidden = to.options.length < 2; // only shown when there is a choice
   renderSubs();
 }
 
