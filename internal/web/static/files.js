@@ -209,9 +209,10 @@ export class Files {
             call.sendText("n");
             return;
           }
-          const m = /^\s*(\d+)\/(\d+)/.exec(t);
+          // One line per data frame; take the latest if several came together.
+          const m = [...t.matchAll(/(\d+)\/(\d+)/g)].pop();
           if (m) {
-            acked = Number(m[1]);
+            acked = Math.max(acked, Number(m[1]));
             row.progress(offset + acked, file.size);
             pump();
           }
