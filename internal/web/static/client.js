@@ -212,3 +212,62 @@ export class Client {
     return decodeText(f.payload);
   }
 }
+
+/**
+ * Conversation follows one interactive call: it collects the call's text
+ * (TEXT, BIG_TEXT and PRIV_TEXT prompts) and ERR messages, and until(re)
+ * resolves with the text gathered since the last until once that text
+ * matches re (a prompt at its end) or the call has ended (IDLE).
+ */
+export class Conversation {
+  constructor(call) {
+    this.call = call;
+    this.buf = "";
+    this.errors = [];
+    this.ended = false;
+    this.waiter = null;
+    this.onother = () => {}; // frames of other types
+    this.tap = () => {}; // every frame, before it is handled
+    call.onframe = (f) => {
+      this.tap(f);
+      switch (f.type) {
+        case T.TEXT:
+        case T.BIG_TEXT:
+        case T.PRIV_TEXT:
+          this.buf += decodeText(f.payload);
+          break;
+        case T.ERR:
+          this.errors.push(decodeText(f.payload).trim());
+          break;
+        case T.IDLE:
+          this.ended = true;
+          break;
+        default:
+          this.onother(f);
+      }
+      this.check();
+    };
+  }
+
+  /** until waits for text matching re, or the end of the call. */
+  until(re) {
+    return new Promise((resolve) => {
+      this.waiter = { re, resolve };
+      this.check();
+    });
+  }
+
+  check() {
+    const w = this.waiter;
+    if (!w || !(this.ended || w.re.test(this.buf))) return;
+    this.waiter = null;
+    const text = this.buf;
+    this.buf = "";
+    w.resolve(text);
+  }
+
+  /** say answers a prompt with TEXT. */
+  say(s) {
+    this.call.sendText(s);
+  }
+}

@@ -281,3 +281,33 @@ export function quoteArg(s) {
   const body = s.slice(0, s.length - m[0].length);
   return '"' + body.replace(/["']/g, (q) => "\\" + q) + '"' + m[0];
 }
+
+/** unhex turns lower-case hex back into bytes. */
+export function unhex(s) {
+  const b = new Uint8Array(s.length >> 1);
+  for (let i = 0; i < b.length; i++) b[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return b;
+}
+
+/** FILE_INFO flag bits (types.md §10). */
+export const FI = Object.freeze({ FILE: 0x01, DIR: 0x02, LINK: 0x04, READ: 0x08, WRITE: 0x10, EXEC: 0x20, EXISTS: 0x40 });
+
+/**
+ * parseFileInfo decodes a FILE_INFO payload (types.md §10), or null if
+ * short. The end of the payload ends the last string (the original omits
+ * its terminator).
+ */
+export function parseFileInfo(p) {
+  if (p.length < 25) return null;
+  const v = view(p);
+  let off = 25;
+  let name, target;
+  [name, off] = readNullTerm(p, off);
+  [target] = readNullTerm(p, off);
+  return {
+    flags: p[0],
+    modified: Number(v.getBigUint64(9, true)),
+    size: Number(v.getBigUint64(17, true)),
+    name, target,
+  };
+}
