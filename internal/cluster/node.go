@@ -487,6 +487,9 @@ type Status struct {
 type NodeStatus struct {
 	ID       string
 	Sessions int
+	// Present is the number of its sessions present in sub-channels
+	// (active with sub-channels open) in its last heartbeat.
+	Present  int
 	LastSeen time.Time
 }
 
@@ -510,7 +513,7 @@ func (n *Node) Status(localSessions int) Status {
 	}
 	n.mu.Lock()
 	for _, p := range n.peers {
-		s.Nodes = append(s.Nodes, NodeStatus{ID: p.id, Sessions: p.sessions, LastSeen: p.last})
+		s.Nodes = append(s.Nodes, NodeStatus{ID: p.id, Sessions: p.sessions, Present: len(p.present), LastSeen: p.last})
 		s.Sessions += p.sessions
 	}
 	s.Subscriptions = len(n.subs)

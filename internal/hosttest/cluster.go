@@ -118,6 +118,8 @@ type ClusterOptions struct {
 	Nodes int
 	// URLs are the NATS servers (default: NATSURL).
 	URLs []string
+	// Heartbeat overrides ClusterHeartbeat (DeadAfter grows with it).
+	Heartbeat time.Duration
 	// Dial, if set, returns the NATS dialer of node i (0-based), so a test
 	// can cut a node off.
 	Dial func(i int) func(network, address string) (net.Conn, error)
@@ -139,6 +141,10 @@ func StartCluster(t testing.TB, o Options, co ClusterOptions) []*Host {
 	}
 	dsn := PostgresDSN(t)
 	name := "mrcitest" + randomHex(t, 6)
+	hb, dead := ClusterHeartbeat, ClusterDeadAfter
+	if co.Heartbeat > 0 {
+		hb, dead = co.Heartbeat, max(dead, 8*co.Heartbeat)
+	}
 	hosts := make([]*Host, co.Nodes)
 	for i := range hosts {
 		no := o
@@ -147,7 +153,7 @@ func StartCluster(t testing.TB, o Options, co ClusterOptions) []*Host {
 		}
 		no.Cluster = cluster.Options{
 			URLs: urls, Name: name, NodeID: fmt.Sprintf("n%d", i+1),
-			Heartbeat: ClusterHeartbeat, DeadAfter: ClusterDeadAfter, ReconnectWait: 100 * time.Millisecond,
+			Heartbeat: hb, DeadAfter: dead, ReconnectWait: 100 * time.Millisecond,
 		}
 		if co.Dial != nil {
 			no.Cluster.Dial = co.Dial(i)
