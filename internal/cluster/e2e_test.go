@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func newWorld(t *testing.T, co hosttest.ClusterOptions) *world {
 		t.Fatal(err)
 	}
 	w.ch = ch.ID
-	w.hosts[0].RankAll(t, 2, "open_sub_ch", "cast", "p2p_request", "p2p_open", "p2p_close")
+	w.hosts[0].RankAll(t, 2, "open_sub_ch", "cast", "p2p_request", "p2p_open", "p2p_close", "host_info")
 	return w
 }
 
@@ -177,6 +178,24 @@ func (p *peer) run(name string, t wire.TypeID, payload []byte) {
 	if err != nil {
 		p.t.Fatalf("%s: %s: %v", p.name, name, err)
 	}
+}
+
+// text runs a command without arguments and returns its text output.
+func (p *peer) text(name string) string {
+	p.t.Helper()
+	ctx := hosttest.Ctx(p.t, wait)
+	call, err := p.c.Start(ctx, name)
+	if err != nil {
+		p.t.Fatalf("%s: %s: %v", p.name, name, err)
+	}
+	res, err := call.Run(ctx, wire.TypeText, nil, nil)
+	if err == nil {
+		err = res.Err()
+	}
+	if err != nil {
+		p.t.Fatalf("%s: %s: %v", p.name, name, err)
+	}
+	return res.Text()
 }
 
 func (p *peer) open(w *world, subs ...string) {
@@ -514,6 +533,32 @@ func TestHostWideChangesReachEveryNode(t *testing.T) {
 	})
 }
 
+// TestNotifyUserReachesEveryNode: the e-mail commands' notice (and the
+// logout after a password reset) reaches the account's sessions on every
+// node.
+func TestNotifyUserReachesEveryNode(t *testing.T) {
+	w := newWorld(t, hosttest.ClusterOptions{})
+	p := w.login("dave", 2)
+	u, err := w.hosts[0].Store.UserByName(context.Background(), "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.hosts[0].NotifyUser(u.ID, "\nyour password was reset\n", true)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case f := <-p.c.Async():
+			if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeText && wire.DecodeText(f.Payload) == "\nyour password was reset\n" {
+				waitFor(t, "dave's session on node 3 to be logged out", func() bool { return len(w.hosts[2].Bus().SessionsOf(u.ID)) == 0 })
+				return
+			}
+		case <-timer.C:
+			t.Fatal("the notice never reached the session on node 3")
+		}
+	}
+}
+
 // TestClusterLoad: every node counts the sessions of the whole cluster.
 func TestClusterLoad(t *testing.T) {
 	w := newWorld(t, hosttest.ClusterOptions{})
@@ -528,6 +573,16 @@ func TestClusterLoad(t *testing.T) {
 		}
 		return true
 	})
+	// host_info on node 2 (u1 and u4 are there, the asker makes 6).
+	p := w.login("asker", 1)
+	waitFor(t, "every node to count the asker", func() bool { return w.hosts[0].ClusterSessionCount() == 6 && w.hosts[2].ClusterSessionCount() == 6 })
+	waitFor(t, "node 2 to count the asker", func() bool { return w.hosts[1].ClusterSessionCount() == 6 })
+	text := p.text("host_info")
+	for _, want := range []string{"Load:           3/", "Cluster Load:   6 sessions on 3 nodes"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("host_info lacks %q:\n%s", want, text)
+		}
+	}
 }
 
 func netipMust(t *testing.T, s string) netip.Addr {

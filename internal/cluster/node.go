@@ -54,6 +54,9 @@ const (
 	EventBans Event = iota + 1
 	// EventSettings: the settings row changed; drop cached copies.
 	EventSettings
+	// EventNotifyUser: tell an account's sessions something and maybe log
+	// them out (the e-mail commands); data is [user id: 32][logout: 1][text].
+	EventNotifyUser
 )
 
 // Config configures a Node.
@@ -68,8 +71,9 @@ type Config struct {
 	// NodeLost is called when another node stopped or has been silent
 	// for DeadAfter; the host ends that node's sessions for its peers.
 	NodeLost func(Lost)
-	// HostEvent is called when another node reports a host-wide change.
-	HostEvent func(Event)
+	// HostEvent is called when another node reports a host-wide change,
+	// with the data it broadcast.
+	HostEvent func(ev Event, data []byte)
 }
 
 // Tag identifies one run of a node; session ids given out by that run end
@@ -353,8 +357,8 @@ func (n *Node) publishNode(kind byte) {
 }
 
 // Broadcast tells the other nodes about a host-wide change.
-func (n *Node) Broadcast(ev Event) {
-	n.publish(n.opts.Subject("node"), []byte{kindEvent, byte(ev)})
+func (n *Node) Broadcast(ev Event, data []byte) {
+	n.publish(n.opts.Subject("node"), append([]byte{kindEvent, byte(ev)}, data...))
 }
 
 func (n *Node) publish(subject string, data []byte) {
@@ -421,7 +425,7 @@ func (n *Node) handle(m *nats.Msg) {
 		n.heard(h, d[0] == kindBye)
 	case kindEvent:
 		if len(d) >= 2 && n.cfg.HostEvent != nil {
-			n.cfg.HostEvent(Event(d[1]))
+			n.cfg.HostEvent(Event(d[1]), d[2:])
 		}
 	}
 }

@@ -103,6 +103,14 @@ func (h *Host) ClusterSessionCount() int {
 	return h.SessionCount()
 }
 
+// ClusterLoad returns the sessions of the whole cluster and the number of
+// live nodes (this one included) for host_info; ok is false in
+// single-node mode.
+func (h *Host) ClusterLoad() (sessions, nodes int, ok bool) {
+	st, ok := h.ClusterStatus()
+	return st.Sessions, len(st.Nodes) + 1, ok
+}
+
 // ClusterFlush waits until the NATS server has everything this node
 // published so far; a no-op in single-node mode.
 func (h *Host) ClusterFlush(ctx context.Context) error {
@@ -174,20 +182,41 @@ func (h *Host) nodeLost(l cluster.Lost) {
 }
 
 // clusterEvent applies a host-wide change another node made.
-func (h *Host) clusterEvent(ev cluster.Event) {
+func (h *Host) clusterEvent(ev cluster.Event, data []byte) {
 	switch ev {
 	case cluster.EventBans:
 		h.reloadBans()
 	case cluster.EventSettings:
 		h.settingsChanged()
+	case cluster.EventNotifyUser:
+		if len(data) > wire.UserIDLen {
+			var u wire.UserID
+			copy(u[:], data)
+			h.notifyUser(u, string(data[wire.UserIDLen+1:]), data[wire.UserIDLen] == 1)
+		}
 	}
 }
 
 // broadcast tells the other nodes about a host-wide change made here.
 func (h *Host) broadcast(ev cluster.Event) {
 	if h.node != nil {
-		h.node.Broadcast(ev)
+		h.node.Broadcast(ev, nil)
 	}
+}
+
+// broadcastNotifyUser has the other nodes run NotifyUser for their
+// sessions of the account.
+func (h *Host) broadcastNotifyUser(user wire.UserID, text string, logout bool) {
+	if h.node == nil {
+		return
+	}
+	data := append(user[:0:0], user[:]...)
+	flag := byte(0)
+	if logout {
+		flag = 1
+	}
+	data = append(append(data, flag), text...)
+	h.node.Broadcast(cluster.EventNotifyUser, data)
 }
 
 // settingsChanged drops the cached settings row and applies the stored
