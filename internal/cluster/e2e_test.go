@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,12 @@ import (
 	"github.com/mrci/mrci/pkg/client"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // wait bounds every positive expectation (a safety net, not a timing
 // assertion).
@@ -133,6 +139,15 @@ func (w *world) sub(name string) wire.SubChannel {
 	return wire.SubChannel{Channel: w.ch, Sub: s.ID}
 }
 
+// member creates an account that is a member of the channel.
+func (w *world) member(name string) {
+	w.t.Helper()
+	u := w.hosts[0].CreateUser(w.t, name, userPW, 2)
+	if err := w.hosts[0].Store.AddMember(context.Background(), store.Member{ChannelID: w.ch, UserID: u.ID, Level: 4}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // peer is a logged-in client of one node.
 type peer struct {
 	t    *testing.T
@@ -144,13 +159,17 @@ type peer struct {
 // login creates a member of the channel and logs it in on node i.
 func (w *world) login(name string, node int) *peer {
 	w.t.Helper()
-	u := w.hosts[0].CreateUser(w.t, name, userPW, 2)
-	if err := w.hosts[0].Store.AddMember(context.Background(), store.Member{ChannelID: w.ch, UserID: u.ID, Level: 4}); err != nil {
-		w.t.Fatal(err)
-	}
+	w.member(name)
 	h := w.hosts[node]
+	return w.loginAt(name, node, h.Addr, string(h.Cert.CertPEM))
+}
+
+// loginAt logs an existing member in at an address (a child process's
+// host: loopback, plaintext).
+func (w *world) loginAt(name string, node int, addr, pinned string) *peer {
+	w.t.Helper()
 	ctx := hosttest.Ctx(w.t, wait)
-	c, err := client.Dial(ctx, h.Addr, client.Options{PinnedCert: string(h.Cert.CertPEM), AppName: "clustertest", AsyncBuffer: 1 << 15})
+	c, err := client.Dial(ctx, addr, client.Options{PinnedCert: pinned, AppName: "clustertest", AsyncBuffer: 1 << 15})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -605,4 +624,58 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestSIGKILLedNodesPeersAreTold kills a node running in its own process
+// with SIGKILL while its session is in a sub-channel and p2p links with
+// sessions on the two other nodes: they get P2P_CLOSE and PEER_STAT
+// (disconnected) from the survivors.
+func TestSIGKILLedNodesPeersAreTold(t *testing.T) {
+	dsn, natsURL := hosttest.PostgresDSN(t), hosttest.NATSURL(t)
+	name := fmt.Sprintf("mrcikill%d", time.Now().UnixNano())
+	w := newWorld(t, hosttest.ClusterOptions{Nodes: 2, DSN: dsn, Name: name})
+	w.sub("room")
+	w.member("carol")
+	n3 := spawn(t, dsn, natsURL, name, "n3")
+	a, b := w.login("alice", 0), w.login("bob", 1)
+	c := w.loginAt("carol", 2, n3.addr, "")
+	a.open(w, "room")
+	b.open(w, "room")
+	c.open(w, "room")
+	for _, p := range []*peer{a, b} {
+		if ps := p.peerStatOf(c.sid()); ps.Disconnected {
+			t.Fatalf("%s: PEER_STAT %+v, want carol's open", p.name, ps)
+		}
+	}
+	csid, asid := c.sid(), a.sid()
+	c.run("p2p_request", wire.TypeSessionID, asid[:])
+	a.nextOf(wire.AsyncP2P, wire.TypeP2PRequest)
+	a.run("p2p_open", wire.TypeSessionID, csid[:])
+	c.nextOf(wire.AsyncP2P, wire.TypeP2POpen)
+	b.run("p2p_request", wire.TypeSessionID, csid[:])
+	c.nextOf(wire.AsyncP2P, wire.TypeP2PRequest)
+	waitFor(t, "n3's heartbeat announcing carol", func() bool {
+		for _, h := range w.hosts {
+			st, _ := h.ClusterStatus()
+			found := false
+			for _, n := range st.Nodes {
+				found = found || (n.ID == "n3" && n.Present == 1)
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	})
+	start := time.Now()
+	n3.kill(t)
+	for _, p := range []*peer{a, b} {
+		if f := p.nextOf(wire.AsyncP2P, wire.TypeP2PClose); !bytes.Equal(f.Payload, csid[:]) {
+			t.Fatalf("%s: P2P_CLOSE for % x, want carol's", p.name, f.Payload)
+		}
+		if ps := p.peerStatOf(csid); !ps.Disconnected || ps.Open.Len() != 0 {
+			t.Fatalf("%s: PEER_STAT %+v, want carol disconnected", p.name, ps)
+		}
+	}
+	t.Logf("peers told %v after SIGKILL (dead after %v)", time.Since(start), hosttest.ClusterDeadAfter)
 }

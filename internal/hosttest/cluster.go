@@ -118,6 +118,10 @@ type ClusterOptions struct {
 	Nodes int
 	// URLs are the NATS servers (default: NATSURL).
 	URLs []string
+	// DSN and Name, if set, are the PostgreSQL DSN and the cluster name
+	// (default: a fresh schema and a fresh name), so a test can add nodes
+	// of its own (child processes) to the cluster.
+	DSN, Name string
 	// Heartbeat overrides ClusterHeartbeat (DeadAfter grows with it).
 	Heartbeat time.Duration
 	// Dial, if set, returns the NATS dialer of node i (0-based), so a test
@@ -139,8 +143,13 @@ func StartCluster(t testing.TB, o Options, co ClusterOptions) []*Host {
 	if len(urls) == 0 {
 		urls = []string{NATSURL(t)}
 	}
-	dsn := PostgresDSN(t)
-	name := "mrcitest" + randomHex(t, 6)
+	dsn, name := co.DSN, co.Name
+	if dsn == "" {
+		dsn = PostgresDSN(t)
+	}
+	if name == "" {
+		name = "mrcitest" + randomHex(t, 6)
+	}
 	hb, dead := ClusterHeartbeat, ClusterDeadAfter
 	if co.Heartbeat > 0 {
 		hb, dead = co.Heartbeat, max(dead, 8*co.Heartbeat)
