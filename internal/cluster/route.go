@@ -110,9 +110,20 @@ func (n *Node) publishAsync(subject string, kind byte, msg *bus.Message, sc bus.
 // it returns, so a session that opened a sub-channel receives the casts
 // sent from other nodes after its open completed.
 func (n *Node) Interest(changes []bus.Interest) {
+	// Net the changes first: a session that changes its open list from
+	// [a b] to [b] reports -a -b +b, and b must not be unsubscribed and
+	// subscribed again (messages sent in between would be lost).
+	net := make(map[bus.Key]int, len(changes))
+	for _, c := range changes {
+		net[c.Key] += c.Delta
+	}
 	added := false
 	n.mu.Lock()
-	for _, c := range changes {
+	for key, delta := range net {
+		if delta == 0 {
+			continue
+		}
+		c := bus.Interest{Key: key, Delta: delta}
 		was := n.count[c.Key]
 		now := was + c.Delta
 		if now <= 0 {
