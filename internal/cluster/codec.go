@@ -37,7 +37,8 @@ func decodeAsync(d []byte) (*bus.Message, bus.Scope, wire.SessionID, bool) {
 		return nil, bus.Scope{}, to, false
 	}
 	msg := &bus.Message{ID: wire.AsyncID(d[1]), Mode: wire.TypeID(d[2])}
-	if _, ok := bus.Lookup(msg.ID); !ok {
+	r, ok := bus.Lookup(msg.ID)
+	if !ok || (d[0] == kindPublish && !bus.Forwarded(r)) {
 		return nil, bus.Scope{}, to, false
 	}
 	sc := bus.Scope{Entry: int(d[3]), Part: bus.Part(d[4])}
@@ -53,6 +54,11 @@ func decodeAsync(d []byte) (*bus.Message, bus.Scope, wire.SessionID, bool) {
 		}
 		copy(to[:], d)
 		d = d[wire.SessionIDLen:]
+	}
+	// The payload checks of commands.md §15.2, as Bus.Emit applies them to
+	// a module's asyncs: the routing reads the fields they guarantee.
+	if kind == kindPublish && ((r.ExactLen > 0 && len(d) != r.ExactLen) || (r.MinLen > 0 && len(d) < r.MinLen)) {
+		return nil, bus.Scope{}, to, false
 	}
 	msg.Data = d
 	return msg, sc, to, true

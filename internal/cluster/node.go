@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -501,7 +502,7 @@ type NodeStatus struct {
 // node's own count.
 func (n *Node) Status(localSessions int) Status {
 	s := Status{
-		NodeID: n.opts.NodeID, Cluster: n.opts.Subject("")[:len(n.pfx)-1],
+		NodeID: n.opts.NodeID, Cluster: strings.TrimSuffix(n.pfx, "."),
 		Connected:   n.st.connected.Load() && n.nc.IsConnected(),
 		Sessions:    localSessions,
 		Disconnects: n.st.disconnects.Load(), Reconnects: n.st.reconnects.Load(),
