@@ -114,7 +114,6 @@ type world struct {
 	hosts []*hosttest.Host
 	owner store.User
 	ch    uint64
-	users int
 }
 
 func newWorld(t *testing.T, co hosttest.ClusterOptions) *world {
@@ -409,7 +408,7 @@ func TestKilledNodesPeersAreTold(t *testing.T) {
 		}
 		return nil
 	}})
-	room := w.sub("room")
+	w.sub("room")
 	a, b, c := w.login("alice", 0), w.login("bob", 1), w.login("carol", 2)
 	a.open(w, "room")
 	b.open(w, "room")
@@ -458,7 +457,6 @@ func TestKilledNodesPeersAreTold(t *testing.T) {
 		}
 	}
 	t.Logf("peers told %v after the node was cut off (dead after %v)", time.Since(start), hosttest.ClusterDeadAfter)
-	_ = room
 }
 
 // TestNATSRestartUnderLoad restarts the NATS server while a node casts
@@ -469,8 +467,9 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 	w := newWorld(t, hosttest.ClusterOptions{URLs: []string{ns.url()}})
 	w.sub("load")
 	s := w.login("sender", 0)
-	r1, r2 := w.login("r1", 1), w.login("r2", 2)
+	r0, r1, r2 := w.login("r0", 0), w.login("r1", 1), w.login("r2", 2)
 	s.open(w, "load")
+	r0.open(w, "load")
 	r1.open(w, "load")
 	r2.open(w, "load")
 
@@ -504,6 +503,13 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 		}
 		return true
 	})
+	// Without NATS, the sessions of one node still reach each other.
+	s.run("cast", wire.TypeText, wire.EncodeText("during"))
+	for wire.DecodeText(r0.nextOf(wire.AsyncCast, wire.TypeText).Payload) != "during" {
+	}
+	if st, _ := w.hosts[0].ClusterStatus(); st.Connected || st.LastError == "" {
+		t.Fatalf("status while NATS is down: %+v", st)
+	}
 	ns.start()
 	waitFor(t, "every node to reconnect", func() bool {
 		for _, h := range w.hosts {
