@@ -18,6 +18,8 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
+	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/cluster"
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/wire"
@@ -684,4 +686,53 @@ func TestSIGKILLedNodesPeersAreTold(t *testing.T) {
 		}
 	}
 	t.Logf("peers told %v after SIGKILL (dead after %v)", time.Since(start), hosttest.ClusterDeadAfter)
+}
+
+// nopLocal is a bus that receives nothing (a node alone in its cluster).
+type nopLocal struct{}
+
+func (nopLocal) Inject(*bus.Message, bus.Scope)              {}
+func (nopLocal) SendLocal(wire.SessionID, *bus.Message) bool { return false }
+
+// TestConnectAuthAndErrors: a node authenticates to NATS with the
+// configured user and password, and fails at start with an error naming
+// the server (without the password) when it cannot get in.
+func TestConnectAuthAndErrors(t *testing.T) {
+	ns := &natsServer{t: t, port: freePort(t)}
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: ns.port, Username: "mrci", Password: "s3cret", NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(wait) {
+		t.Fatal("embedded NATS server not ready")
+	}
+	ns.s = s
+	t.Cleanup(ns.stop)
+	ctx := hosttest.Ctx(t, wait)
+	opts := cluster.Options{URLs: []string{ns.url()}, Name: "authtest", NodeID: "a1", User: "mrci", Password: "s3cret"}
+	n, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}})
+	if err != nil {
+		t.Fatalf("connect with the right password: %v", err)
+	}
+	if st := n.Status(0); !st.Connected || st.NodeID != "a1" || st.Cluster != "authtest" {
+		t.Fatalf("status %+v", st)
+	}
+	n.Close()
+
+	opts.Password = "wrong"
+	if _, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}}); err == nil ||
+		!strings.Contains(err.Error(), "cluster: connect to NATS at "+ns.url()) || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	opts.Password = "s3cret"
+	opts.URLs = []string{"nats://mrci:pw@127.0.0.1:" + strconv.Itoa(freePort(t))}
+	if _, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}}); err == nil ||
+		!strings.Contains(err.Error(), "nats://mrci:xxx@127.0.0.1") {
+		t.Fatalf("no server: %v", err)
+	}
+	opts.NodeID = ""
+	if _, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}}); err == nil {
+		t.Fatal("connected without a node id")
+	}
 }
