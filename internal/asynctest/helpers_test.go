@@ -326,13 +326,19 @@ func (e *env) settle(peers ...*peer) [][]wire.Frame {
 }
 
 // flush makes sure, in a cluster, that everything the nodes published so
-// far reached NATS before the barrier's messages: NATS keeps the order of
-// the messages it receives for every subscriber, so the barrier then
-// arrives after them as it does on one host. A no-op on one host.
+// far has reached the sessions' mailboxes before the barrier is sent
+// (which may be delivered locally, without NATS): every node flushes what
+// it published, then every node takes in what NATS queued for it. A no-op
+// on one host.
 func (e *env) flush() {
 	e.t.Helper()
 	for _, h := range e.hosts {
 		if err := h.ClusterFlush(ctxT(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, h := range e.hosts {
+		if err := h.ClusterSync(ctxT(e.t)); err != nil {
 			e.t.Fatal(err)
 		}
 	}

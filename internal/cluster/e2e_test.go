@@ -292,11 +292,17 @@ func (p *peer) castSeq(n int, marker string) {
 	}
 }
 
-// flush waits until NATS has what every node published so far.
+// flush waits until NATS has what every node published so far, and every
+// node has taken in what NATS queued for it.
 func (w *world) flush() {
 	w.t.Helper()
 	for _, h := range w.hosts {
 		if err := h.ClusterFlush(hosttest.Ctx(w.t, wait)); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	for _, h := range w.hosts {
+		if err := h.ClusterSync(hosttest.Ctx(w.t, wait)); err != nil {
 			w.t.Fatal(err)
 		}
 	}

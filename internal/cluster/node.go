@@ -109,7 +109,8 @@ type Node struct {
 	subs  map[bus.Key]*nats.Subscription
 	peers map[Tag]*peer
 
-	st stats
+	marks sync.Map // *nats.Msg → chan struct{}: Sync's markers
+	st    stats
 }
 
 type peer struct {
@@ -137,8 +138,8 @@ const (
 	// (messages dropped, logged and counted).
 	inbox = 1 << 16
 	// subscribeFlush bounds the wait for the server to confirm new
-	// subscriptions.
-	subscribeFlush = 2 * time.Second
+	// subscriptions (and the node's start).
+	subscribeFlush = 10 * time.Second
 )
 
 // Connect joins the cluster: it connects to NATS (failing with a clear
@@ -297,6 +298,35 @@ func (n *Node) Flush(ctx context.Context) error {
 	return n.nc.FlushWithContext(ctx)
 }
 
+// Sync waits until every message NATS had queued for this node when Sync
+// was called has been handed to the local sessions: a PING/PONG round trip
+// (the server answers after the messages it queued before), then a marker
+// through the dispatcher behind them. Flush on every node followed by Sync
+// on every node orders everything published so far before whatever is
+// delivered next, locally or remotely (the tests' barriers).
+func (n *Node) Sync(ctx context.Context) error {
+	if err := n.nc.FlushWithContext(ctx); err != nil {
+		return err
+	}
+	mark := &nats.Msg{}
+	done := make(chan struct{})
+	n.marks.Store(mark, done)
+	defer n.marks.Delete(mark)
+	select {
+	case n.msgs <- mark:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-n.stop:
+		return errors.New("cluster: node closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close leaves the cluster: it says goodbye (so the others drop this node
 // at once instead of after DeadAfter), stops the heartbeat and the
 // dispatcher and closes the NATS connection. Call it after the host's
@@ -400,6 +430,12 @@ func (n *Node) nodeLost(l Lost) {
 
 // handle acts on one message from another node.
 func (n *Node) handle(m *nats.Msg) {
+	if m.Sub == nil {
+		if done, ok := n.marks.Load(m); ok {
+			close(done.(chan struct{}))
+		}
+		return
+	}
 	n.st.received.Add(1)
 	d := m.Data
 	if len(d) == 0 {

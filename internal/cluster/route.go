@@ -151,7 +151,7 @@ func (n *Node) Interest(changes []bus.Interest) {
 	n.mu.Unlock()
 	if added && n.nc.Status() == nats.CONNECTED {
 		if err := n.nc.FlushTimeout(subscribeFlush); err != nil {
-			n.log.Debug("cluster: subscription not confirmed", "err", err)
+			n.log.Warn("cluster: new subscriptions not confirmed by NATS; messages sent meanwhile may be missed", "err", err)
 		}
 	}
 }

@@ -124,7 +124,10 @@ func (s *sess) String() string { return s.label }
 func (e *env) login(name, label string) *sess {
 	e.t.Helper()
 	u := e.user(name)
-	h := e.hosts[e.logins%len(e.hosts)]
+	h := e.h
+	if len(e.hosts) > 0 {
+		h = e.hosts[e.logins%len(e.hosts)]
+	}
 	e.logins++
 	c := h.Login(e.t, name, testPassword)
 	if !c.Encrypted() {
@@ -178,10 +181,17 @@ func (s *sess) waitFor(t *testing.T, stop func(wire.Frame) bool) ([]wire.Frame, 
 // each received before it.
 func (e *env) sync(ss ...*sess) map[*sess][]wire.Frame {
 	e.t.Helper()
-	// In a cluster, everything the nodes published so far reaches NATS
-	// before the barrier does (NATS keeps the order it received).
+	// In a cluster, everything the nodes published so far reaches the
+	// sessions' mailboxes before the barrier (delivered locally on node 1
+	// for its sessions): every node flushes, then takes in what NATS
+	// queued for it.
 	for _, h := range e.hosts {
 		if err := h.ClusterFlush(ctx10(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, h := range e.hosts {
+		if err := h.ClusterSync(ctx10(e.t)); err != nil {
 			e.t.Fatal(err)
 		}
 	}

@@ -123,6 +123,19 @@ func (h *Host) ClusterFlush(ctx context.Context) error {
 	return nil
 }
 
+// ClusterSync waits until every message NATS had queued for this node has
+// been handed to its sessions (cluster.Node.Sync); a no-op in single-node
+// mode.
+func (h *Host) ClusterSync(ctx context.Context) error {
+	if h.node == nil {
+		return nil
+	}
+	if err := h.node.Sync(ctx); err != nil {
+		return fmt.Errorf("cluster: sync: %w", err)
+	}
+	return nil
+}
+
 // clusterPresence is announced in every heartbeat: the number of sessions
 // and the sessions that are active with sub-channels open (those whose end
 // sends PEER_STAT).
