@@ -94,7 +94,7 @@ func TestAsync06Logout(t *testing.T) {
 	if !b2.snap().LoggedIn {
 		t.Fatal("the other session of the account was logged out too")
 	}
-	if got := e.h.Bus().SessionsOf(bob.ID); !slices.Equal(got, []wire.SessionID{b2.sid()}) {
+	if got := e.sessionsOf(bob.ID); !slices.Equal(got, []wire.SessionID{b2.sid()}) {
 		t.Fatalf("bus user index after LOGOUT: %v", got)
 	}
 
@@ -335,7 +335,7 @@ func TestAsync15UserLogin(t *testing.T) {
 		if !info.LoggedIn || info.UserID != bob.ID || info.UserName != "bob" || info.Rank != 2 {
 			t.Fatalf("after login: %+v", info)
 		}
-		if got := e.h.Bus().SessionsOf(bob.ID); !slices.Equal(got, []wire.SessionID{b.sid()}) {
+		if got := e.sessionsOf(bob.ID); !slices.Equal(got, []wire.SessionID{b.sid()}) {
 			t.Fatalf("bus user index: %v", got)
 		}
 		e.quiet(b, a)
@@ -370,7 +370,7 @@ func TestAsync15UserLogin(t *testing.T) {
 		p.emit(wire.TypePrivIPC, wire.AsyncUserLogin, alice.ID[:])
 		p.want(wire.TypeMyInfo, wire.AsyncSysMsg, p.myInfo(alice))
 		p.lacks("ranked") // alice is rank 3
-		if len(e.h.Bus().SessionsOf(bob.ID)) != 0 || len(e.h.Bus().SessionsOf(alice.ID)) != 1 {
+		if len(e.sessionsOf(bob.ID)) != 0 || len(e.sessionsOf(alice.ID)) != 1 {
 			t.Fatal("bus user index not updated")
 		}
 		// An unknown account: an error message, the session stays as it was.

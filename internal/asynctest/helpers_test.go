@@ -49,6 +49,10 @@ type env struct {
 	h       *hosttest.Host
 	mod     *testModule
 	barrier *peer
+	// hosts are the nodes of a cluster (cluster_test.go), h alone
+	// otherwise; dial spreads the clients over them in turn.
+	hosts []*hosttest.Host
+	dials int
 
 	debugAfter int64
 	marks      atomic.Int64
@@ -65,7 +69,7 @@ func start(t *testing.T, o opts) *env {
 		o.limits = session.DefaultLimits
 	}
 	o.limits.LoggedOutPayload = wire.MaxPayload
-	h := hosttest.StartWith(t, hosttest.Options{
+	ho := hosttest.Options{
 		ForceTLS: !o.plain, Limits: o.limits, Modules: []module.Module{mod}, TrustExtra: o.trust, WrapStore: o.wrap,
 		Setup: func(st store.Store) {
 			if err := st.AddCommandRank(context.Background(), store.CommandRank{Module: modID, Command: "ranked", Rank: 2}); err != nil {
@@ -85,8 +89,14 @@ func start(t *testing.T, o opts) *env {
 				o.setup(st)
 			}
 		},
-	})
-	e := &env{t: t, o: o, h: h, mod: mod}
+	}
+	var hosts []*hosttest.Host
+	if clustered(t) {
+		hosts = hosttest.StartCluster(t, ho, hosttest.ClusterOptions{})
+	} else {
+		hosts = []*hosttest.Host{hosttest.StartWith(t, ho)}
+	}
+	e := &env{t: t, o: o, h: hosts[0], hosts: hosts, mod: mod}
 	e.barrier = e.dial("barrier")
 	return e
 }
@@ -108,15 +118,20 @@ type peer struct {
 	calls map[string]*client.Call
 }
 
-func (e *env) clientOptions() client.Options {
-	return client.Options{PinnedCert: string(e.h.Cert.CertPEM), AppName: appName, AsyncBuffer: 1 << 14}
+func (e *env) clientOptions() client.Options { return clientOptionsFor(e.h) }
+
+func clientOptionsFor(h *hosttest.Host) client.Options {
+	return client.Options{PinnedCert: string(h.Cert.CertPEM), AppName: appName, AsyncBuffer: 1 << 14}
 }
 
 // dial connects an anonymous client and checks that the first frame it
 // receives is ASYNC_RDY as seed/async.md says (TEXT "\nReady!\n\n").
+// In a cluster the clients go to the nodes in turn.
 func (e *env) dial(name string) *peer {
 	e.t.Helper()
-	c, err := client.Dial(ctxT(e.t), e.h.Addr, e.clientOptions())
+	h := e.hosts[e.dials%len(e.hosts)]
+	e.dials++
+	c, err := client.Dial(ctxT(e.t), h.Addr, clientOptionsFor(h))
 	if err != nil {
 		e.t.Fatalf("dial %s: %v", name, err)
 	}
@@ -289,6 +304,7 @@ func (e *env) settle(peers ...*peer) [][]wire.Frame {
 	bs := b.sid()
 	out := make([][]wire.Frame, len(peers))
 	for i, p := range peers {
+		e.flush()
 		ps := p.sid()
 		head := slices.Concat(ps[:], bs[:])
 		b.emit(wire.TypePubIPC, wire.AsyncP2P, slices.Concat(head, []byte{byte(wire.TypeP2PRequest)}, barrierMark))
@@ -305,6 +321,34 @@ func (e *env) settle(peers ...*peer) [][]wire.Frame {
 			}
 			out[i] = append(out[i], f)
 		}
+	}
+	return out
+}
+
+// flush makes sure, in a cluster, that everything the nodes published so
+// far has reached the sessions' mailboxes before the barrier is sent
+// (which may be delivered locally, without NATS): every node flushes what
+// it published, then every node takes in what NATS queued for it. A no-op
+// on one host.
+func (e *env) flush() {
+	e.t.Helper()
+	for _, h := range e.hosts {
+		if err := h.ClusterFlush(ctxT(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, h := range e.hosts {
+		if err := h.ClusterSync(ctxT(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// sessionsOf returns the sessions logged in as a user on every node.
+func (e *env) sessionsOf(u wire.UserID) []wire.SessionID {
+	var out []wire.SessionID
+	for _, h := range e.hosts {
+		out = append(out, h.Bus().SessionsOf(u)...)
 	}
 	return out
 }

@@ -71,16 +71,25 @@ func (e *env) waitRefused(why string) {
 	}
 }
 
-// waitSessions waits until the host counts n live sessions.
+// waitSessions waits until the host (all the nodes of a cluster) counts n
+// live sessions.
 func (e *env) waitSessions(n int) {
 	e.t.Helper()
 	deadline := time.Now().Add(wait)
-	for e.h.SessionCount() != n {
+	for e.liveSessions() != n {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%d live sessions, want %d", e.h.SessionCount(), n)
+			e.t.Fatalf("%d live sessions, want %d", e.liveSessions(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func (e *env) liveSessions() int {
+	n := 0
+	for _, h := range e.hosts {
+		n += h.SessionCount()
+	}
+	return n
 }
 
 // untrustedRefusal checks that a privileged id is refused from an
@@ -223,7 +232,7 @@ func TestAsync14EndSession(t *testing.T) {
 			t.Fatal("the account's other session was ended too")
 		}
 		e.waitSessions(3) // barrier, a, b2
-		if got := e.h.Bus().SessionsOf(bob.ID); len(got) != 1 || got[0] != b2.sid() {
+		if got := e.sessionsOf(bob.ID); len(got) != 1 || got[0] != b2.sid() {
 			t.Fatalf("bus user index: %v", got)
 		}
 	})

@@ -126,6 +126,8 @@ type Bus struct {
 
 	// hooks is copied on write so that Publish reads it without a lock.
 	hooks atomic.Pointer[hookTable]
+	// remote is the cluster transport (remote.go); nil on a single host.
+	remote Remote
 
 	delivered atomic.Uint64
 	stalled   atomic.Uint64
@@ -176,51 +178,75 @@ func (b *Bus) Len() int {
 
 // Join adds a session. Joining twice is a no-op.
 func (b *Bus) Join(m Member) {
+	var in *interest
+	if b.remote != nil {
+		in = new(interest)
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if _, ok := b.sessions[m.SessionID()]; !ok {
 		b.sessions[m.SessionID()] = &entry{id: m.SessionID(), m: m}
+		if in != nil {
+			in.add(Key{Kind: KeySession, Session: m.SessionID()}, 1)
+		}
+	}
+	b.mu.Unlock()
+	if in != nil {
+		b.flushInterest(*in)
 	}
 }
 
 // Leave removes a session from the bus and every index.
 func (b *Bus) Leave(id wire.SessionID) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e, ok := b.sessions[id]
-	if !ok {
-		return
+	var in *interest
+	if b.remote != nil {
+		in = new(interest)
 	}
-	b.setUserLocked(e, wire.UserID{})
-	b.setOpenLocked(e, wire.SubChannelList{})
-	b.setChannelsLocked(e, nil)
-	delete(b.sessions, id)
+	b.mu.Lock()
+	e, ok := b.sessions[id]
+	if ok {
+		b.setUserLocked(e, wire.UserID{}, in)
+		b.setOpenLocked(e, wire.SubChannelList{}, in)
+		b.setChannelsLocked(e, nil, in)
+		delete(b.sessions, id)
+		if in != nil {
+			in.add(Key{Kind: KeySession, Session: id}, -1)
+		}
+	}
+	b.mu.Unlock()
+	if in != nil {
+		b.flushInterest(*in)
+	}
 }
 
 // SetUser records the user a session is logged in as (zero: nobody).
 func (b *Bus) SetUser(id wire.SessionID, user wire.UserID) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if e, ok := b.sessions[id]; ok {
-		b.setUserLocked(e, user)
-	}
+	b.update(id, func(e *entry, in *interest) { b.setUserLocked(e, user, in) })
 }
 
 // SetOpen records a session's open sub-channel list.
 func (b *Bus) SetOpen(id wire.SessionID, open wire.SubChannelList) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if e, ok := b.sessions[id]; ok {
-		b.setOpenLocked(e, open)
-	}
+	b.update(id, func(e *entry, in *interest) { b.setOpenLocked(e, open, in) })
 }
 
 // SetChannels records the channels a session's user belongs to.
 func (b *Bus) SetChannels(id wire.SessionID, channels []uint64) {
+	b.update(id, func(e *entry, in *interest) { b.setChannelsLocked(e, channels, in) })
+}
+
+// update runs fn on a joined session's entry under the lock, and hands the
+// interest changes it recorded to the remote (if any) after unlocking.
+func (b *Bus) update(id wire.SessionID, fn func(*entry, *interest)) {
+	var in *interest
+	if b.remote != nil {
+		in = new(interest)
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if e, ok := b.sessions[id]; ok {
-		b.setChannelsLocked(e, channels)
+		fn(e, in)
+	}
+	b.mu.Unlock()
+	if in != nil {
+		b.flushInterest(*in)
 	}
 }
 
@@ -242,35 +268,62 @@ func remove[K comparable](idx map[K]*set, k K, e *entry) {
 	}
 }
 
-func (b *Bus) setUserLocked(e *entry, user wire.UserID) {
+// The set*Locked functions update the indexes of one session; with a
+// non-nil in they also record the session's interest changes (every key
+// it stops needing, then every key it starts needing).
+
+func (b *Bus) setUserLocked(e *entry, user wire.UserID, in *interest) {
+	if user == e.user {
+		return
+	}
 	if !e.user.IsZero() {
 		remove(b.byUser, e.user, e)
+		if in != nil {
+			in.add(Key{Kind: KeyUser, User: e.user}, -1)
+		}
 	}
 	e.user = user
 	if !user.IsZero() {
 		add(b.byUser, user, e)
+		if in != nil {
+			in.add(Key{Kind: KeyUser, User: user}, 1)
+		}
 	}
 }
 
-func (b *Bus) setOpenLocked(e *entry, open wire.SubChannelList) {
+func (b *Bus) setOpenLocked(e *entry, open wire.SubChannelList, in *interest) {
 	for _, s := range e.open.Entries() {
 		remove(b.bySub, s, e)
 		remove(b.openCh, s.Channel, e)
+		if in != nil {
+			in.add(Key{Kind: KeySub, Sub: s}, -1)
+			in.add(Key{Kind: KeyChannel, Sub: wire.SubChannel{Channel: s.Channel}}, -1)
+		}
 	}
 	e.open = open
 	for _, s := range open.Entries() {
 		add(b.bySub, s, e)
 		add(b.openCh, s.Channel, e)
+		if in != nil {
+			in.add(Key{Kind: KeySub, Sub: s}, 1)
+			in.add(Key{Kind: KeyChannel, Sub: wire.SubChannel{Channel: s.Channel}}, 1)
+		}
 	}
 }
 
-func (b *Bus) setChannelsLocked(e *entry, channels []uint64) {
+func (b *Bus) setChannelsLocked(e *entry, channels []uint64, in *interest) {
 	for _, c := range e.channels {
 		remove(b.byChannel, c, e)
+		if in != nil {
+			in.add(Key{Kind: KeyChannel, Sub: wire.SubChannel{Channel: c}}, -1)
+		}
 	}
 	e.channels = append([]uint64(nil), channels...)
 	for _, c := range e.channels {
 		add(b.byChannel, c, e)
+		if in != nil {
+			in.add(Key{Kind: KeyChannel, Sub: wire.SubChannel{Channel: c}}, 1)
+		}
 	}
 }
 
@@ -328,9 +381,12 @@ func (b *Bus) Publish(msg *Message, self bool) {
 	}
 	var p fanout
 	b.mu.RLock()
-	b.route(&p, msg, self)
+	b.route(&p, msg, self, Scope{})
 	b.mu.RUnlock()
 	b.delivered.Add(p.n)
+	if b.remote != nil && !p.local && Forwarded(Routes[msg.ID]) {
+		b.remote.Forward(msg)
+	}
 	if p.stall.C != nil {
 		b.stalled.Add(1)
 		p.stall.wait()
@@ -344,6 +400,7 @@ func (b *Bus) Publish(msg *Message, self bool) {
 type fanout struct {
 	n     uint64
 	stall Stall
+	local bool // a session-targeted message found its session on this node
 }
 
 func (p *fanout) note(st Stall) {
@@ -353,7 +410,7 @@ func (p *fanout) note(st Stall) {
 	}
 }
 
-func (b *Bus) route(p *fanout, msg *Message, self bool) {
+func (b *Bus) route(p *fanout, msg *Message, self bool, sc Scope) {
 	r := Routes[msg.ID]
 	if r.Audience == Private || r.Target == ToSelf {
 		if e, ok := b.sessions[msg.From]; ok {
@@ -377,6 +434,7 @@ func (b *Bus) route(p *fanout, msg *Message, self bool) {
 		var sid wire.SessionID
 		copy(sid[:], d)
 		if e, ok := b.sessions[sid]; ok {
+			p.local = true
 			deliverUnlessSelf(p, e, msg, self)
 		}
 	case ToSubChannel:
@@ -386,12 +444,12 @@ func (b *Bus) route(p *fanout, msg *Message, self bool) {
 		}
 	case ToSubChannels:
 		if msg.ID == wire.AsyncCast {
-			b.cast(p, msg, self)
+			b.cast(p, msg, self, sc.Entry)
 			return
 		}
-		b.forEachInList(d, msg, self, func(e *entry) { p.note(e.m.Deliver(msg)) })
+		b.forEachInList(d, msg, self, sc.Entry, func(e *entry) { p.note(e.m.Deliver(msg)) })
 	case ToChannel:
-		b.toChannel(p, msg, self)
+		b.toChannel(p, msg, self, sc.Part)
 	}
 }
 
@@ -403,14 +461,19 @@ func deliverUnlessSelf(p *fanout, e *entry, msg *Message, self bool) {
 }
 
 // forEachInList calls fn once for every session (other than the sender
-// unless self) that has an entry of the 54-byte list at the start of data open.
-func (b *Bus) forEachInList(data []byte, msg *Message, self bool, fn func(*entry)) {
+// unless self) that has an entry of the 54-byte list at the start of data
+// open; with only > 0, only for those reached through entry only-1 (see
+// Scope.Entry).
+func (b *Bus) forEachInList(data []byte, msg *Message, self bool, only int, fn func(*entry)) {
 	list, err := wire.ParseSubChannelList(data)
 	if err != nil {
 		return
 	}
 	entries := list.Entries()
 	for i, sc := range entries {
+		if only > 0 && i != only-1 {
+			continue
+		}
 		for _, e := range b.bySub[sc].members() {
 			if !self && e.id == msg.From {
 				continue
@@ -435,7 +498,7 @@ func openAny(open *wire.SubChannelList, scs []wire.SubChannel) bool {
 
 // cast encodes the cast frame once and queues the same bytes for every
 // receiver: [type][cmd 4][branch 0][len][payload] (seed/async.md ASYNC_CAST).
-func (b *Bus) cast(p *fanout, msg *Message, self bool) {
+func (b *Bus) cast(p *fanout, msg *Message, self bool, only int) {
 	payload := msg.Data[wire.SubChannelListLen+1:]
 	if len(payload) > wire.MaxPayload {
 		return
@@ -443,48 +506,65 @@ func (b *Bus) cast(p *fanout, msg *Message, self bool) {
 	frame := wire.AppendFrameHeader(make([]byte, 0, wire.FrameHeaderLen+len(payload)),
 		wire.TypeID(msg.Data[wire.SubChannelListLen]), uint16(wire.AsyncCast), 0, len(payload))
 	frame = append(frame, payload...)
-	b.forEachInList(msg.Data, msg, self, func(e *entry) { p.note(e.m.DeliverFrame(frame)) })
+	b.forEachInList(msg.Data, msg, self, only, func(e *entry) { p.note(e.m.DeliverFrame(frame)) })
 }
 
 // toChannel delivers a channel event to the member sessions of the channel,
 // the sessions with one of its sub-channels open, and the sessions of the
-// user the event names (bytes 8..40 of member events), once each.
-func (b *Bus) toChannel(p *fanout, msg *Message, self bool) {
+// user the event names (bytes 8..40 of member events), once each; part
+// narrows that to one side (Scope.Part).
+func (b *Bus) toChannel(p *fanout, msg *Message, self bool, part Part) {
 	ch := binary.LittleEndian.Uint64(msg.Data)
 	seen := make(map[*entry]struct{})
-	visit := func(s *set) {
+	visit := func(s *set, deliver bool) {
 		for _, e := range s.members() {
 			if _, dup := seen[e]; dup {
 				continue
 			}
 			seen[e] = struct{}{}
-			deliverUnlessSelf(p, e, msg, self)
+			if deliver {
+				deliverUnlessSelf(p, e, msg, self)
+			}
 		}
 	}
-	visit(b.byChannel[ch])
-	visit(b.openCh[ch])
+	visit(b.byChannel[ch], part != PartNamed)
+	visit(b.openCh[ch], part != PartNamed)
+	if u, ok := NamedUser(msg); ok && part != PartChannel {
+		visit(b.byUser[u], true)
+	}
+}
+
+// NamedUser returns the user a channel member event names (bytes 8..40 of
+// NEW_CH_MEMBER, INVITED_TO_CH, INVITE_ACCEPTED, RM_CH_MEMBER and
+// MEM_LEVEL_CHANGED), whose sessions receive it besides the channel's.
+func NamedUser(msg *Message) (wire.UserID, bool) {
+	var u wire.UserID
 	switch msg.ID {
 	case wire.AsyncNewChMember, wire.AsyncInvitedToCh, wire.AsyncInviteAccepted,
 		wire.AsyncRmChMember, wire.AsyncMemLevelChanged:
-		var u wire.UserID
-		copy(u[:], msg.Data[8:])
-		visit(b.byUser[u])
+		if len(msg.Data) >= 8+wire.UserIDLen {
+			copy(u[:], msg.Data[8:])
+			return u, true
+		}
 	}
+	return u, false
 }
 
 // SendTo delivers a host-originated async to one session, if it is joined.
 // It reports whether the session was found. It never waits: the answers
 // it carries (PEER_INFO to a ping, CLOSE_P2P at logout) are sent from the
 // loops of receivers.
+//
+// In a cluster a session that is not on this node is reached through the
+// other nodes; SendTo then reports false (whether it exists is not known).
 func (b *Bus) SendTo(to wire.SessionID, msg *Message) bool {
-	b.mu.RLock()
-	e, ok := b.sessions[to]
-	b.mu.RUnlock()
-	if ok {
-		b.delivered.Add(1)
-		e.m.Deliver(msg)
+	if b.SendLocal(to, msg) {
+		return true
 	}
-	return ok
+	if b.remote != nil {
+		b.remote.SendTo(to, msg)
+	}
+	return false
 }
 
 // SessionsOf returns the ids of the sessions logged in as a user.

@@ -7,7 +7,11 @@
 // zero: no NATS, nothing to set up.
 package cluster
 
-import "strings"
+import (
+	"net"
+	"strings"
+	"time"
+)
 
 // Options say how a node joins a cluster.
 type Options struct {
@@ -30,6 +34,18 @@ type Options struct {
 	// TLSCA, TLSCert and TLSKey configure TLS to NATS: a CA bundle to
 	// verify the servers, and a client certificate + key; all optional.
 	TLSCA, TLSCert, TLSKey string
+
+	// Heartbeat is how often the node announces itself (default 1 s);
+	// DeadAfter is how long another node may stay silent before it is
+	// declared lost and its sessions are ended for the peers (default 3 s,
+	// at least twice Heartbeat).
+	Heartbeat, DeadAfter time.Duration
+	// ReconnectWait is the pause between attempts to reach NATS again
+	// after the connection was lost (default 1 s).
+	ReconnectWait time.Duration
+	// Dial, if set, opens the connections to the NATS servers instead of
+	// net.Dial (tests cut a node off with it).
+	Dial func(network, address string) (net.Conn, error)
 }
 
 // Enabled reports whether the node joins a cluster.

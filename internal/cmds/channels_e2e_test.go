@@ -37,6 +37,10 @@ type env struct {
 	t     *testing.T
 	h     *hosttest.Host
 	users map[string]store.User
+	// hosts are the nodes of a cluster (TestClusterChannels), h alone
+	// otherwise; login spreads the sessions over them in turn.
+	hosts  []*hosttest.Host
+	logins int
 }
 
 func newEnv(t *testing.T) *env {
@@ -61,7 +65,36 @@ func newEnvWith(t *testing.T, change func(*store.Settings)) *env {
 			}
 		}
 	}
-	return &env{t: t, h: hosttest.StartWith(t, o), users: map[string]store.User{}}
+	var hosts []*hosttest.Host
+	if strings.HasPrefix(t.Name(), "TestClusterChannels/") {
+		hosts = hosttest.StartCluster(t, o, hosttest.ClusterOptions{})
+	} else {
+		hosts = []*hosttest.Host{hosttest.StartWith(t, o)}
+	}
+	return &env{t: t, h: hosts[0], hosts: hosts, users: map[string]store.User{}}
+}
+
+// TestClusterChannels runs the channel tests with the sessions spread over
+// the three nodes of a cluster (PostgreSQL + NATS, docs/cluster.md): the
+// same tests, the same assertions.
+func TestClusterChannels(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"ChannelEventsReachMembersOnly", TestChannelEventsReachMembersOnly},
+		{"SubChannelAccessLoss", TestSubChannelAccessLoss},
+		{"Cast", TestCast},
+		{"P2P", TestP2P},
+		{"PingPeers", TestPingPeers},
+		{"ActiveFlag", TestActiveFlag},
+		{"SubChannelLimit", TestSubChannelLimit},
+		{"Permissions", TestPermissions},
+		{"ArgumentChecks", TestArgumentChecks},
+		{"Listings", TestListings},
+	} {
+		t.Run(tc.name, tc.fn)
+	}
 }
 
 // user returns the account name, creating it (rank 1: every internal
@@ -91,7 +124,12 @@ func (s *sess) String() string { return s.label }
 func (e *env) login(name, label string) *sess {
 	e.t.Helper()
 	u := e.user(name)
-	c := e.h.Login(e.t, name, testPassword)
+	h := e.h
+	if len(e.hosts) > 0 {
+		h = e.hosts[e.logins%len(e.hosts)]
+	}
+	e.logins++
+	c := h.Login(e.t, name, testPassword)
 	if !c.Encrypted() {
 		e.t.Fatalf("%s: session is not encrypted", label)
 	}
@@ -143,6 +181,20 @@ func (s *sess) waitFor(t *testing.T, stop func(wire.Frame) bool) ([]wire.Frame, 
 // each received before it.
 func (e *env) sync(ss ...*sess) map[*sess][]wire.Frame {
 	e.t.Helper()
+	// In a cluster, everything the nodes published so far reaches the
+	// sessions' mailboxes before the barrier (delivered locally on node 1
+	// for its sessions): every node flushes, then takes in what NATS
+	// queued for it.
+	for _, h := range e.hosts {
+		if err := h.ClusterFlush(ctx10(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, h := range e.hosts {
+		if err := h.ClusterSync(ctx10(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 	done := map[wire.UserID]bool{}
 	for _, s := range ss {
 		if !done[s.uid] {
@@ -1193,6 +1245,9 @@ func TestP2P(t *testing.T) {
 	// Disconnecting ends the link: the peer gets P2P_CLOSE with the
 	// departed session's id. A pending request from it is dropped too.
 	p.sendOK(t, "p2p_request", wire.TypeSessionID, q.sid[:])
+	// q accepts once it has seen the request, as a client does (in a
+	// cluster the request may still be on its way to q's node).
+	q.until(t, func(f wire.Frame) bool { return isP2P(f) && f.Type == wire.TypeP2PRequest })
 	q.sendOK(t, "p2p_open", wire.TypeSessionID, p.sid[:])
 	p.sendOK(t, "p2p_request", wire.TypeSessionID, r.sid[:])
 	e.sync(all...)

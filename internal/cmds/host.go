@@ -23,6 +23,13 @@ func hostCommands() []*module.Command {
 	}
 }
 
+// clusterHost is a host that may be a node of a cluster (docs/cluster.md).
+type clusterHost interface {
+	// ClusterLoad returns the sessions of the whole cluster and the number
+	// of live nodes; ok is false in single-node mode.
+	ClusterLoad() (sessions, nodes int, ok bool)
+}
+
 func runHostInfo(ctx context.Context, c *module.Call) error {
 	s, err := c.Host().Settings(ctx)
 	if err != nil {
@@ -46,6 +53,11 @@ func runHostInfo(ctx context.Context, c *module.Call) error {
 		}
 	}
 	line("Load:", fmt.Sprintf("%d/%d", c.Host().SessionCount(), maxSes))
+	if h, ok := c.Host().(clusterHost); ok {
+		if sessions, nodes, ok := h.ClusterLoad(); ok {
+			line("Cluster Load:", fmt.Sprintf("%d sessions on %d nodes", sessions, nodes))
+		}
+	}
 	addr, port := hostPort(live)
 	line("Listening Addr:", addr)
 	line("Listening Port:", port)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/mrci/mrci/internal/cluster"
 	"github.com/mrci/mrci/internal/ipban"
 	"github.com/mrci/mrci/internal/session"
 )
@@ -32,6 +33,12 @@ func (h *Host) loadBans(ctx context.Context) (*ipban.List, error) {
 // sessions connected from an address the new list bans and the old one did
 // not are ended with a notice.
 func (h *Host) ReloadBans() {
+	h.reloadBans()
+	h.broadcast(cluster.EventBans)
+}
+
+// reloadBans is ReloadBans on this node only (the other nodes' change).
+func (h *Host) reloadBans() {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	old, err := h.loadBans(ctx)

@@ -115,8 +115,15 @@ func (h *Host) AllowMail(key string, n uint32, window time.Duration) bool {
 }
 
 // NotifyUser sends text on ASYNC_SYS_MSG to every session logged in as
-// user and, if logout is set, logs those sessions out.
+// user and, if logout is set, logs those sessions out; in a cluster on
+// every node.
 func (h *Host) NotifyUser(user wire.UserID, text string, logout bool) {
+	h.notifyUser(user, text, logout)
+	h.broadcastNotifyUser(user, text, logout)
+}
+
+// notifyUser is NotifyUser on this node only.
+func (h *Host) notifyUser(user wire.UserID, text string, logout bool) {
 	frame := wire.EncodeFrame(wire.Frame{Type: wire.TypeText, Cmd: uint16(wire.AsyncSysMsg), Payload: wire.EncodeText(text)})
 	for _, id := range h.bus.SessionsOf(user) {
 		h.mu.Lock()

@@ -9,7 +9,6 @@ package host
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -119,6 +118,7 @@ type Host struct {
 	hashing chan struct{} // bounds concurrent password hashing
 	mail    *mailer       // mail delivery (email.go)
 	files   filesQuota    // bytes reserved by running file transfers (files.go)
+	node    *cluster.Node // nil in single-node mode (cluster.go)
 }
 
 // New creates a host. Call Serve to accept connections.
@@ -193,6 +193,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h.mail = newMailer(h)
+	if err := h.joinCluster(ctx); err != nil {
+		h.mods.closeAll()
+		h.mail.close()
+		h.logs.close()
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -264,8 +270,7 @@ func (h *Host) handle(ctx context.Context, conn net.Conn, ipText string, ip neti
 			h.adm.end(ip)
 		}
 	}()
-	var sid wire.SessionID
-	_, _ = rand.Read(sid[:])
+	sid := h.newSessionID()
 	_ = conn.SetDeadline(time.Now().Add(h.cfg.HeaderTimeout))
 	br := bufio.NewReaderSize(conn, 4<<10)
 	raw := make([]byte, wire.ClientHeaderLen)

@@ -45,6 +45,7 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() {
 		stopPrune()
 		<-pruned
+		h.leaveCluster()
 		h.mods.closeAll()
 		h.mail.close()
 		h.logs.close()

@@ -1,6 +1,10 @@
 package host
 
-import "github.com/mrci/mrci/internal/cluster"
+import (
+	"fmt"
+
+	"github.com/mrci/mrci/internal/cluster"
+)
 
 // NodeID returns this node's id (Config.Cluster.NodeID): shown by
 // host_info, `mrci status` and the mrci_node_info metric. It is "" only
@@ -9,21 +13,22 @@ func (h *Host) NodeID() string { return h.cfg.Cluster.NodeID }
 
 // ClusterSummary describes this node's place in its cluster in one line
 // for `mrci status`; ok is false while the node is not connected to the
-// rest of the cluster. A single node is "single node", ok.
-//
-// TODO(cluster-core): summarise the transport's state (NATS connected or
-// not, nodes seen) once it exists; until then an enabled cluster is only
-// configured.
+// rest of the cluster (NATS unreachable). A single node is "single node",
+// ok.
 func (h *Host) ClusterSummary() (summary string, ok bool) {
-	c := h.cfg.Cluster
-	if !c.Enabled() {
+	st, clustered := h.ClusterStatus()
+	if !clustered {
 		return "single node", true
 	}
-	name := c.Name
-	if name == "" {
-		name = "mrci"
+	conn := "connected to " + st.Server
+	if !st.Connected {
+		conn = "NOT CONNECTED to NATS"
+		if st.LastError != "" {
+			conn += " (" + st.LastError + ")"
+		}
 	}
-	return "cluster " + name + ": configured, not connected (the NATS transport is not built yet)", false
+	return fmt.Sprintf("cluster %s: %s, %d other nodes, %d sessions in the cluster",
+		st.Cluster, conn, len(st.Nodes), st.Sessions), st.Connected
 }
 
 // clusterLabel is the cluster label of mrci_node_info: the cluster name,

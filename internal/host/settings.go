@@ -18,6 +18,9 @@ const settingsTTL = time.Second
 type settingsCache struct {
 	store.Store
 	c *cache[store.Settings]
+	// saved, if set, runs after the settings were stored (the cluster
+	// tells the other nodes).
+	saved func()
 }
 
 func newSettingsCache(st store.Store) *settingsCache {
@@ -37,6 +40,9 @@ func (c *settingsCache) SaveSettings(ctx context.Context, s store.Settings) erro
 		return err
 	}
 	c.c.Set(s)
+	if c.saved != nil {
+		c.saved()
+	}
 	return nil
 }
 

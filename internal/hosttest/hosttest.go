@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/cluster"
 	"github.com/mrci/mrci/internal/host"
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/password"
@@ -76,6 +77,12 @@ type Options struct {
 	ListenAddr string
 	// MaxSessions overrides the stored session limit for this run.
 	MaxSessions uint32
+	// OpenStore, if set, opens the host's store instead of a fresh SQLite
+	// file in the data directory (StartCluster: a shared PostgreSQL
+	// schema).
+	OpenStore func(ctx context.Context, dir string) (store.Store, error)
+	// Cluster joins the host to a cluster (see StartCluster).
+	Cluster cluster.Options
 }
 
 // NoDelays returns the default account limits without login delays, the
@@ -97,7 +104,13 @@ func StartWith(t testing.TB, o Options) *Host {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "mrci.db"))
+	var st store.Store
+	var err error
+	if o.OpenStore != nil {
+		st, err = o.OpenStore(ctx, dir)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(dir, "mrci.db"))
+	}
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -130,7 +143,7 @@ func StartWith(t testing.TB, o Options) *Host {
 		Store: hostStore, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, FilesRoot: filepath.Join(dir, "files"), ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout, Email: o.Email, MaxSessions: o.MaxSessions, DrainTimeout: 5 * time.Second,
-		DatabasePath: filepath.Join(dir, "mrci.db"),
+		DatabasePath: filepath.Join(dir, "mrci.db"), Cluster: o.Cluster,
 	})
 	if err != nil {
 		t.Fatalf("host: %v", err)

@@ -131,6 +131,11 @@ func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "mrci", Name: name, Help: help}, f))
 }
 
+// CounterFunc registers a counter read from f at scrape time.
+func (m *Metrics) CounterFunc(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "mrci", Name: name, Help: help}, f))
+}
+
 // AuthAttempt counts one password log-in attempt unless m is nil.
 func (m *Metrics) AuthAttempt(accepted bool) {
 	if m == nil {

@@ -1,0 +1,147 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mrci/mrci/internal/cluster"
+	"github.com/mrci/mrci/internal/host"
+	"github.com/mrci/mrci/internal/hosttest"
+	"github.com/mrci/mrci/internal/store/postgres"
+)
+
+// Child processes: the test binary re-executed with MRCI_CLUSTER_CHILD set
+// runs one host (a node of a cluster when MRCI_CHILD_NATS is set) on a
+// PostgreSQL schema, prints "ready <address>" and serves until SIGTERM or
+// SIGKILL. Tests kill such a node for real; the fan-out benchmark measures
+// the hosts' own CPU time, apart from the clients'.
+
+const childEnv = "MRCI_CLUSTER_CHILD"
+
+// runChild is the child's main; it returns the exit status.
+func runChild() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	st, err := postgres.Open(ctx, os.Getenv("MRCI_CHILD_DSN"))
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	var copts cluster.Options
+	if u := os.Getenv("MRCI_CHILD_NATS"); u != "" {
+		copts = cluster.Options{
+			URLs: []string{u}, Name: os.Getenv("MRCI_CHILD_NAME"), NodeID: os.Getenv("MRCI_CHILD_NODE"),
+			Heartbeat: hosttest.ClusterHeartbeat, DeadAfter: hosttest.ClusterDeadAfter, ReconnectWait: 100 * time.Millisecond,
+		}
+	}
+	dir, err := os.MkdirTemp("", "mrci-child-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h, err := host.New(ctx, host.Config{
+		Store: st, Log: log, PasswordParams: hosttest.Params, Version: "child", Dir: dir,
+		MaxSessions: 20000, DrainTimeout: 5 * time.Second, Cluster: copts,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("ready %s\n", ln.Addr())
+	if err := h.Serve(ctx, ln); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// child is a host running in a child process.
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan struct{}
+}
+
+// spawn starts a child host on the schema of dsn; natsURL empty makes it
+// a single node. It is killed when the test ends.
+func spawn(t testing.TB, dsn, natsURL, name, node string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "MRCI_CHILD_DSN="+dsn, "MRCI_CHILD_NATS="+natsURL,
+		"MRCI_CHILD_NAME="+name, "MRCI_CHILD_NODE="+node)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan string, 1)
+	go func() {
+		defer close(c.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
+				ready <- a
+			}
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-c.done
+	})
+	select {
+	case c.addr = <-ready:
+	case <-c.done:
+		t.Fatalf("child %s exited before it was ready", node)
+	case <-time.After(wait):
+		t.Fatalf("child %s not ready within %v", node, wait)
+	}
+	return c
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (c *child) kill(t testing.TB) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-c.done
+}
+
+// cpu returns the child's user+system CPU time so far (Linux /proc).
+func (c *child) cpu(t testing.TB) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces): state is
+	// field 3, utime 14, stime 15 (1-based).
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var ut, st int64
+	fmt.Sscan(fields[11], &ut)
+	fmt.Sscan(fields[12], &st)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ is 100 on Linux
+}

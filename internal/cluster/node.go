@@ -1,0 +1,574 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/mrci/mrci/internal/bus"
+	"github.com/mrci/mrci/internal/wire"
+)
+
+// Local is what a node needs from its host's bus: delivering messages that
+// came from other nodes to the sessions of this node.
+type Local interface {
+	// Inject fans a message out to the local sessions within a scope,
+	// without forwarding it again.
+	Inject(msg *bus.Message, sc bus.Scope)
+	// SendLocal delivers a message to one local session.
+	SendLocal(to wire.SessionID, msg *bus.Message) bool
+}
+
+// Presence is a session that, were it to end, would send PEER_STAT: it is
+// active and has sub-channels open. Nodes announce theirs in the heartbeat
+// so the others can speak for them when the node is lost.
+type Presence struct {
+	Session wire.SessionID
+	Open    wire.SubChannelList
+}
+
+// Lost describes a node that stopped: its id, its tag (the last 8 bytes
+// of every session id it gave out, see StampSessionID) and its sessions
+// that were present in sub-channels as of its last heartbeat.
+type Lost struct {
+	NodeID   string
+	Tag      Tag
+	Presence []Presence
+	Graceful bool // the node said goodbye (its sessions ended normally)
+}
+
+// Event is a host-wide change made on one node that the others must apply.
+type Event uint8
+
+// Host-wide events.
+const (
+	// EventBans: the ban list changed (UPDATE_BANS); reload it.
+	EventBans Event = iota + 1
+	// EventSettings: the settings row changed; drop cached copies.
+	EventSettings
+	// EventNotifyUser: tell an account's sessions something and maybe log
+	// them out (the e-mail commands); data is [user id: 32][logout: 1][text].
+	EventNotifyUser
+)
+
+// Config configures a Node.
+type Config struct {
+	Options Options
+	// Bus delivers messages from other nodes to this node's sessions.
+	Bus Local
+	Log *slog.Logger
+	// Presence returns this node's number of sessions and its sessions
+	// present in sub-channels (announced in every heartbeat).
+	Presence func() (sessions int, present []Presence)
+	// NodeLost is called when another node stopped or has been silent
+	// for DeadAfter; the host ends that node's sessions for its peers.
+	NodeLost func(Lost)
+	// HostEvent is called when another node reports a host-wide change,
+	// with the data it broadcast.
+	HostEvent func(ev Event, data []byte)
+}
+
+// Tag identifies one run of a node; session ids given out by that run end
+// with it, so every node knows which node a session lives on.
+type Tag [8]byte
+
+// TagOf returns the tag of the node a session id was given out by.
+func TagOf(id wire.SessionID) Tag {
+	var t Tag
+	copy(t[:], id[wire.SessionIDLen-len(t):])
+	return t
+}
+
+// Node is this host's member of a cluster: one NATS connection carrying
+// every async that leaves or reaches this node, subscriptions following
+// the interest of the local sessions, and heartbeats. It implements
+// bus.Remote.
+type Node struct {
+	cfg  Config
+	opts Options
+	log  *slog.Logger
+	nc   *nats.Conn
+	tag  Tag
+	pfx  string // subject prefix: the cluster name and a dot
+
+	msgs chan *nats.Msg // every subscription delivers here, in arrival order
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu    sync.Mutex
+	count map[bus.Key]int
+	subs  map[bus.Key]*nats.Subscription
+	peers map[Tag]*peer
+
+	marks sync.Map // *nats.Msg → chan struct{}: Sync's markers
+	st    stats
+}
+
+type peer struct {
+	id       string
+	sessions int
+	last     time.Time
+	present  []Presence
+}
+
+// stats are the node's counters (Status, metrics).
+type stats struct {
+	published, received, publishErrs, dropped atomic.Uint64
+	disconnects, reconnects, lost             atomic.Uint64
+	connected                                 atomic.Bool
+	lastErr                                   atomic.Pointer[string]
+}
+
+// Defaults of the timing options.
+const (
+	defaultHeartbeat     = time.Second
+	defaultDeadAfter     = 3 * time.Second
+	defaultReconnectWait = time.Second
+	// inbox is the capacity of the channel the subscriptions deliver to;
+	// a node that falls this far behind is a slow consumer for NATS
+	// (messages dropped, logged and counted).
+	inbox = 1 << 16
+	// subscribeFlush bounds the wait for the server to confirm new
+	// subscriptions (and the node's start).
+	subscribeFlush = 10 * time.Second
+)
+
+// Connect joins the cluster: it connects to NATS (failing with a clear
+// error when no server answers), subscribes to the node-wide subjects and
+// starts the heartbeat. Close leaves.
+func Connect(ctx context.Context, cfg Config) (*Node, error) {
+	o := cfg.Options
+	if !o.Enabled() {
+		return nil, errors.New("cluster: no NATS URL")
+	}
+	if o.NodeID == "" {
+		return nil, errors.New("cluster: the node has no id")
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = defaultHeartbeat
+	}
+	if o.DeadAfter <= 0 {
+		o.DeadAfter = defaultDeadAfter
+	}
+	o.DeadAfter = max(o.DeadAfter, 2*o.Heartbeat)
+	if o.ReconnectWait <= 0 {
+		o.ReconnectWait = defaultReconnectWait
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{
+		cfg: cfg, opts: o, log: cfg.Log.With("node", o.NodeID),
+		pfx:   o.Subject(""),
+		msgs:  make(chan *nats.Msg, inbox),
+		stop:  make(chan struct{}),
+		count: make(map[bus.Key]int),
+		subs:  make(map[bus.Key]*nats.Subscription),
+		peers: make(map[Tag]*peer),
+	}
+	if _, err := rand.Read(n.tag[:]); err != nil {
+		return nil, fmt.Errorf("cluster: node tag: %w", err)
+	}
+	nopts, err := n.natsOptions()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nopts.Connect()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w", redactedURLs(o.URLs), err)
+	}
+	n.nc = nc
+	n.st.connected.Store(true)
+	if _, err := nc.ChanSubscribe(o.Subject("node"), n.msgs); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: subscribe: %w", err)
+	}
+	if _, err := nc.ChanSubscribe(o.Subject("all"), n.msgs); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: subscribe: %w", err)
+	}
+	dl, ok := ctx.Deadline()
+	wait := subscribeFlush
+	if ok {
+		wait = min(wait, time.Until(dl))
+	}
+	if err := nc.FlushTimeout(wait); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: NATS at %s: %w", redactedURLs(o.URLs), err)
+	}
+	n.wg.Add(2)
+	go n.dispatch()
+	go n.monitor()
+	n.log.Info("joined the cluster", "cluster", o.Name, "nats", nc.ConnectedUrlRedacted())
+	return n, nil
+}
+
+func (n *Node) natsOptions() (nats.Options, error) {
+	o := n.opts
+	no := nats.GetDefaultOptions()
+	no.Servers = o.URLs
+	no.Name = "mrci " + o.NodeID
+	no.NoEcho = true
+	no.AllowReconnect = true
+	no.MaxReconnect = -1
+	no.ReconnectWait = o.ReconnectWait
+	// Messages for other nodes are not queued while NATS is away: they
+	// would arrive after the peers were told this node was lost.
+	no.ReconnectBufSize = -1
+	no.Timeout = 5 * time.Second
+	no.DisconnectedErrCB = func(_ *nats.Conn, err error) {
+		if n.st.connected.Swap(false) {
+			n.st.disconnects.Add(1)
+			n.setErr(err)
+			n.log.Warn("cluster: lost NATS; local sessions go on, other nodes are unreachable", "err", err)
+		}
+	}
+	no.ReconnectedCB = func(nc *nats.Conn) {
+		n.st.connected.Store(true)
+		n.st.reconnects.Add(1)
+		n.log.Info("cluster: NATS reachable again; subscriptions restored", "nats", nc.ConnectedUrlRedacted())
+		n.heartbeat() // let the others know at once
+	}
+	no.AsyncErrorCB = func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			n.st.dropped.Add(1)
+		}
+		n.setErr(err)
+		n.log.Error("cluster: NATS error", "err", err)
+	}
+	if o.Dial != nil {
+		no.CustomDialer = dialer(o.Dial)
+	}
+	var extra []nats.Option
+	if o.CredsFile != "" {
+		extra = append(extra, nats.UserCredentials(o.CredsFile))
+	}
+	if o.User != "" {
+		extra = append(extra, nats.UserInfo(o.User, o.Password))
+	}
+	if o.Token != "" {
+		extra = append(extra, nats.Token(o.Token))
+	}
+	if o.TLSCA != "" {
+		extra = append(extra, nats.RootCAs(o.TLSCA))
+	}
+	if o.TLSCert != "" || o.TLSKey != "" {
+		extra = append(extra, nats.ClientCert(o.TLSCert, o.TLSKey))
+	}
+	for _, f := range extra {
+		if err := f(&no); err != nil {
+			return no, fmt.Errorf("cluster: NATS options: %w", err)
+		}
+	}
+	return no, nil
+}
+
+type dialer func(network, address string) (net.Conn, error)
+
+func (d dialer) Dial(network, address string) (net.Conn, error) { return d(network, address) }
+
+func (n *Node) setErr(err error) {
+	if err != nil {
+		s := err.Error()
+		n.st.lastErr.Store(&s)
+	}
+}
+
+// Tag returns this run's tag.
+func (n *Node) Tag() Tag { return n.tag }
+
+// StampSessionID makes a new session id this node's: its last 8 bytes
+// become the node's tag (the other 20 stay random).
+func (n *Node) StampSessionID(id *wire.SessionID) {
+	copy(id[wire.SessionIDLen-len(n.tag):], n.tag[:])
+}
+
+// Flush waits until the NATS server has received everything this node
+// published so far (and the subscriptions it asked for).
+func (n *Node) Flush(ctx context.Context) error {
+	return n.nc.FlushWithContext(ctx)
+}
+
+// Sync waits until every message NATS had queued for this node when Sync
+// was called has been handed to the local sessions: a PING/PONG round trip
+// (the server answers after the messages it queued before), then a marker
+// through the dispatcher behind them. Flush on every node followed by Sync
+// on every node orders everything published so far before whatever is
+// delivered next, locally or remotely (the tests' barriers).
+func (n *Node) Sync(ctx context.Context) error {
+	if err := n.nc.FlushWithContext(ctx); err != nil {
+		return err
+	}
+	mark := &nats.Msg{}
+	done := make(chan struct{})
+	n.marks.Store(mark, done)
+	defer n.marks.Delete(mark)
+	select {
+	case n.msgs <- mark:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-n.stop:
+		return errors.New("cluster: node closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close leaves the cluster: it says goodbye (so the others drop this node
+// at once instead of after DeadAfter), stops the heartbeat and the
+// dispatcher and closes the NATS connection. Call it after the host's
+// sessions have ended.
+func (n *Node) Close() {
+	select {
+	case <-n.stop:
+		return
+	default:
+	}
+	n.publishNode(kindBye)
+	_ = n.nc.FlushTimeout(time.Second)
+	close(n.stop)
+	n.nc.Close()
+	n.wg.Wait()
+	n.log.Info("left the cluster")
+}
+
+// dispatch hands every message from the other nodes to the local bus, one
+// at a time in the order the connection received them: everything one
+// node sent this node (on whatever subject) is delivered in order.
+func (n *Node) dispatch() {
+	defer n.wg.Done()
+	for {
+		select {
+		case m := <-n.msgs:
+			n.handle(m)
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// monitor sends the heartbeat and declares silent nodes lost.
+func (n *Node) monitor() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.opts.Heartbeat)
+	defer t.Stop()
+	n.heartbeat()
+	for {
+		select {
+		case <-t.C:
+			n.heartbeat()
+			n.reap(time.Now())
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+func (n *Node) heartbeat() { n.publishNode(kindHeartbeat) }
+
+func (n *Node) publishNode(kind byte) {
+	sessions, present := 0, []Presence(nil)
+	if n.cfg.Presence != nil && kind == kindHeartbeat {
+		sessions, present = n.cfg.Presence()
+	}
+	n.publish(n.opts.Subject("node"), encodeNode(kind, n.tag, n.opts.NodeID, sessions, present))
+}
+
+// Broadcast tells the other nodes about a host-wide change.
+func (n *Node) Broadcast(ev Event, data []byte) {
+	n.publish(n.opts.Subject("node"), append([]byte{kindEvent, byte(ev)}, data...))
+}
+
+func (n *Node) publish(subject string, data []byte) {
+	if err := n.nc.Publish(subject, data); err != nil {
+		n.st.publishErrs.Add(1)
+		return
+	}
+	n.st.published.Add(1)
+}
+
+// reap declares lost the nodes silent for longer than DeadAfter.
+func (n *Node) reap(now time.Time) {
+	var lost []Lost
+	n.mu.Lock()
+	for tag, p := range n.peers {
+		if now.Sub(p.last) > n.opts.DeadAfter {
+			delete(n.peers, tag)
+			lost = append(lost, Lost{NodeID: p.id, Tag: tag, Presence: p.present})
+		}
+	}
+	n.mu.Unlock()
+	for _, l := range lost {
+		n.nodeLost(l)
+	}
+}
+
+func (n *Node) nodeLost(l Lost) {
+	n.st.lost.Add(1)
+	if l.Graceful {
+		n.log.Info("cluster: node left", "lost_node", l.NodeID)
+	} else {
+		n.log.Warn("cluster: node lost; ending its sessions for their peers", "lost_node", l.NodeID, "present", len(l.Presence))
+	}
+	if n.cfg.NodeLost != nil {
+		n.cfg.NodeLost(l)
+	}
+}
+
+// handle acts on one message from another node.
+func (n *Node) handle(m *nats.Msg) {
+	if m.Sub == nil {
+		if done, ok := n.marks.Load(m); ok {
+			close(done.(chan struct{}))
+		}
+		return
+	}
+	n.st.received.Add(1)
+	d := m.Data
+	if len(d) == 0 {
+		return
+	}
+	switch d[0] {
+	case kindPublish, kindSendTo:
+		msg, sc, to, ok := decodeAsync(d)
+		if !ok {
+			n.log.Warn("cluster: undecodable message", "subject", m.Subject, "bytes", len(d))
+			return
+		}
+		if d[0] == kindSendTo {
+			n.cfg.Bus.SendLocal(to, msg)
+		} else {
+			n.cfg.Bus.Inject(msg, sc)
+		}
+	case kindHeartbeat, kindBye:
+		h, ok := decodeNode(d)
+		if !ok {
+			n.log.Warn("cluster: undecodable heartbeat", "bytes", len(d))
+			return
+		}
+		n.heard(h, d[0] == kindBye)
+	case kindEvent:
+		if len(d) >= 2 && n.cfg.HostEvent != nil {
+			n.cfg.HostEvent(Event(d[1]), d[2:])
+		}
+	}
+}
+
+// heard records a heartbeat or a goodbye. A node id heard with a new tag
+// is a restarted node: its previous run is lost.
+func (n *Node) heard(h nodeMsg, bye bool) {
+	var lost []Lost
+	n.mu.Lock()
+	for tag, p := range n.peers {
+		if p.id == h.id && tag != h.tag {
+			delete(n.peers, tag)
+			lost = append(lost, Lost{NodeID: p.id, Tag: tag, Presence: p.present})
+		}
+	}
+	if bye {
+		if p := n.peers[h.tag]; p != nil {
+			delete(n.peers, h.tag)
+			// Its sessions ended one by one before the goodbye and told
+			// their peers themselves; nothing is left to say for them.
+			lost = append(lost, Lost{NodeID: p.id, Tag: h.tag, Graceful: true})
+		}
+	} else {
+		p := n.peers[h.tag]
+		if p == nil {
+			p = &peer{id: h.id}
+			n.peers[h.tag] = p
+			n.log.Info("cluster: node joined", "other_node", h.id)
+		}
+		p.sessions, p.present, p.last = h.sessions, h.present, time.Now()
+	}
+	n.mu.Unlock()
+	for _, l := range lost {
+		n.nodeLost(l)
+	}
+}
+
+// Status is what `mrci status` and host_info show about the cluster.
+type Status struct {
+	NodeID    string
+	Cluster   string
+	Connected bool
+	// Server is the NATS server connected to (credentials redacted).
+	Server string
+	// Sessions is the cluster total: this node's sessions and those the
+	// other nodes announced in their last heartbeats.
+	Sessions int
+	// Nodes are the other live nodes.
+	Nodes                   []NodeStatus
+	Disconnects, Reconnects uint64
+	// Published and Received count NATS messages; PublishErrors those
+	// that could not be sent (NATS unreachable); Dropped those NATS
+	// dropped because this node fell behind.
+	Published, Received, PublishErrors, Dropped uint64
+	// NodesLost counts nodes declared lost (or that left).
+	NodesLost uint64
+	// Subscriptions is the number of interest subscriptions.
+	Subscriptions int
+	LastError     string
+}
+
+// NodeStatus is another node as this one sees it.
+type NodeStatus struct {
+	ID       string
+	Sessions int
+	// Present is the number of its sessions present in sub-channels
+	// (active with sub-channels open) in its last heartbeat.
+	Present  int
+	LastSeen time.Time
+}
+
+// Status reports the node's view of the cluster; localSessions is this
+// node's own count.
+func (n *Node) Status(localSessions int) Status {
+	s := Status{
+		NodeID: n.opts.NodeID, Cluster: strings.TrimSuffix(n.pfx, "."),
+		Connected:   n.st.connected.Load() && n.nc.IsConnected(),
+		Sessions:    localSessions,
+		Disconnects: n.st.disconnects.Load(), Reconnects: n.st.reconnects.Load(),
+		Published: n.st.published.Load(), Received: n.st.received.Load(),
+		PublishErrors: n.st.publishErrs.Load(), Dropped: n.st.dropped.Load(),
+		NodesLost: n.st.lost.Load(),
+	}
+	if s.Connected {
+		s.Server = n.nc.ConnectedUrlRedacted()
+	}
+	if e := n.st.lastErr.Load(); e != nil {
+		s.LastError = *e
+	}
+	n.mu.Lock()
+	for _, p := range n.peers {
+		s.Nodes = append(s.Nodes, NodeStatus{ID: p.id, Sessions: p.sessions, Present: len(p.present), LastSeen: p.last})
+		s.Sessions += p.sessions
+	}
+	s.Subscriptions = len(n.subs)
+	n.mu.Unlock()
+	return s
+}
+
+func redactedURLs(urls []string) string {
+	out := ""
+	for i, u := range urls {
+		if i > 0 {
+			out += ","
+		}
+		out += redact(u)
+	}
+	return out
+}
