@@ -121,12 +121,14 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		return err
 	}
 	// Every answer is claimed in the store before it is verified: the claim
-	// re-reads the lock flag and the failure counters in one transaction
-	// and counts the answer as a failure in advance, so answers given on
-	// many prompts at once count against one threshold (issue 8, defect 2),
-	// and the growing delay of the account and of the address applies to
-	// loopback too (defect 8). Root is never locked; its failures count per
-	// address toward the ban threshold (host.md §4.6).
+	// re-reads the lock flag and the counters in one transaction and counts
+	// the answer as pending, so answers given on many prompts at once count
+	// against one threshold (issue 8, defect 2), while the growing delay of
+	// the account and of the address (loopback too, defect 8) counts
+	// confirmed failures only: right answers given at once do not refuse
+	// each other. Root is never locked; its failures count per address
+	// toward the ban threshold (host.md §4.6), which bounds its pending
+	// answers from a non-loopback address the same way.
 	claim := store.AuthClaim{User: u.ID, IP: ip, PerIP: root, Limits: limits}
 	switch {
 	case !root:
