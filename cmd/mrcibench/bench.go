@@ -31,7 +31,7 @@ func castCmd(t *target) *cobra.Command {
 			}
 			sender, err := t.login(ctx)
 			if err != nil {
-				return err
+				return fmt.Errorf("sender: %w", err)
 			}
 			defer sender.Close()
 			ch := fmt.Sprintf("bench%06d", rand.IntN(1e6))
@@ -54,7 +54,7 @@ func castCmd(t *target) *cobra.Command {
 			}
 			receivers, err := t.loginMany(ctx, n)
 			if err != nil {
-				return err
+				return fmt.Errorf("receivers: %w", err)
 			}
 			defer closeAll(receivers)
 			for _, r := range receivers {

@@ -130,28 +130,3 @@ func webIdleCmd(t *target) *cobra.Command {
 	c.Flags().Duration("settle", 5*time.Second, "wait this long after connecting before reading the host's memory")
 	return c
 }
-
-// stopOnError makes every command stop the spawned host when it fails too
-// (cobra runs PersistentPostRun only after a command succeeded), so a
-// failed run leaves no host process behind.
-func stopOnError(root *cobra.Command, t *target) {
-	pre := root.PersistentPreRunE
-	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		err := pre(cmd, args)
-		if err != nil {
-			t.stop()
-		}
-		return err
-	}
-	for _, c := range root.Commands() {
-		if run := c.RunE; run != nil {
-			c.RunE = func(cmd *cobra.Command, args []string) error {
-				err := run(cmd, args)
-				if err != nil {
-					t.stop()
-				}
-				return err
-			}
-		}
-	}
-}

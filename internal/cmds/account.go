@@ -82,6 +82,10 @@ func isRoot(ctx context.Context, c *module.Call, u store.User) (bool, error) {
 	return u.ID == s.RootUserID, nil
 }
 
+// settleTimeout bounds FailAuth and PassAuth of a claimed answer, which
+// run even after the session's context ended.
+const settleTimeout = 30 * time.Second
+
 func runAuth(ctx context.Context, c *module.Call) error {
 	st := c.Store()
 	name := c.Param("-user")
@@ -117,15 +121,26 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		return err
 	}
 	// Every answer is claimed in the store before it is verified: the claim
-	// re-reads the lock flag and the failure counters in one transaction
-	// and counts the answer as a failure in advance, so answers given on
-	// many prompts at once count against one threshold (issue 8, defect 2),
-	// and the growing delay of the account and of the address applies to
-	// loopback too (defect 8). Root is never locked; its failures count per
-	// address toward the ban threshold (host.md §4.6).
+	// re-reads the lock flag and the counters in one transaction and counts
+	// the answer as pending, so answers given on many prompts at once count
+	// against one threshold (issue 8, defect 2), while the growing delay of
+	// the account and of the address (loopback too, defect 8) counts
+	// confirmed failures only: right answers given at once do not refuse
+	// each other. Root is never locked; its failures count per address
+	// toward the ban threshold (host.md §4.6), which bounds its pending
+	// answers from a non-loopback address the same way.
 	claim := store.AuthClaim{User: u.ID, IP: ip, PerIP: root, Limits: limits}
-	if !root {
+	switch {
+	case !root:
 		claim.LockAbove = settings.AutoLockThreshold
+	case !isLoopback(ip):
+		claim.BanAbove = settings.AutoBanThreshold
+	}
+	// A claimed answer is always settled (FailAuth or PassAuth), even when
+	// the session ends while it is verified: otherwise it would count as
+	// pending until store.PendingClaimTTL.
+	settleCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	}
 	prompt := "Enter password (leave blank to cancel): "
 	for {
@@ -149,6 +164,9 @@ func runAuth(ctx context.Context, c *module.Call) error {
 		case t.Verdict == store.AuthDelayed:
 			c.Err(fmt.Sprintf("too many failed logins; try again in %d seconds", int64(math.Ceil(t.RetryAfter.Seconds()))))
 			continue
+		case t.Verdict == store.AuthBusy:
+			c.Err("too many logins in progress for this account or address; try again")
+			continue
 		}
 		ok := false
 		if validate.Password(pw) {
@@ -156,8 +174,11 @@ func runAuth(ctx context.Context, c *module.Call) error {
 				return err
 			}
 		}
+		sctx, cancel := settleCtx()
 		if ok {
-			if err := st.PassAuth(ctx, claim); err != nil {
+			err := st.PassAuth(sctx, claim)
+			cancel()
+			if err != nil {
 				if errors.Is(err, store.ErrLocked) {
 					return module.Fail("the account is locked")
 				}
@@ -170,7 +191,8 @@ func runAuth(ctx context.Context, c *module.Call) error {
 			}
 			break
 		}
-		r, err := st.FailAuth(ctx, claim)
+		r, err := st.FailAuth(sctx, claim)
+		cancel()
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,5 +152,167 @@ func TestFailedLoginsAreDelayedFromLoopback(t *testing.T) {
 	}
 	if user(t, h, "carol").Locked {
 		t.Fatal("carol locked")
+	}
+}
+
+// openPrompts opens n auth prompts for user, each on its own session, and
+// returns them waiting at the password prompt.
+func openPrompts(t *testing.T, ctx context.Context, h *hosttest.Host, user string, n int) []promptCall {
+	t.Helper()
+	prompts := make([]promptCall, n)
+	for i := range prompts {
+		c := h.Dial(t)
+		call, err := c.Start(ctx, "auth")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := call.SendText("-user " + user); err != nil {
+			t.Fatal(err)
+		}
+		if texts, ended := untilPromptOrIdle(t, ctx, call); ended {
+			t.Fatalf("auth ended before its prompt: %q", texts)
+		}
+		prompts[i] = promptCall{c, call}
+	}
+	return prompts
+}
+
+// promptResult is what one answer got: the TEXT and ERR texts and whether
+// the call ended (otherwise it prompts again).
+type promptResult struct {
+	texts []string
+	ended bool
+}
+
+// answerAll sends every prompt its answer at once and collects the results.
+func answerAll(t *testing.T, ctx context.Context, prompts []promptCall, answer string) []promptResult {
+	t.Helper()
+	res := make([]promptResult, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Go(func() {
+			if err := p.call.SendText(answer); err != nil {
+				t.Error(err)
+				return
+			}
+			for {
+				f, err := p.call.Next(ctx)
+				if err != nil {
+					t.Errorf("prompt %d: %v", i, err)
+					return
+				}
+				switch f.Type {
+				case wire.TypePrivText:
+					return
+				case wire.TypeIdle:
+					res[i].ended = true
+					return
+				case wire.TypeText, wire.TypeErr:
+					res[i].texts = append(res[i].texts, wire.DecodeText(f.Payload))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// TestConcurrentRightLoginsAllSucceed reproduces the regression of the
+// claim-in-advance fix: correct answers given at once to one account (and
+// from one address) were counted as failures while they were verified, so
+// the sixth was refused with "too many failed logins". The delay here is
+// an hour after two failures: an answer counted as a failure before it is
+// verified would refuse the third, whatever the timing.
+func TestConcurrentRightLoginsAllSucceed(t *testing.T) {
+	ctx := hosttest.Ctx(t, 120*time.Second)
+	h := hosttest.StartWith(t, hosttest.Options{Setup: func(st store.Store) {
+		l := store.DefaultAccountLimits()
+		l.FreeFailures, l.FirstDelay, l.MaxDelay = 2, time.Hour, 8*time.Hour
+		_ = st.SaveAccountLimits(context.Background(), l)
+	}})
+	if l, err := h.Store.AccountLimits(ctx); err != nil || l.FirstDelay != time.Hour || l.FreeFailures != 2 {
+		t.Fatalf("limits in force = %+v, %v; want a 1 h delay after 2 failures", l, err)
+	}
+	h.CreateUser(t, "carol", "Carol-Pass-1", 2)
+	const n = 20 // the default lock threshold: all may be pending at once
+	for _, acct := range []struct{ user, pw string }{{"carol", "Carol-Pass-1"}, {"root", hosttest.RootPassword}} {
+		prompts := openPrompts(t, ctx, h, acct.user, n)
+		for i, r := range answerAll(t, ctx, prompts, acct.pw) {
+			if !r.ended || len(r.texts) != 1 || r.texts[0] != "Access granted.\n" {
+				t.Errorf("%s, login %d of %d: %q, ended %v; want Access granted.", acct.user, i+1, n, r.texts, r.ended)
+			}
+		}
+		for i, p := range prompts {
+			if mi, ok := p.c.MyInfo(); !ok || mi.Peer.UserName != acct.user {
+				t.Errorf("%s, session %d: logged in as %q", acct.user, i+1, mi.Peer.UserName)
+			}
+		}
+	}
+	// Failures still delay: two are free, the third delays the next answer.
+	c := h.Dial(t)
+	res := run(t, c, "auth", "-user carol", "Bad-Pass-11", "Bad-Pass-22", "Bad-Pass-33", "Carol-Pass-1", "")
+	want := "err: access denied\nerr: access denied\nerr: access denied\nerr: too many failed logins; try again in 3600 seconds\n"
+	if got := strings.Join(res.Errors(), ""); got != want {
+		t.Fatalf("errors after the logins = %q, want %q", got, want)
+	}
+}
+
+// TestConcurrentWrongAnswersStillLock: wrong answers given at once on many
+// prompts still get exactly threshold+1 answers verified and lock the
+// account; the answers beyond them are refused unverified (busy: they
+// might be right, so they do not lock), and the right password on any of
+// those prompts afterwards is refused because the account is locked.
+func TestConcurrentWrongAnswersStillLock(t *testing.T) {
+	const threshold, n = 3, 16
+	h := hosttest.StartWith(t, hosttest.Options{Setup: func(st store.Store) {
+		s, _ := st.Settings(context.Background())
+		s.AutoLockThreshold = threshold
+		_ = st.SaveSettings(context.Background(), s)
+	}})
+	h.CreateUser(t, "carol", "Carol-Pass-1", 2)
+	ctx := hosttest.Ctx(t, 120*time.Second)
+	prompts := openPrompts(t, ctx, h, "carol", n)
+	const (
+		denied = "err: access denied\n"
+		busy   = "err: too many logins in progress for this account or address; try again\n"
+		locked = "err: the account is locked\n"
+	)
+	verified, open := 0, []promptCall{}
+	for i, r := range answerAll(t, ctx, prompts, "Bad-Pass-11") {
+		switch {
+		case !r.ended && len(r.texts) == 1 && r.texts[0] == denied:
+			verified++
+		case r.ended && len(r.texts) == 0: // the answer that locked
+			verified++
+		case !r.ended && len(r.texts) == 1 && r.texts[0] == busy:
+		case r.ended && len(r.texts) == 1 && r.texts[0] == locked:
+			continue
+		default:
+			t.Fatalf("wrong answer %d: %q, ended %v", i+1, r.texts, r.ended)
+		}
+		if !r.ended {
+			open = append(open, prompts[i])
+		}
+	}
+	if verified != threshold+1 {
+		t.Fatalf("%d wrong answers verified, want %d", verified, threshold+1)
+	}
+	if u, err := h.Store.UserByName(context.Background(), "carol"); err != nil || !u.Locked {
+		t.Fatalf("carol locked = %v (%v), want true", u.Locked, err)
+	}
+	for i, r := range answerAll(t, ctx, open, "Carol-Pass-1") {
+		if !r.ended || len(r.texts) != 1 || r.texts[0] != locked {
+			t.Fatalf("right password on open prompt %d: %q, ended %v; want %q", i+1, r.texts, r.ended, locked)
+		}
+	}
+	for _, p := range prompts {
+		if mi, ok := p.c.MyInfo(); ok && mi.Peer.UserName != "" {
+			t.Fatalf("a session logged in as %q", mi.Peer.UserName)
+		}
+	}
+	rows, err := h.Store.ListView(context.Background(), store.ViewAuthLog,
+		[]store.Filter{{Column: "count_to_threshold", Value: "1", Exact: true}}, store.Page{Limit: 100})
+	if err != nil || len(rows) != threshold+1 {
+		t.Fatalf("%d counted failures in the auth log (%v), want %d", len(rows), err, threshold+1)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mrci/mrci/internal/module"
@@ -312,9 +313,11 @@ func (s *Session) env() module.Env {
 
 // dispatch routes one client frame to its command instance (protocol.md §8.2).
 // It reports true when the frame (GEN_FILE data) was queued on an instance
-// that calls release once it has consumed the payload; otherwise the
-// caller releases.
-func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bool {
+// that releases the frame's cost in the transit budget once it has consumed
+// the payload; otherwise the caller releases it. The release function is
+// made only for such frames: every other frame (a cast, say) allocates
+// nothing for it.
+func (s *Session) dispatch(ctx context.Context, f wire.Frame, cost int) bool {
 	c := s.st.cmds[f.Cmd]
 	if c == nil {
 		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf("err: No such command id: %d.", f.Cmd)))
@@ -369,7 +372,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bo
 		// Bulk data (GEN_FILE: an upload's chunks) keeps its bytes in the
 		// session's input budget until the command has consumed it, so a
 		// client faster than the command is slowed down by TCP.
-		if ri.InputRelease(f.Type, f.Payload, release) {
+		if ri.InputRelease(f.Type, f.Payload, sync.OnceFunc(func() { s.transit.release(cost) })) {
 			return true
 		}
 	} else if in.inst.Input(f.Type, f.Payload) {
@@ -379,7 +382,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame, release func()) bo
 		// The instance finished between calls: start a fresh one.
 		delete(s.st.instances, id32)
 		if !f.Type.IsControl() {
-			return s.dispatch(ctx, f, release)
+			return s.dispatch(ctx, f, cost)
 		}
 		return false
 	}

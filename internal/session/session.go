@@ -365,14 +365,13 @@ func (s *Session) loop(ctx context.Context) {
 func (s *Session) handleEvent(ctx context.Context, ev event) {
 	switch e := ev.(type) {
 	case clientFrame:
-		release := sync.OnceFunc(func() { s.transit.release(e.cost) })
 		held := false
 		defer func() {
 			if !held { // also when dispatch panics (guard recovers it)
-				release()
+				s.transit.release(e.cost)
 			}
 		}()
-		held = s.dispatch(ctx, e.f, release)
+		held = s.dispatch(ctx, e.f, e.cost)
 	case oversize:
 		when := ""
 		if e.loggedOut {

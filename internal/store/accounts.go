@@ -77,24 +77,43 @@ func (l AccountLimits) Delay(failures uint32) time.Duration {
 	return d
 }
 
-// AuthClaim describes one password answer about to be verified. The
-// store counts it as a failure before it is verified (so answers given in
-// parallel, on many prompts, all count), and takes it back when PassAuth
-// reports it right.
+// AuthClaim describes one password answer about to be verified. BeginAuth
+// counts it as pending on the account's and the address's counters before
+// it is verified (so answers given in parallel, on many prompts, all count
+// toward the lock), FailAuth turns the pending claim into a failure and
+// PassAuth removes it.
 type AuthClaim struct {
 	User wire.UserID
 	IP   string
 	// PerIP counts the account's threshold per address (root: host.md
 	// §4.6, an address is banned, the account never locked).
 	PerIP bool
-	// LockAbove locks the account once its counted failures exceed it;
-	// 0 never locks.
+	// LockAbove locks the account once its failures exceed it; failures
+	// and pending claims together never exceed it by more than one
+	// (claims beyond it are refused with AuthBusy). 0 never locks.
 	LockAbove uint32
+	// BanAbove, for PerIP claims, bounds the failures plus pending claims
+	// of the account at this address the same way (the caller bans the
+	// address once its failures exceed it). 0: no bound.
+	BanAbove uint32
 	// Now is the time of the attempt.
 	Now time.Time
 	// Limits gives the delay schedule.
 	Limits AccountLimits
 }
+
+// MaxPendingClaims bounds the answers being verified at once for one
+// account and for one address: a claim beyond it is refused with AuthBusy.
+// Delays count confirmed failures only, so without this bound an attacker
+// could have any number of guesses verified in parallel between two
+// delays.
+const MaxPendingClaims = 32
+
+// PendingClaimTTL is how long a counter's pending claims stay counted
+// after its latest claim: a claim whose session died before FailAuth or
+// PassAuth (a crash, a store error) expires then instead of counting for
+// ever.
+const PendingClaimTTL = 2 * time.Minute
 
 // AuthVerdict is BeginAuth's answer.
 type AuthVerdict int
@@ -108,6 +127,9 @@ const (
 	// AuthDelayed: too many recent failures of the account or address;
 	// do not verify, try again after RetryAfter.
 	AuthDelayed
+	// AuthBusy: too many answers for the account or the address are being
+	// verified at once (pending claims); do not verify, try again soon.
+	AuthBusy
 )
 
 // AuthTicket is the result of BeginAuth.
@@ -128,8 +150,9 @@ type AuthResult struct {
 // AuthCounter is one failure counter (of an account, an address, or an
 // account at an address) as the backends store it.
 type AuthCounter struct {
-	Failures uint32
-	Last     time.Time // time of the last counted attempt
+	Failures uint32    // confirmed failures (FailAuth)
+	Pending  uint32    // claims not yet answered by FailAuth or PassAuth
+	Last     time.Time // time of the latest claim
 }
 
 // Counter scopes and keys, shared by the backends.
@@ -146,23 +169,68 @@ func UserKey(id wire.UserID) string { return hex.EncodeToString(id[:]) }
 func IPKey(ip string) string { return strings.ToLower(ip) }
 
 // Decide is BeginAuth's policy, shared by the backends: given the
-// account's lock flag and its (user) and the address's (ip) counters as
-// stored, it returns the verdict and whether the account must be locked
-// now. The address counter is forgotten after ForgetAfter of quiet.
-func (c AuthClaim) Decide(locked bool, user, ip AuthCounter) (t AuthTicket, lock bool) {
-	ip = c.Fresh(ip)
+// account's lock flag and the counters as stored (user: the account's, ip:
+// the address's, userIP: the account's at the address, read for PerIP
+// claims only), it returns the verdict and whether the account must be
+// locked now.
+//
+// The lock and ban thresholds count failures and pending claims, so many
+// prompts answered at once never get more than LockAbove+1 answers
+// verified; the delays count confirmed failures only, so concurrent right
+// answers do not delay each other.
+func (c AuthClaim) Decide(locked bool, user, ip, userIP AuthCounter) (t AuthTicket, lock bool) {
+	user, ip, userIP = c.Live(user), c.Fresh(ip), c.Live(userIP)
 	switch {
 	case locked:
 		return AuthTicket{Verdict: AuthLocked}, false
 	case c.LockAbove > 0 && user.Failures > c.LockAbove:
 		return AuthTicket{Verdict: AuthLocked}, true
 	}
-	wait := max(user.Last.Add(c.Limits.Delay(user.Failures)).Sub(c.Now),
-		ip.Last.Add(c.Limits.Delay(ip.Failures)).Sub(c.Now))
-	if wait > 0 {
+	wait := max(c.wait(user), c.wait(ip))
+	switch {
+	case wait > 0:
 		return AuthTicket{Verdict: AuthDelayed, RetryAfter: wait}, false
+	case c.LockAbove > 0 && user.Failures+user.Pending > c.LockAbove,
+		c.PerIP && c.BanAbove > 0 && userIP.Failures <= c.BanAbove && userIP.Failures+userIP.Pending > c.BanAbove,
+		user.Pending >= MaxPendingClaims, ip.Pending >= MaxPendingClaims:
+		return AuthTicket{Verdict: AuthBusy}, false
 	}
 	return AuthTicket{Verdict: AuthAllowed}, false
+}
+
+// wait returns how long the claim must still wait because of a counter's
+// failures. Without a delay due there is no wait, even when the counter's
+// latest claim is later than c.Now (a concurrent claim stamped after this
+// one committed first).
+func (c AuthClaim) wait(n AuthCounter) time.Duration {
+	d := c.Limits.Delay(n.Failures)
+	if d <= 0 {
+		return 0
+	}
+	return n.Last.Add(d).Sub(c.Now)
+}
+
+// Claimed returns a counter after an allowed claim: one more pending
+// claim (stale ones forgotten) at c.Now. Backends store it for the
+// account, the address (after Fresh) and, for PerIP claims, the account at
+// the address.
+func (c AuthClaim) Claimed(n AuthCounter) AuthCounter {
+	n = c.Live(n)
+	n.Pending++
+	if c.Now.After(n.Last) { // a concurrent claim stamped later may have committed first
+		n.Last = c.Now
+	}
+	return n
+}
+
+// Live returns a counter without its pending claims when its latest claim
+// is older than PendingClaimTTL (they belong to sessions that never
+// answered them).
+func (c AuthClaim) Live(n AuthCounter) AuthCounter {
+	if c.Now.Sub(n.Last) > PendingClaimTTL {
+		n.Pending = 0
+	}
+	return n
 }
 
 // Fresh returns an address counter, or zero when it is older than
@@ -171,5 +239,5 @@ func (c AuthClaim) Fresh(ip AuthCounter) AuthCounter {
 	if c.Limits.ForgetAfter > 0 && c.Now.Sub(ip.Last) > c.Limits.ForgetAfter {
 		return AuthCounter{}
 	}
-	return ip
+	return c.Live(ip)
 }

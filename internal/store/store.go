@@ -374,20 +374,21 @@ type Store interface {
 	// SaveAccountLimits replaces the account_limits row.
 	SaveAccountLimits(ctx context.Context, l AccountLimits) error
 	// BeginAuth decides, in one transaction with the account's lock state
-	// and failure counters, whether a password answer may be verified, and
-	// if so counts it as a failure in advance (account, address and, for
-	// PerIP claims, account-at-address counters). An account whose count
-	// already exceeds LockAbove is locked here. The cost does not depend on
-	// the size of the authentication log.
+	// and counters, whether a password answer may be verified (policy:
+	// AuthClaim.Decide), and if so counts it as a pending claim (account,
+	// address and, for PerIP claims, account-at-address counters). An
+	// account whose confirmed failures already exceed LockAbove is locked
+	// here. The cost does not depend on the size of the authentication log.
 	BeginAuth(ctx context.Context, c AuthClaim) (AuthTicket, error)
-	// FailAuth records that the claimed answer was wrong: it logs a counted
-	// failure and locks the account when its count exceeds LockAbove.
+	// FailAuth records that the claimed answer was wrong: the pending claim
+	// becomes a failure on every counter, a counted failure is logged, and
+	// the account is locked when its failures exceed LockAbove.
 	FailAuth(ctx context.Context, c AuthClaim) (AuthResult, error)
 	// PassAuth records that the claimed answer was right, in one
-	// transaction: ErrLocked if the account was locked meanwhile; otherwise
-	// the account's failures are forgotten (PerIP: those from this
-	// address), the address's advance count is taken back and an accepted
-	// row is logged.
+	// transaction: the pending claim is removed from every counter; then
+	// ErrLocked if the account was locked meanwhile; otherwise the account's
+	// failures are forgotten (PerIP: those from this address) and an
+	// accepted row is logged. Other pending claims stay counted.
 	PassAuth(ctx context.Context, c AuthClaim) error
 	// ResetAuthFailures forgets every counted failure of an account (the
 	// log's count_to_threshold flags included), as unlocking does.

@@ -114,20 +114,52 @@ func lockCounter(ctx context.Context, tx pgx.Tx, scope, key string) (store.AuthC
 		ON CONFLICT DO NOTHING`, scope, key); err != nil {
 		return store.AuthCounter{}, err
 	}
-	var n, last int64
-	err := tx.QueryRow(ctx, `SELECT failures, last_attempt_ms FROM auth_counters
-		WHERE scope = $1 AND counter_key = $2 FOR UPDATE`, scope, key).Scan(&n, &last)
+	var n, pending, last int64
+	err := tx.QueryRow(ctx, `SELECT failures, pending, last_attempt_ms FROM auth_counters
+		WHERE scope = $1 AND counter_key = $2 FOR UPDATE`, scope, key).Scan(&n, &pending, &last)
 	if err != nil {
 		return store.AuthCounter{}, err
 	}
-	return store.AuthCounter{Failures: uint32(n), Last: time.UnixMilli(last)}, nil
+	return store.AuthCounter{Failures: uint32(n), Pending: uint32(pending), Last: time.UnixMilli(last)}, nil
 }
 
 // putCounter stores one (locked) auth counter.
 func putCounter(ctx context.Context, tx pgx.Tx, scope, key string, c store.AuthCounter) error {
-	_, err := tx.Exec(ctx, `UPDATE auth_counters SET failures = $3, last_attempt_ms = $4
-		WHERE scope = $1 AND counter_key = $2`, scope, key, int64(c.Failures), c.Last.UnixMilli())
+	_, err := tx.Exec(ctx, `UPDATE auth_counters SET failures = $3, pending = $4, last_attempt_ms = $5
+		WHERE scope = $1 AND counter_key = $2`, scope, key, int64(c.Failures), int64(c.Pending), c.Last.UnixMilli())
 	return err
+}
+
+// settle takes one pending claim off a counter; fail also counts it as a
+// failure (a counter deleted meanwhile starts again at that failure).
+func settle(ctx context.Context, tx pgx.Tx, scope, key string, fail bool, now time.Time) error {
+	if fail {
+		_, err := tx.Exec(ctx, `INSERT INTO auth_counters (scope, counter_key, failures, pending, last_attempt_ms)
+			VALUES ($1, $2, 1, 0, $3) ON CONFLICT (scope, counter_key)
+			DO UPDATE SET failures = auth_counters.failures + 1, pending = GREATEST(auth_counters.pending - 1, 0)`,
+			scope, key, now.UnixMilli())
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE auth_counters SET pending = GREATEST(pending - 1, 0)
+		WHERE scope = $1 AND counter_key = $2`, scope, key)
+	return err
+}
+
+// settleAll settles a claim on the counters BeginAuth counted it on, in
+// BeginAuth's order (account, address, account at address), so concurrent
+// transactions take the row locks in one order.
+func settleAll(ctx context.Context, tx pgx.Tx, c store.AuthClaim, fail bool) error {
+	uk, ik := store.UserKey(c.User), store.IPKey(c.IP)
+	if err := settle(ctx, tx, store.ScopeUser, uk, fail, c.Now); err != nil {
+		return err
+	}
+	if err := settle(ctx, tx, store.ScopeIP, ik, fail, c.Now); err != nil {
+		return err
+	}
+	if c.PerIP {
+		return settle(ctx, tx, store.ScopeUserIP, uk+" "+ik, fail, c.Now)
+	}
+	return nil
 }
 
 // lockUser locks an account row and reads its lock flag (ErrNotFound if
@@ -170,27 +202,28 @@ func (s *Store) BeginAuth(ctx context.Context, c store.AuthClaim) (store.AuthTic
 		if err != nil {
 			return err
 		}
+		var ui store.AuthCounter
+		if c.PerIP {
+			if ui, err = lockCounter(ctx, tx, store.ScopeUserIP, uk+" "+ik); err != nil {
+				return err
+			}
+		}
 		var lock bool
-		if t, lock = c.Decide(locked, user, ip); lock {
+		if t, lock = c.Decide(locked, user, ip, ui); lock {
 			_, err := tx.Exec(ctx, `UPDATE users SET locked = true WHERE user_id = $1`, c.User[:])
 			return err
 		}
 		if t.Verdict != store.AuthAllowed {
 			return nil
 		}
-		ip = c.Fresh(ip)
-		if err := putCounter(ctx, tx, store.ScopeUser, uk, store.AuthCounter{Failures: user.Failures + 1, Last: c.Now}); err != nil {
+		if err := putCounter(ctx, tx, store.ScopeUser, uk, c.Claimed(user)); err != nil {
 			return err
 		}
-		if err := putCounter(ctx, tx, store.ScopeIP, ik, store.AuthCounter{Failures: ip.Failures + 1, Last: c.Now}); err != nil {
+		if err := putCounter(ctx, tx, store.ScopeIP, ik, c.Claimed(c.Fresh(ip))); err != nil {
 			return err
 		}
 		if c.PerIP {
-			ui, err := lockCounter(ctx, tx, store.ScopeUserIP, uk+" "+ik)
-			if err != nil {
-				return err
-			}
-			return putCounter(ctx, tx, store.ScopeUserIP, uk+" "+ik, store.AuthCounter{Failures: ui.Failures + 1, Last: c.Now})
+			return putCounter(ctx, tx, store.ScopeUserIP, uk+" "+ik, c.Claimed(ui))
 		}
 		return nil
 	})
@@ -209,9 +242,12 @@ func (s *Store) FailAuth(ctx context.Context, c store.AuthClaim) (store.AuthResu
 		}
 		locked, err := lockUser(ctx, tx, c.User)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil // deleted meanwhile: the log row stays
+			return settleAll(ctx, tx, c, true) // deleted meanwhile: the log row stays
 		}
 		if err != nil {
+			return err
+		}
+		if err := settleAll(ctx, tx, c, true); err != nil {
 			return err
 		}
 		user, err := lockCounter(ctx, tx, store.ScopeUser, uk)
@@ -239,32 +275,31 @@ func (s *Store) FailAuth(ctx context.Context, c store.AuthClaim) (store.AuthResu
 // PassAuth records the claimed attempt as accepted (see store.Store).
 func (s *Store) PassAuth(ctx context.Context, c store.AuthClaim) error {
 	uk, ik := store.UserKey(c.User), store.IPKey(c.IP)
-	return s.acctTx(ctx, "pass auth", func(tx pgx.Tx) error {
+	refused := false
+	err := s.acctTx(ctx, "pass auth", func(tx pgx.Tx) error {
 		locked, err := lockUser(ctx, tx, c.User)
-		switch {
-		case err != nil:
-			return err
-		case locked:
-			return store.ErrLocked
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM auth_counters WHERE scope = $1 AND counter_key = $2`,
-			store.ScopeUser, uk); err != nil {
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE auth_counters SET failures = failures - 1
-			WHERE scope = $1 AND counter_key = $2 AND failures > 0`, store.ScopeIP, ik); err != nil {
+		if err := settleAll(ctx, tx, c, false); err != nil {
+			return err
+		}
+		if locked {
+			refused = true // commit the settled claim, then refuse
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE auth_counters SET failures = 0
+			WHERE scope = $1 AND counter_key = $2`, store.ScopeUser, uk); err != nil {
 			return err
 		}
 		ipCond := ""
+		args := []any{c.User[:]}
 		if c.PerIP {
-			if _, err := tx.Exec(ctx, `DELETE FROM auth_counters WHERE scope = $1 AND counter_key = $2`,
-				store.ScopeUserIP, uk+" "+ik); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE auth_counters SET failures = 0
+				WHERE scope = $1 AND counter_key = $2`, store.ScopeUserIP, uk+" "+ik); err != nil {
 				return err
 			}
 			ipCond = ` AND lower(ip_address) = lower($2)`
-		}
-		args := []any{c.User[:]}
-		if c.PerIP {
 			args = append(args, c.IP)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE auth_log SET count_to_threshold = false
@@ -276,13 +311,18 @@ func (s *Store) PassAuth(ctx context.Context, c store.AuthClaim) error {
 			c.IP, c.User[:])
 		return err
 	})
+	if err == nil && refused {
+		return store.ErrLocked
+	}
+	return err
 }
 
-// ResetAuthFailures forgets the account's counted failures.
+// ResetAuthFailures forgets the account's counted failures (pending claims
+// stay counted until they are answered).
 func (s *Store) ResetAuthFailures(ctx context.Context, user wire.UserID) error {
 	uk := store.UserKey(user)
 	return s.acctTx(ctx, "reset auth failures", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM auth_counters WHERE (scope = $1 AND counter_key = $2)
+		if _, err := tx.Exec(ctx, `UPDATE auth_counters SET failures = 0 WHERE (scope = $1 AND counter_key = $2)
 			OR (scope = $3 AND counter_key LIKE $4)`, store.ScopeUser, uk, store.ScopeUserIP, uk+" %"); err != nil {
 			return err
 		}

@@ -111,22 +111,52 @@ func (s *Store) SaveAccountLimits(ctx context.Context, l store.AccountLimits) er
 
 // counter reads one auth counter (zero when absent).
 func counter(ctx context.Context, tx *sql.Tx, scope, key string) (store.AuthCounter, error) {
-	var n, last int64
-	err := tx.QueryRowContext(ctx, `SELECT failures, last_attempt_ms FROM auth_counters
-		WHERE scope = ? AND counter_key = ?`, scope, key).Scan(&n, &last)
+	var n, pending, last int64
+	err := tx.QueryRowContext(ctx, `SELECT failures, pending, last_attempt_ms FROM auth_counters
+		WHERE scope = ? AND counter_key = ?`, scope, key).Scan(&n, &pending, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AuthCounter{}, nil
 	}
-	return store.AuthCounter{Failures: uint32(n), Last: time.UnixMilli(last)}, err
+	return store.AuthCounter{Failures: uint32(n), Pending: uint32(pending), Last: time.UnixMilli(last)}, err
 }
 
 // putCounter stores one auth counter.
 func putCounter(ctx context.Context, tx *sql.Tx, scope, key string, c store.AuthCounter) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO auth_counters (scope, counter_key, failures, last_attempt_ms)
-		VALUES (?, ?, ?, ?) ON CONFLICT (scope, counter_key)
-		DO UPDATE SET failures = excluded.failures, last_attempt_ms = excluded.last_attempt_ms`,
-		scope, key, int64(c.Failures), c.Last.UnixMilli())
+	_, err := tx.ExecContext(ctx, `INSERT INTO auth_counters (scope, counter_key, failures, pending, last_attempt_ms)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, counter_key)
+		DO UPDATE SET failures = excluded.failures, pending = excluded.pending,
+			last_attempt_ms = excluded.last_attempt_ms`,
+		scope, key, int64(c.Failures), int64(c.Pending), c.Last.UnixMilli())
 	return err
+}
+
+// settle takes one pending claim off a counter; fail also counts it as a
+// failure (a counter deleted meanwhile starts again at that failure).
+func settle(ctx context.Context, tx *sql.Tx, scope, key string, fail bool, now time.Time) error {
+	if fail {
+		_, err := tx.ExecContext(ctx, `INSERT INTO auth_counters (scope, counter_key, failures, pending, last_attempt_ms)
+			VALUES (?, ?, 1, 0, ?) ON CONFLICT (scope, counter_key)
+			DO UPDATE SET failures = failures + 1, pending = max(pending - 1, 0)`, scope, key, now.UnixMilli())
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE auth_counters SET pending = max(pending - 1, 0)
+		WHERE scope = ? AND counter_key = ?`, scope, key)
+	return err
+}
+
+// settleAll settles a claim on the counters BeginAuth counted it on.
+func settleAll(ctx context.Context, tx *sql.Tx, c store.AuthClaim, fail bool) error {
+	uk, ik := store.UserKey(c.User), store.IPKey(c.IP)
+	if err := settle(ctx, tx, store.ScopeUser, uk, fail, c.Now); err != nil {
+		return err
+	}
+	if err := settle(ctx, tx, store.ScopeIP, ik, fail, c.Now); err != nil {
+		return err
+	}
+	if c.PerIP {
+		return settle(ctx, tx, store.ScopeUserIP, uk+" "+ik, fail, c.Now)
+	}
+	return nil
 }
 
 // userLocked reads the lock flag of an account (ErrNotFound if absent).
@@ -176,27 +206,28 @@ func (s *Store) BeginAuth(ctx context.Context, c store.AuthClaim) (store.AuthTic
 		if err != nil {
 			return err
 		}
+		var ui store.AuthCounter
+		if c.PerIP {
+			if ui, err = counter(ctx, tx, store.ScopeUserIP, uk+" "+ik); err != nil {
+				return err
+			}
+		}
 		var lock bool
-		if t, lock = c.Decide(locked, user, ip); lock {
+		if t, lock = c.Decide(locked, user, ip, ui); lock {
 			_, err := tx.ExecContext(ctx, `UPDATE users SET locked = 1 WHERE user_id = ?`, c.User[:])
 			return err
 		}
 		if t.Verdict != store.AuthAllowed {
 			return nil
 		}
-		ip = c.Fresh(ip)
-		if err := putCounter(ctx, tx, store.ScopeUser, uk, store.AuthCounter{Failures: user.Failures + 1, Last: c.Now}); err != nil {
+		if err := putCounter(ctx, tx, store.ScopeUser, uk, c.Claimed(user)); err != nil {
 			return err
 		}
-		if err := putCounter(ctx, tx, store.ScopeIP, ik, store.AuthCounter{Failures: ip.Failures + 1, Last: c.Now}); err != nil {
+		if err := putCounter(ctx, tx, store.ScopeIP, ik, c.Claimed(c.Fresh(ip))); err != nil {
 			return err
 		}
 		if c.PerIP {
-			ui, err := counter(ctx, tx, store.ScopeUserIP, uk+" "+ik)
-			if err != nil {
-				return err
-			}
-			return putCounter(ctx, tx, store.ScopeUserIP, uk+" "+ik, store.AuthCounter{Failures: ui.Failures + 1, Last: c.Now})
+			return putCounter(ctx, tx, store.ScopeUserIP, uk+" "+ik, c.Claimed(ui))
 		}
 		return nil
 	})
@@ -212,6 +243,9 @@ func (s *Store) FailAuth(ctx context.Context, c store.AuthClaim) (store.AuthResu
 			recover_attempt, count_to_threshold, accepted) VALUES (?, ?, 1, 0, 1, 0)`, c.IP, c.User[:]); err != nil {
 			return err
 		}
+		if err := settleAll(ctx, tx, c, true); err != nil {
+			return err
+		}
 		user, err := counter(ctx, tx, store.ScopeUser, uk)
 		if err != nil {
 			return err
@@ -224,17 +258,20 @@ func (s *Store) FailAuth(ctx context.Context, c store.AuthClaim) (store.AuthResu
 			}
 			r.Failures = ui.Failures
 		}
-		if c.LockAbove > 0 && user.Failures > c.LockAbove {
+		locked, err := userLocked(ctx, tx, c.User)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted meanwhile: the log row stays
+		}
+		if err != nil {
+			return err
+		}
+		r.Locked = locked
+		if c.LockAbove > 0 && user.Failures > c.LockAbove && !locked {
 			r.Locked = true
 			_, err := tx.ExecContext(ctx, `UPDATE users SET locked = 1 WHERE user_id = ?`, c.User[:])
 			return err
 		}
-		locked, err := userLocked(ctx, tx, c.User)
-		r.Locked = locked
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // deleted meanwhile: the log row stays
-		}
-		return err
+		return nil
 	})
 	return r, err
 }
@@ -242,46 +279,56 @@ func (s *Store) FailAuth(ctx context.Context, c store.AuthClaim) (store.AuthResu
 // PassAuth records the claimed attempt as accepted (see store.Store).
 func (s *Store) PassAuth(ctx context.Context, c store.AuthClaim) error {
 	uk, ik := store.UserKey(c.User), store.IPKey(c.IP)
-	return s.acctTx(ctx, "pass auth", func(tx *sql.Tx) error {
+	refused := false
+	err := s.acctTx(ctx, "pass auth", func(tx *sql.Tx) error {
+		if err := settleAll(ctx, tx, c, false); err != nil {
+			return err
+		}
 		locked, err := userLocked(ctx, tx, c.User)
 		switch {
 		case err != nil:
 			return err
 		case locked:
-			return store.ErrLocked
+			refused = true // commit the settled claim, then refuse
+			return nil
 		}
 		unCount := `UPDATE auth_log SET count_to_threshold = 0 WHERE user_id = ? AND count_to_threshold = 1`
 		args := []any{c.User[:]}
+		forget := []string{uk}
 		if c.PerIP {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM auth_counters WHERE scope = ? AND counter_key = ?`,
-				store.ScopeUserIP, uk+" "+ik); err != nil {
-				return err
-			}
+			forget = append(forget, uk+" "+ik)
 			unCount += ` AND ip_address = ?`
 			args = append(args, c.IP)
 		}
 		if _, err := tx.ExecContext(ctx, unCount, args...); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_counters WHERE scope = ? AND counter_key = ?`,
-			store.ScopeUser, uk); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE auth_counters SET failures = failures - 1
-			WHERE scope = ? AND counter_key = ? AND failures > 0`, store.ScopeIP, ik); err != nil {
-			return err
+		for i, key := range forget {
+			scope := store.ScopeUser
+			if i == 1 {
+				scope = store.ScopeUserIP
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE auth_counters SET failures = 0
+				WHERE scope = ? AND counter_key = ?`, scope, key); err != nil {
+				return err
+			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO auth_log (ip_address, user_id, auth_attempt,
 			recover_attempt, count_to_threshold, accepted) VALUES (?, ?, 1, 0, 0, 1)`, c.IP, c.User[:])
 		return err
 	})
+	if err == nil && refused {
+		return store.ErrLocked
+	}
+	return err
 }
 
-// ResetAuthFailures forgets the account's counted failures.
+// ResetAuthFailures forgets the account's counted failures (pending claims
+// stay counted until they are answered).
 func (s *Store) ResetAuthFailures(ctx context.Context, user wire.UserID) error {
 	uk := store.UserKey(user)
 	return s.acctTx(ctx, "reset auth failures", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_counters WHERE (scope = ? AND counter_key = ?)
+		if _, err := tx.ExecContext(ctx, `UPDATE auth_counters SET failures = 0 WHERE (scope = ? AND counter_key = ?)
 			OR (scope = ? AND counter_key LIKE ?)`, store.ScopeUser, uk, store.ScopeUserIP, uk+" %"); err != nil {
 			return err
 		}

@@ -291,6 +291,14 @@ func migrations() []migration {
 				PRIMARY KEY (source, log)
 			)`,
 		},
+	}, {
+		// Issue 8: pending password answers (claimed by BeginAuth, not yet
+		// answered by FailAuth or PassAuth) are counted apart from
+		// failures: the lock threshold counts both, the delays failures only.
+		version: 9,
+		stmts: []string{
+			`ALTER TABLE auth_counters ADD COLUMN pending INTEGER NOT NULL DEFAULT 0`,
+		},
 	}}
 }
 

@@ -20,6 +20,9 @@ var accountTests = []struct {
 	{"AccountLimits", testAccountLimits},
 	{"AuthLockoutIsPerAccount", testAuthLockout},
 	{"AuthParallelClaims", testAuthParallelClaims},
+	{"AuthParallelRightAnswers", testAuthParallelRightAnswers},
+	{"AuthPendingBounds", testAuthPendingBounds},
+	{"AuthPendingExpire", testAuthPendingExpire},
 	{"AuthDelays", testAuthDelays},
 	{"AuthPerIPAccount", testAuthPerIP},
 	{"AuthResetFailures", testAuthReset},
@@ -91,20 +94,14 @@ func testAuthLockout(t *testing.T, s store.Store) {
 	}
 }
 
-// testAuthParallelClaims opens many claims before any is answered (many
-// prompts at once): they count in advance, so only LockAbove+1 of them
-// are ever allowed, and a right answer among the allowed ones cannot log
-// in once the wrong ones locked the account.
-func testAuthParallelClaims(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	u := mustUser(t, s, 1, "alice", "a@x.y")
-	c := store.AuthClaim{User: u.ID, IP: "10.0.0.1", LockAbove: 5, Now: t0, Limits: noDelays}
-	const n = 40
+// parallelClaims runs n claims at once and counts the verdicts.
+func parallelClaims(t *testing.T, s store.Store, c store.AuthClaim, n int) map[store.AuthVerdict]int {
+	t.Helper()
 	verdicts := make([]store.AuthVerdict, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			tk, err := s.BeginAuth(ctx, c)
+			tk, err := s.BeginAuth(context.Background(), c)
 			if err != nil {
 				t.Error(err)
 			}
@@ -112,20 +109,148 @@ func testAuthParallelClaims(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
-	allowed := 0
+	count := map[store.AuthVerdict]int{}
 	for _, v := range verdicts {
-		if v == store.AuthAllowed {
-			allowed++
-		}
+		count[v]++
 	}
-	if allowed != 6 {
-		t.Fatalf("%d of %d parallel claims allowed, want 6", allowed, n)
+	return count
+}
+
+// parallelSettle answers n claims at once with FailAuth (fail) or PassAuth.
+func parallelSettle(t *testing.T, s store.Store, c store.AuthClaim, n int, fail bool) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			var err error
+			if fail {
+				_, err = s.FailAuth(context.Background(), c)
+			} else {
+				err = s.PassAuth(context.Background(), c)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
 	}
+	wg.Wait()
+}
+
+// testAuthParallelClaims opens many claims before any is answered (many
+// prompts at once): they count as pending toward the lock threshold, so
+// only LockAbove+1 of them are ever allowed (the others are refused as
+// busy, without locking: they might be right); once the allowed ones are
+// answered wrong the account is locked, and a right answer cannot log in.
+func testAuthParallelClaims(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, 1, "alice", "a@x.y")
+	c := store.AuthClaim{User: u.ID, IP: "10.0.0.1", LockAbove: 5, Now: t0, Limits: noDelays}
+	const n = 40
+	got := parallelClaims(t, s, c, n)
+	if got[store.AuthAllowed] != 6 || got[store.AuthBusy] != n-6 {
+		t.Fatalf("verdicts of %d parallel claims = %v, want 6 allowed and %d busy", n, got, n-6)
+	}
+	if got, _ := s.UserByID(ctx, u.ID); got.Locked {
+		t.Fatal("account locked by pending claims (they may be right)")
+	}
+	parallelSettle(t, s, c, 6, true)
 	if got, _ := s.UserByID(ctx, u.ID); !got.Locked {
-		t.Fatal("account not locked after the claims beyond the threshold")
+		t.Fatal("account not locked after LockAbove+1 wrong answers")
 	}
+	mustBegin(t, s, c, store.AuthLocked)
 	if err := s.PassAuth(ctx, c); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("PassAuth after the lock = %v, want ErrLocked", err)
+	}
+	rows, err := s.ListView(ctx, store.ViewAuthLog, []store.Filter{{Column: "count_to_threshold", Value: "1", Exact: true}}, store.Page{Limit: 100})
+	if err != nil || len(rows) != 6 {
+		t.Fatalf("%d counted rows in the log (%v), want 6", len(rows), err)
+	}
+}
+
+// testAuthParallelRightAnswers reproduces the regression of the
+// claim-in-advance design: right answers given at once (one account, one
+// address) must not delay or refuse each other. The delay is an hour after
+// two failures, so a pending claim counted as a failure would refuse the
+// third claim whatever the timing.
+func testAuthParallelRightAnswers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, 1, "alice", "a@x.y")
+	lim := store.AccountLimits{FreeFailures: 2, FirstDelay: time.Hour, MaxDelay: 4 * time.Hour, ForgetAfter: 24 * time.Hour}
+	c := store.AuthClaim{User: u.ID, IP: "127.0.0.1", LockAbove: store.DefaultAutoLockThreshold, Now: t0, Limits: lim}
+	const n = store.DefaultAutoLockThreshold
+	for round := range 3 { // pending claims are released, so every round passes
+		if got := parallelClaims(t, s, c, n); got[store.AuthAllowed] != n {
+			t.Fatalf("round %d: verdicts of %d parallel claims = %v, want all allowed", round, n, got)
+		}
+		parallelSettle(t, s, c, n, false)
+	}
+	// Root's claims count per address as well; the same holds.
+	root := mustUser(t, s, 2, "root", "r@x.y")
+	cr := store.AuthClaim{User: root.ID, IP: "127.0.0.1", PerIP: true, Now: t0, Limits: lim}
+	if got := parallelClaims(t, s, cr, n); got[store.AuthAllowed] != n {
+		t.Fatalf("root: verdicts of %d parallel claims = %v, want all allowed", n, got)
+	}
+	parallelSettle(t, s, cr, n, false)
+	// Failures still count and delay: two are free, the third delays.
+	for range 3 {
+		mustBegin(t, s, c, store.AuthAllowed)
+		if _, err := s.FailAuth(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tk := mustBegin(t, s, c, store.AuthDelayed); tk.RetryAfter != time.Hour {
+		t.Fatalf("RetryAfter = %v, want 1h", tk.RetryAfter)
+	}
+}
+
+// testAuthPendingBounds: root is never locked, but its pending claims
+// from an address are bounded by BanAbove like the lock threshold; and
+// every account and address has at most store.MaxPendingClaims answers
+// verified at once.
+func testAuthPendingBounds(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	root := mustUser(t, s, 1, "root", "r@x.y")
+	c := store.AuthClaim{User: root.ID, IP: "10.0.0.1", PerIP: true, BanAbove: 3, Now: t0, Limits: noDelays}
+	if got := parallelClaims(t, s, c, 10); got[store.AuthAllowed] != 4 || got[store.AuthBusy] != 6 {
+		t.Fatalf("root from 10.0.0.1, BanAbove 3: verdicts = %v, want 4 allowed, 6 busy", got)
+	}
+	parallelSettle(t, s, c, 4, true)
+	// Past the threshold (the caller bans), the next answer may fail again.
+	mustBegin(t, s, c, store.AuthAllowed)
+	if r, err := s.FailAuth(ctx, c); err != nil || r.Failures != 5 || r.Locked {
+		t.Fatalf("FailAuth = %+v, %v; want 5 failures, not locked", r, err)
+	}
+	// Without a ban threshold (loopback): MaxPendingClaims.
+	c.IP, c.BanAbove = "127.0.0.1", 0
+	n := store.MaxPendingClaims + 8
+	if got := parallelClaims(t, s, c, n); got[store.AuthAllowed] != store.MaxPendingClaims || got[store.AuthBusy] != 8 {
+		t.Fatalf("root from loopback: verdicts of %d claims = %v, want %d allowed", n, got, store.MaxPendingClaims)
+	}
+	// The address's bound holds across accounts.
+	u := mustUser(t, s, 2, "alice", "a@x.y")
+	mustBegin(t, s, store.AuthClaim{User: u.ID, IP: "127.0.0.1", Now: t0, Limits: noDelays}, store.AuthBusy)
+	mustBegin(t, s, store.AuthClaim{User: u.ID, IP: "10.0.0.9", Now: t0, Limits: noDelays}, store.AuthAllowed)
+}
+
+// testAuthPendingExpire: claims whose sessions never answered them stop
+// counting store.PendingClaimTTL after the counter's latest claim.
+func testAuthPendingExpire(t *testing.T, s store.Store) {
+	u := mustUser(t, s, 1, "alice", "a@x.y")
+	c := store.AuthClaim{User: u.ID, IP: "10.0.0.1", LockAbove: 2, Now: t0, Limits: noDelays}
+	for range 3 {
+		mustBegin(t, s, c, store.AuthAllowed)
+	}
+	c.Now = t0.Add(store.PendingClaimTTL)
+	mustBegin(t, s, c, store.AuthBusy)
+	// A second later the three stale claims are forgotten: three new ones
+	// fit under the threshold again, a fourth does not.
+	c.Now = t0.Add(store.PendingClaimTTL + time.Second)
+	for range 3 {
+		mustBegin(t, s, c, store.AuthAllowed)
+	}
+	mustBegin(t, s, c, store.AuthBusy)
+	if got, _ := s.UserByID(context.Background(), u.ID); got.Locked {
+		t.Fatal("account locked by pending claims")
 	}
 }
 
