@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -225,12 +226,36 @@ func noPwned(t *testing.T, tab context.Context, where string) {
 	}
 }
 
+// mrcicDownload builds mrcic, downloads remote with it as root and checks
+// the saved bytes.
+func mrcicDownload(t *testing.T, addr, remote string, want []byte) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mrcic")
+	build := exec.Command("go", "build", "-o", bin, "github.com/mrci/mrci/cmd/mrcic")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build mrcic: %v\n%s", err, out)
+	}
+	home := t.TempDir()
+	local := filepath.Join(home, "saved.bin")
+	ctx := hosttest.Ctx(t, 2*time.Minute)
+	cmd := exec.CommandContext(ctx, bin, "--addr", addr, "--user", "root", "download", "--quiet", remote, local)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Stdin = strings.NewReader(hosttest.RootPassword + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mrcic download: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(local)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("mrcic saved %d bytes (err %v), want the %d uploaded in the browser", len(got), err, len(want))
+	}
+}
+
 const evilName = `<img src=x onerror="window.__mrciPwned=3"><b>x`
 
 // Files: a file uploaded in the browser is cancelled mid-way (the host is
 // held after 3 MiB, so the cancel certainly lands mid-way), leaving a
-// partial file; Resume sends the rest with -offset; pkg/client downloads it
-// byte-identical. The browser downloads it too (saved by chromium, same
+// partial file; Resume sends the rest with -offset; pkg/client and mrcic
+// download it byte-identical. The browser downloads it too (saved by chromium, same
 // bytes). A file whose name is markup is listed as text.
 func TestBrowserFiles(t *testing.T) {
 	h := hosttest.Start(t)
@@ -288,6 +313,9 @@ func TestBrowserFiles(t *testing.T) {
 		t.Fatalf("downloaded %d bytes (sha256 %x), want the %d uploaded (sha256 %x); resumed after %d",
 			n, sha256.Sum256(got.Bytes()), size, sha256.Sum256(data), partial)
 	}
+	// And with mrcic, as a user at a terminal would (password at the
+	// prompt, SHA-256 verification through fs_hash on by default).
+	mrcicDownload(t, h.Addr, "big.bin", data)
 
 	// A file dropped on the pane is uploaded; its markup name is text.
 	dropFiles(t, tab, "#files-drop", evilSrc)
