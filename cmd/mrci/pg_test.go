@@ -1,81 +1,23 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/mrci/mrci/internal/store/postgres/pgtest"
 )
 
-// pgBase returns the DSN of the test PostgreSQL server
-// (MRCI_TEST_POSTGRES_DSN, default the local one), failing the test when
-// CI is set and the server cannot be reached, skipping it otherwise.
-func pgBase(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("MRCI_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err == nil {
-		err = conn.Ping(ctx)
-		conn.Close(ctx)
-	}
-	if err != nil {
-		msg := "PostgreSQL test server unreachable at " + redactDSN(dsn) + " (set MRCI_TEST_POSTGRES_DSN): " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dsn
-}
+// pgBase returns the DSN of the test PostgreSQL server (pgtest.Base).
+func pgBase(t *testing.T) string { return pgtest.Base(t) }
 
 // pgSchema creates a schema dropped when the test ends and returns base
 // with search_path set to it (and the schema name).
 func pgSchema(t *testing.T, base string) (string, string) {
-	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "mrci_cmd_" + hex.EncodeToString(b[:])
-	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
+	return pgtest.Schema(t, base, "mrci_cmd_")
 }
 
 // withHost returns dsn with its host:port replaced.

@@ -11,16 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/mrci/mrci/internal/cluster"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/store/postgres"
+	"github.com/mrci/mrci/internal/store/postgres/pgtest"
 )
-
-// DefaultPostgresDSN is the test PostgreSQL database;
-// MRCI_TEST_POSTGRES_DSN overrides it.
-const DefaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // DefaultNATSURL is the test NATS server; MRCI_TEST_NATS_URL overrides it.
 const DefaultNATSURL = "nats://127.0.0.1:4222"
@@ -46,42 +41,8 @@ func unavailable(t testing.TB, msg string) {
 // test database, dropped when the test ends.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("MRCI_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = DefaultPostgresDSN
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		unavailable(t, "PostgreSQL test server unreachable (set MRCI_TEST_POSTGRES_DSN): "+err.Error())
-	}
-	defer conn.Close(ctx)
-	schema := "mrci_cluster_" + randomHex(t, 8)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return base + " search_path=" + schema
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	dsn, _ := pgtest.Schema(t, pgtest.Base(t), "mrci_cluster_")
+	return dsn
 }
 
 // NATSURL returns the test NATS server's URL after checking that it

@@ -1,116 +1,23 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/store/postgres"
+	"github.com/mrci/mrci/internal/store/postgres/pgtest"
 	"github.com/mrci/mrci/internal/store/storetest"
 )
-
-// defaultDSN is the test database; MRCI_TEST_POSTGRES_DSN overrides it.
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// baseDSN returns the DSN of the test server, failing (when CI is set) or
-// skipping the test when the server cannot be reached.
-func baseDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("MRCI_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = defaultDSN
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err == nil {
-		err = conn.Ping(ctx)
-		conn.Close(ctx)
-	}
-	if err != nil {
-		msg := "PostgreSQL test server unreachable at " + redact(dsn) + " (set MRCI_TEST_POSTGRES_DSN): " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dsn
-}
-
-// redact hides a password in a URL DSN.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	return u.String()
-}
-
-// withSearchPath returns dsn with the search_path run-time parameter set.
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		// key=value form
-		return dsn + " search_path=" + schema
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// newSchema creates a uniquely named schema that is dropped when t ends and
-// returns a DSN whose connections use it.
-func newSchema(t *testing.T, base string) string {
-	t.Helper()
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "mrci_test_" + hex.EncodeToString(b[:])
-	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, base, schema)
-}
 
 // openFresh opens a store in a new schema, closed when t ends (before the
 // schema is dropped).
 func openFresh(t *testing.T, base string) *postgres.Store {
 	t.Helper()
-	dsn := newSchema(t, base)
+	dsn, _ := pgtest.Schema(t, base, "mrci_test_")
 	s, err := postgres.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -120,13 +27,13 @@ func openFresh(t *testing.T, base string) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	base := baseDSN(t)
+	base := pgtest.Base(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t, base) })
 }
 
 func TestReopenKeepsDataAndSchema(t *testing.T) {
-	base := baseDSN(t)
-	dsn := newSchema(t, base)
+	base := pgtest.Base(t)
+	dsn, _ := pgtest.Schema(t, base, "mrci_test_")
 	ctx := t.Context()
 	s, err := postgres.Open(ctx, dsn)
 	if err != nil {
@@ -180,8 +87,8 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 // TestConcurrentMigration starts several nodes on one empty schema at once:
 // the advisory lock must let exactly one of them migrate.
 func TestConcurrentMigration(t *testing.T) {
-	base := baseDSN(t)
-	dsn := newSchema(t, base)
+	base := pgtest.Base(t)
+	dsn, _ := pgtest.Schema(t, base, "mrci_test_")
 	const nodes = 6
 	var wg sync.WaitGroup
 	errs := make([]error, nodes)
@@ -225,8 +132,8 @@ func TestConcurrentMigration(t *testing.T) {
 // TestSessionTimeZone checks that a non-UTC session time zone changes
 // neither the stored nor the displayed times.
 func TestSessionTimeZone(t *testing.T) {
-	base := baseDSN(t)
-	dsn := newSchema(t, base)
+	base := pgtest.Base(t)
+	dsn, _ := pgtest.Schema(t, base, "mrci_test_")
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Skip("key=value DSN")
