@@ -138,6 +138,9 @@ func runCall(ctx context.Context, cmd *Command, c *Call) (err error) {
 
 // finishCall reports the error a call's Run returned.
 func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
+	if err == nil {
+		return // the usual case; the error variables below would escape
+	}
 	var ue *UserError
 	var pe *PanicError
 	switch {
@@ -152,7 +155,7 @@ func finishCall(ctx context.Context, cmd *Command, c *Call, err error) {
 			c.env.Panicked(where)
 		}
 		c.Err("internal error; details were logged for admin review")
-	case err == nil, errors.Is(err, ErrTerminated), ctx.Err() != nil:
+	case errors.Is(err, ErrTerminated), ctx.Err() != nil:
 	case errors.As(err, &ue):
 		c.Err(ue.Msg)
 	case errors.Is(err, store.ErrUnavailable):

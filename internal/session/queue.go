@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mrci/mrci/internal/bus"
@@ -31,8 +32,8 @@ type outQueue struct {
 	queued  int // bytes in frames
 	pending int // queued + reserved + being written
 	closed  bool
-	final   bool // the last frame (a slow consumer's notice) is queued
-	casts   bool // a frame from another session is queued
+	final   bool        // the last frame (a slow consumer's notice) is queued
+	casts   atomic.Bool // a frame from another session is queued (read by await without the lock)
 	soft    int
 	hard    int
 	stall   chan struct{} // closed when pending drops to soft or below
@@ -109,7 +110,9 @@ func (q *outQueue) pushFrame(frame []byte, fromOther, pooled bool) (pushResult, 
 	}
 	q.frames = append(q.frames, frame)
 	q.queued += len(frame)
-	q.casts = q.casts || fromOther
+	if fromOther && !q.casts.Load() {
+		q.casts.Store(true)
+	}
 	wasEmpty := len(q.frames) == 1
 	q.mu.Unlock()
 	if wasEmpty {
@@ -166,7 +169,9 @@ func (q *outQueue) pushReserved(frame []byte) {
 	}
 	q.frames = append(q.frames, frame)
 	q.queued += len(frame)
-	q.casts = true
+	if !q.casts.Load() {
+		q.casts.Store(true)
+	}
 	wasEmpty := len(q.frames) == 1
 	q.mu.Unlock()
 	if wasEmpty {
@@ -243,16 +248,23 @@ func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (ba
 	}
 	for {
 		if len(q.frames) > 0 {
-			k := 0
-			for k < len(q.frames) && (k == 0 || n+len(q.frames[k]) <= maxBatch) {
-				n += len(q.frames[k])
-				k++
+			// Usually everything queued fits in one batch: take it whole
+			// without walking the frames (the lock is shared with every
+			// sender delivering to this session).
+			k := len(q.frames)
+			n = q.queued
+			if n > maxBatch {
+				k, n = 0, 0
+				for k < len(q.frames) && (k == 0 || n+len(q.frames[k]) <= maxBatch) {
+					n += len(q.frames[k])
+					k++
+				}
 			}
 			if k == len(q.frames) {
 				batch = q.frames
 				q.frames = q.spare[:0]
 				q.spare = nil
-				q.casts = false
+				q.casts.Store(false)
 				last = q.final
 			} else {
 				batch = q.frames[:k:k]
@@ -310,10 +322,7 @@ func (q *outQueue) await(done <-chan struct{}) bool {
 			// add to the batch before taking it: under fan-out load this
 			// turns many small writes into fewer large ones. A session's
 			// own replies are written at once (no yield on that path).
-			q.mu.Lock()
-			casts := q.casts
-			q.mu.Unlock()
-			if casts {
+			if q.casts.Load() {
 				runtime.Gosched()
 			}
 			return true
