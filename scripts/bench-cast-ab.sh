@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 old=$1 new=$2 n=${3:-10} m=${4:-1500000}
 shift $(( $# < 4 ? $# : 4 ))
 rounds=${ROUNDS:-3}
-port=${PORT:-40121}
+port=${PORT:-21121}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/mrcibench" ./cmd/mrcibench
