@@ -47,6 +47,9 @@ func runChild() int {
 			URLs: []string{u}, Name: os.Getenv("MRCI_CHILD_NAME"), NodeID: os.Getenv("MRCI_CHILD_NODE"),
 			Heartbeat: hosttest.ClusterHeartbeat, DeadAfter: hosttest.ClusterDeadAfter, ReconnectWait: 100 * time.Millisecond,
 		}
+		if hb, err := time.ParseDuration(os.Getenv("MRCI_CHILD_HEARTBEAT")); err == nil {
+			copts.Heartbeat = hb
+		}
 	}
 	dir, err := os.MkdirTemp("", "mrci-child-")
 	if err != nil {
@@ -80,12 +83,14 @@ type child struct {
 }
 
 // spawn starts a child host on the schema of dsn; natsURL empty makes it
-// a single node. It is killed when the test ends.
-func spawn(t testing.TB, dsn, natsURL, name, node string) *child {
+// a single node. It is killed when the test ends. env adds variables
+// (MRCI_CHILD_HEARTBEAT: the node's heartbeat interval).
+func spawn(t testing.TB, dsn, natsURL, name, node string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "MRCI_CHILD_DSN="+dsn, "MRCI_CHILD_NATS="+natsURL,
 		"MRCI_CHILD_NAME="+name, "MRCI_CHILD_NODE="+node)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
