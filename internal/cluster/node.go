@@ -409,7 +409,16 @@ func (n *Node) publishNode(kind byte) {
 	}
 	n.pres.mu.Lock()
 	defer n.pres.mu.Unlock()
-	n.publish(n.opts.Subject("node"), encodeNode(kind, n.tag, n.opts.NodeID, sessions, n.presentLocked()))
+	present := n.presentLocked()
+	b := encodeNode(kind, n.tag, n.opts.NodeID, sessions, present)
+	if int64(len(b)) <= n.nc.MaxPayload() {
+		n.publish(n.opts.Subject("node"), b)
+		return
+	}
+	// Too many present sessions for one message: a heartbeat with an
+	// empty list (the others clear theirs), then the list in deltas.
+	n.publish(n.opts.Subject("node"), encodeNode(kind, n.tag, n.opts.NodeID, sessions, nil))
+	n.publishDeltasLocked(present)
 }
 
 // Broadcast tells the other nodes about a host-wide change.

@@ -30,9 +30,18 @@ const (
 	// deltaGap is the least time between two presence deltas of a node.
 	deltaGap = 20 * time.Millisecond
 	// maxDeltaEntries bounds one delta message (about 680 KB, under the
-	// NATS server's default 1 MB payload limit).
+	// NATS server's default 1 MB payload limit; a server with a lower
+	// limit gets smaller messages, see perMessage).
 	maxDeltaEntries = 8192
+	// presenceEntry is the size of one session in a delta or heartbeat.
+	presenceEntry = wire.SessionIDLen + wire.SubChannelListLen
 )
+
+// perMessage is how many sessions one delta may carry on this connection.
+func (n *Node) perMessage() int {
+	room := int(n.nc.MaxPayload()) - 1 - 8 - 4
+	return max(1, min(maxDeltaEntries, room/presenceEntry))
+}
 
 // presence is this node's side of the directory.
 type presence struct {
@@ -95,21 +104,25 @@ func (n *Node) publishDeltaLocked() {
 	if len(p.pending) == 0 {
 		return
 	}
-	entries := make([]Presence, 0, min(len(p.pending), maxDeltaEntries))
+	entries := make([]Presence, 0, len(p.pending))
 	for id, open := range p.pending {
 		entries = append(entries, Presence{Session: id, Open: open})
-		if len(entries) == maxDeltaEntries {
-			n.publish(n.opts.Subject("node"), encodePresence(n.tag, entries))
-			p.deltas++
-			entries = entries[:0]
-		}
 	}
-	if len(entries) > 0 {
-		n.publish(n.opts.Subject("node"), encodePresence(n.tag, entries))
-		p.deltas++
-	}
+	n.publishDeltasLocked(entries)
 	clear(p.pending)
 	p.last = time.Now()
+}
+
+// publishDeltasLocked publishes entries in as many deltas as the NATS
+// payload limit needs (p.mu held).
+func (n *Node) publishDeltasLocked(entries []Presence) {
+	per := n.perMessage()
+	for len(entries) > 0 {
+		k := min(per, len(entries))
+		n.publish(n.opts.Subject("node"), encodePresence(n.tag, entries[:k]))
+		n.pres.deltas++
+		entries = entries[k:]
+	}
 }
 
 // presentLocked returns the present sessions (p.mu held) for a heartbeat,
@@ -134,6 +147,23 @@ func (n *Node) closePresence() {
 		p.timer.Stop()
 		p.timer = nil
 	}
+}
+
+// PresentOf returns the sessions of another live node (by its id) that
+// this node would speak for if that node were lost: those present in its
+// last heartbeat and the deltas and PEER_STATs after it, in no order.
+func (n *Node) PresentOf(nodeID string) []wire.SessionID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []wire.SessionID
+	for _, p := range n.peers {
+		if p.id == nodeID {
+			for id := range p.present {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 // applyPresence applies another node's delta to its last known list. A

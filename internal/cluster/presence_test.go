@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
 	"github.com/mrci/mrci/internal/cluster"
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/wire"
@@ -115,15 +117,11 @@ func TestPresenceDeltaSpeaksForALateOpen(t *testing.T) {
 	if ps := a.peerStatOf(csid); ps.Disconnected {
 		t.Fatalf("alice: PEER_STAT %+v, want carol's open", ps)
 	}
-	// Node 2, which had no session in the room, learns it from the delta.
-	waitFor(t, "node 2 to know carol is present", func() bool {
-		st, _ := w.hosts[1].ClusterStatus()
-		for _, n := range st.Nodes {
-			if n.ID == "n3" {
-				return n.Present == 1
-			}
-		}
-		return false
+	// Node 2, which had no session in the room, learns it from the deltas
+	// (dave's end and carol's open, in that order).
+	waitFor(t, "node 2 to know carol, and only carol, is present", func() bool {
+		p := w.hosts[1].ClusterPresentOf("n3")
+		return len(p) == 1 && p[0] == csid
 	})
 	// bob opens the room after carol: on one host, carol's end would
 	// tell him too. Then node 3 dies.
@@ -275,4 +273,50 @@ func TestPresenceDeltasAreCoalesced(t *testing.T) {
 		t.Errorf("node a counts %d present sessions, want 10", st.Present)
 	}
 	t.Logf("%d changes in %v: %d deltas", sessions*toggles+10, elapsed, st.PresenceDeltas)
+}
+
+// TestPresenceOverThePayloadLimit: a node with more present sessions than
+// one NATS message holds (a server with a 4 KB payload limit here, 1 MB
+// by default) sends them in several deltas, and its heartbeat, which
+// would be too large, goes out without the list followed by the list in
+// deltas: the other node sees every session and keeps hearing the node.
+func TestPresenceOverThePayloadLimit(t *testing.T) {
+	ns := &natsServer{t: t, port: freePort(t)}
+	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: ns.port, MaxPayload: 4096, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(wait) {
+		t.Fatal("embedded NATS server not ready")
+	}
+	ns.s = s
+	t.Cleanup(ns.stop)
+	ctx := hosttest.Ctx(t, wait)
+	connect := func(id string) *cluster.Node {
+		n, err := cluster.Connect(ctx, cluster.Config{Options: cluster.Options{URLs: []string{ns.url()}, Name: "payload", NodeID: id,
+			Heartbeat: 50 * time.Millisecond, DeadAfter: time.Minute}, Bus: nopLocal{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		return n
+	}
+	a, b := connect("a"), connect("b")
+	var open wire.SubChannelList
+	open.Add(wire.SubChannel{Channel: 1, Sub: 1})
+	const present = 130 // about 10.7 KB of presence list
+	for i := range present {
+		sid := wire.SessionID{byte(i), byte(i >> 8), 7}
+		a.StampSessionID(&sid)
+		a.SetPresence(sid, open)
+	}
+	after := time.Now()
+	waitFor(t, "node b to see all of node a's sessions in a heartbeat sent after they were present", func() bool {
+		st := b.Status(0)
+		return len(st.Nodes) == 1 && st.Nodes[0].Present == present && st.Nodes[0].LastSeen.After(after.Add(100*time.Millisecond))
+	})
+	if st := a.Status(0); st.PublishErrors != 0 {
+		t.Fatalf("node a failed to publish %d messages", st.PublishErrors)
+	}
 }

@@ -98,6 +98,16 @@ func (h *Host) ClusterStatus() (st cluster.Status, ok bool) {
 	return h.node.Status(h.SessionCount()), true
 }
 
+// ClusterPresentOf returns the sessions of another node (by id) that this
+// node would send PEER_STAT for if that node were lost
+// (cluster.Node.PresentOf); nil in single-node mode.
+func (h *Host) ClusterPresentOf(nodeID string) []wire.SessionID {
+	if h.node == nil {
+		return nil
+	}
+	return h.node.PresentOf(nodeID)
+}
+
 // ClusterSessionCount returns the number of sessions in the whole cluster
 // (this node's own count in single-node mode).
 func (h *Host) ClusterSessionCount() int {
