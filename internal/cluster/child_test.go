@@ -2,14 +2,17 @@ package cluster_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +39,18 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
+	if b := os.Getenv("MRCI_CHILD_BIND"); b != "" {
+		// This node's own view of one directory (spawn started it in a
+		// mount namespace of its own): as on another machine, the files
+		// there are not the other nodes'.
+		src, dst, _ := strings.Cut(b, "=")
+		if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+			return fail(fmt.Errorf("make the mount namespace private: %w", err))
+		}
+		if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
+			return fail(fmt.Errorf("bind %s over %s: %w", src, dst, err))
+		}
+	}
 	st, err := postgres.Open(ctx, os.Getenv("MRCI_CHILD_DSN"))
 	if err != nil {
 		return fail(err)
@@ -47,7 +62,11 @@ func runChild() int {
 			URLs: []string{u}, Name: os.Getenv("MRCI_CHILD_NAME"), NodeID: os.Getenv("MRCI_CHILD_NODE"),
 			Heartbeat: hosttest.ClusterHeartbeat, DeadAfter: hosttest.ClusterDeadAfter, ReconnectWait: 100 * time.Millisecond,
 		}
+		if hb, err := time.ParseDuration(os.Getenv("MRCI_CHILD_HEARTBEAT")); err == nil {
+			copts.Heartbeat = hb
+		}
 	}
+	moduleCheck, _ := time.ParseDuration(os.Getenv("MRCI_CHILD_MODULE_CHECK"))
 	dir, err := os.MkdirTemp("", "mrci-child-")
 	if err != nil {
 		return fail(err)
@@ -56,7 +75,7 @@ func runChild() int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := host.New(ctx, host.Config{
 		Store: st, Log: log, PasswordParams: hosttest.Params, Version: "child", Dir: dir,
-		MaxSessions: 20000, DrainTimeout: 5 * time.Second, Cluster: copts,
+		MaxSessions: 20000, DrainTimeout: 5 * time.Second, Cluster: copts, ModuleCheck: moduleCheck,
 	})
 	if err != nil {
 		return fail(err)
@@ -74,19 +93,58 @@ func runChild() int {
 
 // child is a host running in a child process.
 type child struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
+	cmd    *exec.Cmd
+	addr   string
+	done   chan struct{}
+	stderr *lockedBuffer // what it wrote on stderr (its warnings), also copied to ours
+}
+
+// lockedBuffer collects a child's stderr.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // spawn starts a child host on the schema of dsn; natsURL empty makes it
-// a single node. It is killed when the test ends.
-func spawn(t testing.TB, dsn, natsURL, name, node string) *child {
+// a single node. It is killed when the test ends. env adds variables:
+// MRCI_CHILD_HEARTBEAT (the node's heartbeat interval),
+// MRCI_CHILD_MODULE_CHECK (host.Config.ModuleCheck) and MRCI_CHILD_BIND
+// ("src=dst": the node runs in a mount namespace of its own where the
+// directory src is mounted over dst, so it sees other files at dst than
+// the test and the other nodes do).
+func spawn(t testing.TB, dsn, natsURL, name, node string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "MRCI_CHILD_DSN="+dsn, "MRCI_CHILD_NATS="+natsURL,
 		"MRCI_CHILD_NAME="+name, "MRCI_CHILD_NODE="+node)
-	cmd.Stderr = os.Stderr
+	cmd.Env = append(cmd.Env, env...)
+	for _, e := range env {
+		if strings.HasPrefix(e, "MRCI_CHILD_BIND=") {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+			if uid, gid := os.Getuid(), os.Getgid(); uid != 0 {
+				// Without root, a user namespace gives the child the
+				// right to mount in its own mount namespace.
+				cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+				cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+				cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+				cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+			}
+		}
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = io.MultiWriter(os.Stderr, stderr)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +152,7 @@ func spawn(t testing.TB, dsn, natsURL, name, node string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, done: make(chan struct{}), stderr: stderr}
 	ready := make(chan string, 1)
 	go func() {
 		defer close(c.done)

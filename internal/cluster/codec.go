@@ -15,6 +15,7 @@ const (
 	kindHeartbeat byte = 3
 	kindBye       byte = 4
 	kindEvent     byte = 5 // a host-wide change (Event)
+	kindPresence  byte = 6 // a presence delta (presence.go)
 )
 
 // asyncHeader is the length of an async's header:
@@ -100,22 +101,9 @@ func decodeNode(d []byte) (nodeMsg, bool) {
 	}
 	h.id = string(d[:l])
 	cnt := int(binary.LittleEndian.Uint32(d[l:]))
-	d = d[l+4:]
-	const per = wire.SessionIDLen + wire.SubChannelListLen
-	if cnt < 0 || len(d) != cnt*per {
-		return h, false
-	}
-	h.present = make([]Presence, cnt)
-	for i := range h.present {
-		copy(h.present[i].Session[:], d)
-		list, err := wire.ParseSubChannelList(d[wire.SessionIDLen:per])
-		if err != nil {
-			return h, false
-		}
-		h.present[i].Open = list
-		d = d[per:]
-	}
-	return h, true
+	present, ok := decodePresent(d[l+4:], cnt)
+	h.present = present
+	return h, ok
 }
 
 // redact hides the password of a NATS URL.

@@ -65,6 +65,31 @@ func TestNodeCodec(t *testing.T) {
 	}
 }
 
+func TestPresenceCodec(t *testing.T) {
+	var open wire.SubChannelList
+	open.Add(wire.SubChannel{Channel: 9, Sub: 4})
+	tag := Tag{8, 7, 6, 5, 4, 3, 2, 1}
+	in := []Presence{{Session: wire.SessionID{1}, Open: open}, {Session: wire.SessionID{2}}}
+	b := encodePresence(tag, in)
+	gotTag, got, ok := decodePresence(b)
+	if !ok || gotTag != tag || len(got) != 2 || got[0] != in[0] || got[1] != in[1] {
+		t.Fatalf("round trip: %v %+v %v", gotTag, got, ok)
+	}
+	for _, n := range []int{0, 12, 13 + 20, len(b) - 1} {
+		if _, _, ok := decodePresence(b[:n]); ok {
+			t.Errorf("truncated to %d bytes: accepted", n)
+		}
+	}
+	if _, _, ok := decodePresence(append(b, 0)); ok {
+		t.Error("trailing byte: accepted")
+	}
+	huge := append([]byte(nil), b[:13]...)
+	huge[9], huge[10], huge[11], huge[12] = 0xff, 0xff, 0xff, 0xff
+	if _, _, ok := decodePresence(huge); ok {
+		t.Error("count beyond the data: accepted")
+	}
+}
+
 func TestTagOfStampedSession(t *testing.T) {
 	n := &Node{tag: Tag{0xAA, 1, 2, 3, 4, 5, 6, 0xBB}}
 	id := wire.SessionID{0x11, 0x22}

@@ -24,12 +24,14 @@ import (
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/wire"
 	"github.com/mrci/mrci/pkg/client"
+	"github.com/mrci/mrci/pkg/modsdk/modsdktest"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
+	modsdktest.Main() // the external modules of the module tests
 	goleak.VerifyTestMain(m)
 }
 

@@ -29,8 +29,9 @@ type Local interface {
 }
 
 // Presence is a session that, were it to end, would send PEER_STAT: it is
-// active and has sub-channels open. Nodes announce theirs in the heartbeat
-// so the others can speak for them when the node is lost.
+// active and has sub-channels open. Nodes announce each change of theirs
+// (SetPresence) and the full list in every heartbeat, so the others can
+// speak for them when the node is lost.
 type Presence struct {
 	Session wire.SessionID
 	Open    wire.SubChannelList
@@ -38,7 +39,8 @@ type Presence struct {
 
 // Lost describes a node that stopped: its id, its tag (the last 8 bytes
 // of every session id it gave out, see StampSessionID) and its sessions
-// that were present in sub-channels as of its last heartbeat.
+// that were present in sub-channels as of its last heartbeat and the
+// presence deltas it sent after it.
 type Lost struct {
 	NodeID   string
 	Tag      Tag
@@ -66,9 +68,10 @@ type Config struct {
 	// Bus delivers messages from other nodes to this node's sessions.
 	Bus Local
 	Log *slog.Logger
-	// Presence returns this node's number of sessions and its sessions
-	// present in sub-channels (announced in every heartbeat).
-	Presence func() (sessions int, present []Presence)
+	// Sessions returns this node's number of sessions (announced in every
+	// heartbeat, with the sessions present in sub-channels that the host
+	// reports through SetPresence).
+	Sessions func() int
 	// NodeLost is called when another node stopped or has been silent
 	// for DeadAfter; the host ends that node's sessions for its peers.
 	NodeLost func(Lost)
@@ -111,13 +114,22 @@ type Node struct {
 
 	marks sync.Map // *nats.Msg → chan struct{}: Sync's markers
 	st    stats
+	pres  presence
 }
 
 type peer struct {
 	id       string
 	sessions int
 	last     time.Time
-	present  []Presence
+	present  map[wire.SessionID]wire.SubChannelList
+}
+
+func (p *peer) presentList() []Presence {
+	out := make([]Presence, 0, len(p.present))
+	for id, open := range p.present {
+		out = append(out, Presence{Session: id, Open: open})
+	}
+	return out
 }
 
 // stats are the node's counters (Status, metrics).
@@ -174,6 +186,8 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		count: make(map[bus.Key]int),
 		subs:  make(map[bus.Key]*nats.Subscription),
 		peers: make(map[Tag]*peer),
+		pres: presence{local: make(map[wire.SessionID]wire.SubChannelList),
+			pending: make(map[wire.SessionID]wire.SubChannelList)},
 	}
 	if _, err := rand.Read(n.tag[:]); err != nil {
 		return nil, fmt.Errorf("cluster: node tag: %w", err)
@@ -337,6 +351,7 @@ func (n *Node) Close() {
 		return
 	default:
 	}
+	n.closePresence()
 	n.publishNode(kindBye)
 	_ = n.nc.FlushTimeout(time.Second)
 	close(n.stop)
@@ -379,12 +394,31 @@ func (n *Node) monitor() {
 
 func (n *Node) heartbeat() { n.publishNode(kindHeartbeat) }
 
+// publishNode publishes a heartbeat (the session count and the full
+// presence list) or a goodbye. The presence list is taken and published
+// under the directory's lock, so it leaves after the deltas of the
+// changes it includes and before those of later changes.
 func (n *Node) publishNode(kind byte) {
-	sessions, present := 0, []Presence(nil)
-	if n.cfg.Presence != nil && kind == kindHeartbeat {
-		sessions, present = n.cfg.Presence()
+	if kind != kindHeartbeat {
+		n.publish(n.opts.Subject("node"), encodeNode(kind, n.tag, n.opts.NodeID, 0, nil))
+		return
 	}
-	n.publish(n.opts.Subject("node"), encodeNode(kind, n.tag, n.opts.NodeID, sessions, present))
+	sessions := 0
+	if n.cfg.Sessions != nil {
+		sessions = n.cfg.Sessions()
+	}
+	n.pres.mu.Lock()
+	defer n.pres.mu.Unlock()
+	present := n.presentLocked()
+	b := encodeNode(kind, n.tag, n.opts.NodeID, sessions, present)
+	if int64(len(b)) <= n.nc.MaxPayload() {
+		n.publish(n.opts.Subject("node"), b)
+		return
+	}
+	// Too many present sessions for one message: a heartbeat with an
+	// empty list (the others clear theirs), then the list in deltas.
+	n.publish(n.opts.Subject("node"), encodeNode(kind, n.tag, n.opts.NodeID, sessions, nil))
+	n.publishDeltasLocked(present)
 }
 
 // Broadcast tells the other nodes about a host-wide change.
@@ -407,7 +441,7 @@ func (n *Node) reap(now time.Time) {
 	for tag, p := range n.peers {
 		if now.Sub(p.last) > n.opts.DeadAfter {
 			delete(n.peers, tag)
-			lost = append(lost, Lost{NodeID: p.id, Tag: tag, Presence: p.present})
+			lost = append(lost, Lost{NodeID: p.id, Tag: tag, Presence: p.presentList()})
 		}
 	}
 	n.mu.Unlock()
@@ -451,6 +485,7 @@ func (n *Node) handle(m *nats.Msg) {
 		if d[0] == kindSendTo {
 			n.cfg.Bus.SendLocal(to, msg)
 		} else {
+			n.notePeerStat(msg)
 			n.cfg.Bus.Inject(msg, sc)
 		}
 	case kindHeartbeat, kindBye:
@@ -460,6 +495,13 @@ func (n *Node) handle(m *nats.Msg) {
 			return
 		}
 		n.heard(h, d[0] == kindBye)
+	case kindPresence:
+		tag, entries, ok := decodePresence(d)
+		if !ok {
+			n.log.Warn("cluster: undecodable presence delta", "bytes", len(d))
+			return
+		}
+		n.applyPresence(tag, entries)
 	case kindEvent:
 		if len(d) >= 2 && n.cfg.HostEvent != nil {
 			n.cfg.HostEvent(Event(d[1]), d[2:])
@@ -468,14 +510,16 @@ func (n *Node) handle(m *nats.Msg) {
 }
 
 // heard records a heartbeat or a goodbye. A node id heard with a new tag
-// is a restarted node: its previous run is lost.
+// is a restarted node: its previous run is lost. A node heard for the
+// first time gets this node's heartbeat at once.
 func (n *Node) heard(h nodeMsg, bye bool) {
 	var lost []Lost
+	joined := false
 	n.mu.Lock()
 	for tag, p := range n.peers {
 		if p.id == h.id && tag != h.tag {
 			delete(n.peers, tag)
-			lost = append(lost, Lost{NodeID: p.id, Tag: tag, Presence: p.present})
+			lost = append(lost, Lost{NodeID: p.id, Tag: tag, Presence: p.presentList()})
 		}
 	}
 	if bye {
@@ -490,13 +534,26 @@ func (n *Node) heard(h nodeMsg, bye bool) {
 		if p == nil {
 			p = &peer{id: h.id}
 			n.peers[h.tag] = p
+			joined = true
 			n.log.Info("cluster: node joined", "other_node", h.id)
 		}
-		p.sessions, p.present, p.last = h.sessions, h.present, time.Now()
+		p.sessions, p.last = h.sessions, time.Now()
+		// The heartbeat's full list replaces what the deltas built.
+		p.present = make(map[wire.SessionID]wire.SubChannelList, len(h.present))
+		for _, e := range h.present {
+			if e.Open.Len() > 0 {
+				p.present[e.Session] = e.Open
+			}
+		}
 	}
 	n.mu.Unlock()
 	for _, l := range lost {
 		n.nodeLost(l)
+	}
+	if joined {
+		// A node that joins learns of this one (and of its present
+		// sessions) now rather than at the next heartbeat.
+		n.heartbeat()
 	}
 }
 
@@ -519,6 +576,11 @@ type Status struct {
 	Published, Received, PublishErrors, Dropped uint64
 	// NodesLost counts nodes declared lost (or that left).
 	NodesLost uint64
+	// PresenceDeltas counts the presence deltas this node published.
+	PresenceDeltas uint64
+	// Present is the number of this node's sessions present in
+	// sub-channels.
+	Present int
 	// Subscriptions is the number of interest subscriptions.
 	Subscriptions int
 	LastError     string
@@ -529,7 +591,8 @@ type NodeStatus struct {
 	ID       string
 	Sessions int
 	// Present is the number of its sessions present in sub-channels
-	// (active with sub-channels open) in its last heartbeat.
+	// (active with sub-channels open) as of its last heartbeat and the
+	// deltas after it.
 	Present  int
 	LastSeen time.Time
 }
@@ -552,6 +615,9 @@ func (n *Node) Status(localSessions int) Status {
 	if e := n.st.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
+	n.pres.mu.Lock()
+	s.PresenceDeltas, s.Present = n.pres.deltas, len(n.pres.local)
+	n.pres.mu.Unlock()
 	n.mu.Lock()
 	for _, p := range n.peers {
 		s.Nodes = append(s.Nodes, NodeStatus{ID: p.id, Sessions: p.sessions, Present: len(p.present), LastSeen: p.last})

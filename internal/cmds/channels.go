@@ -347,7 +347,7 @@ func runFindCh(ctx context.Context, c *module.Call) error {
 		}
 		filters = append(filters, store.Filter{Column: "channel_id", Value: strconv.FormatUint(n, 10), Exact: true})
 	}
-	return showPages(ctx, c, store.ViewChannels, filters)
+	return showPages(ctx, c, store.ViewChannels, filters, nil)
 }
 
 func runLsChs(ctx context.Context, c *module.Call) error {
@@ -355,7 +355,7 @@ func runLsChs(ctx context.Context, c *module.Call) error {
 	if !s.LoggedIn {
 		return module.Fail("you are not logged in")
 	}
-	return showPages(ctx, c, store.ViewMyChannels, []store.Filter{{Column: "user_id", Value: s.UserID.String(), Exact: true}})
+	return showPages(ctx, c, store.ViewMyChannels, []store.Filter{{Column: "user_id", Value: s.UserID.String(), Exact: true}}, nil)
 }
 
 // channelAndUser checks and resolves the -ch_name and -user arguments in
@@ -580,7 +580,7 @@ func runLsChMembers(ctx context.Context, c *module.Call) error {
 	if v := c.Param("-disp_name"); v != "" {
 		filters = append(filters, store.Filter{Column: "display_name", Value: v})
 	}
-	return showPages(ctx, c, store.ViewMembers, filters)
+	return showPages(ctx, c, store.ViewMembers, filters, nil)
 }
 
 func runChOwnerOverride(ctx context.Context, c *module.Call) error {

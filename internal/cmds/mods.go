@@ -3,6 +3,7 @@ package cmds
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/mrci/mrci/internal/module"
@@ -30,9 +31,42 @@ func moduleCommands() []*module.Command {
 		{
 			Def: def("ls_mods", "list the registered modules.", "[{search_terms}]/[text]",
 				"Lists the registered module executables 50 per page (the host's own commands are not listed). "+
-					"Filter with -module_executable followed by text the path must contain."),
-			In: userOnly, MaxArgs: -1, Run: viewer(store.ViewMods, false),
+					"Filter with -module_executable followed by text the path must contain. A module whose executable "+
+					"is missing on the node that runs the command is marked (missing on node ...): its commands are not "+
+					"offered there until the file is installed."),
+			In: userOnly, MaxArgs: -1, Run: viewerWith(store.ViewMods, false, markMissingModules),
 		},
+	}
+}
+
+// moduleHost is a host that knows which registered modules' executables
+// are missing on it (a node of a cluster has its own file system).
+type moduleHost interface {
+	// ModuleMissing returns why the module's executable cannot run on this
+	// node, or "" when it can.
+	ModuleMissing(path string) string
+}
+
+// markMissingModules adds to the entries of ls_mods whose executable is
+// missing on this node: "(missing on node <id>: <why>)".
+func markMissingModules(c *module.Call, rows []store.Row) {
+	h, ok := c.Host().(moduleHost)
+	if !ok {
+		return
+	}
+	where := "this host"
+	if n, ok := c.Host().(nodeHost); ok && n.NodeID() != "" {
+		where = "node " + n.NodeID()
+	}
+	for i, r := range rows {
+		if len(r.Cells) == 0 {
+			continue
+		}
+		if why := h.ModuleMissing(r.Cells[0]); why != "" {
+			cells := slices.Clone(r.Cells)
+			cells[0] += " (missing on " + where + ": " + why + ")"
+			rows[i].Cells = cells
+		}
 	}
 }
 

@@ -258,7 +258,7 @@ func channelListing(ctx context.Context, c *module.Call, v store.View, levelColu
 	if lvl > levelRegular {
 		filters = append(filters, store.Filter{Column: levelColumn, Value: "5", Exact: true})
 	}
-	return showPages(ctx, c, v, filters)
+	return showPages(ctx, c, v, filters, nil)
 }
 
 func runLsSubChs(ctx context.Context, c *module.Call) error {

@@ -17,6 +17,12 @@ const pageSize = 50
 // -column value arguments filter by substring, pages of 50 rows are
 // printed with a "next page" question, and deletable viewers accept -delete.
 func viewer(v store.View, deletable bool) func(context.Context, *module.Call) error {
+	return viewerWith(v, deletable, nil)
+}
+
+// viewerWith is viewer with decorate, if not nil, changing the cells of
+// each page before it is printed (the filters apply to the stored cells).
+func viewerWith(v store.View, deletable bool, decorate func(*module.Call, []store.Row)) func(context.Context, *module.Call) error {
 	return func(ctx context.Context, c *module.Call) error {
 		var filters []store.Filter
 		for _, col := range store.ViewColumns(v) {
@@ -27,17 +33,20 @@ func viewer(v store.View, deletable bool) func(context.Context, *module.Call) er
 		if deletable && c.Flag("-delete") {
 			return deleteRows(ctx, c, v, filters)
 		}
-		return showPages(ctx, c, v, filters)
+		return showPages(ctx, c, v, filters, decorate)
 	}
 }
 
 // showPages prints a view page by page.
-func showPages(ctx context.Context, c *module.Call, v store.View, filters []store.Filter) error {
+func showPages(ctx context.Context, c *module.Call, v store.View, filters []store.Filter, decorate func(*module.Call, []store.Row)) error {
 	var after int64
 	for {
 		rows, err := c.Store().ListView(ctx, v, filters, store.Page{After: after, Limit: pageSize})
 		if err != nil {
 			return err
+		}
+		if decorate != nil {
+			decorate(c, rows)
 		}
 		c.Text(formatTable(store.ViewColumns(v), rows))
 		if len(rows) < pageSize {

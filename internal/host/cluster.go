@@ -31,7 +31,7 @@ func (h *Host) joinCluster(ctx context.Context) error {
 		Options:   h.cfg.Cluster,
 		Bus:       h.bus,
 		Log:       h.log,
-		Presence:  h.clusterPresence,
+		Sessions:  h.SessionCount,
 		NodeLost:  h.nodeLost,
 		HostEvent: h.clusterEvent,
 	})
@@ -98,6 +98,16 @@ func (h *Host) ClusterStatus() (st cluster.Status, ok bool) {
 	return h.node.Status(h.SessionCount()), true
 }
 
+// ClusterPresentOf returns the sessions of another node (by id) that this
+// node would send PEER_STAT for if that node were lost
+// (cluster.Node.PresentOf); nil in single-node mode.
+func (h *Host) ClusterPresentOf(nodeID string) []wire.SessionID {
+	if h.node == nil {
+		return nil
+	}
+	return h.node.PresentOf(nodeID)
+}
+
 // ClusterSessionCount returns the number of sessions in the whole cluster
 // (this node's own count in single-node mode).
 func (h *Host) ClusterSessionCount() int {
@@ -140,20 +150,14 @@ func (h *Host) ClusterSync(ctx context.Context) error {
 	return nil
 }
 
-// clusterPresence is announced in every heartbeat: the number of sessions
-// and the sessions that are active with sub-channels open (those whose end
-// sends PEER_STAT).
-func (h *Host) clusterPresence() (int, []cluster.Presence) {
-	var out []cluster.Presence
-	h.mu.Lock()
-	n := len(h.sessions)
-	for _, s := range h.sessions {
-		if info := s.Snapshot(); info != nil && info.Active && info.Open.Len() > 0 {
-			out = append(out, cluster.Presence{Session: info.SessionID, Open: info.Open})
-		}
+// SessionPresence tells the other nodes that a session is present in
+// sub-channels with the open list, or (an empty list) not any more
+// (session.PresenceObserver): the sessions whose end sends PEER_STAT, for
+// which the others speak when this node is lost. A no-op on a single host.
+func (h *Host) SessionPresence(id wire.SessionID, open wire.SubChannelList) {
+	if h.node != nil {
+		h.node.SetPresence(id, open)
 	}
-	h.mu.Unlock()
-	return n, out
 }
 
 // nodeLost says for every session of a lost node what its end would have

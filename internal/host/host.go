@@ -81,6 +81,12 @@ type Config struct {
 	DrainTimeout time.Duration
 	// DatabasePath is shown by host_config.
 	DatabasePath string
+	// ModuleCheck is how often the executables of the registered modules
+	// are looked at, so that one installed on (or removed from) this node
+	// after add_mod is picked up without a restart (default 10 s;
+	// negative: only when the module list is reloaded). See
+	// Host.CheckModules.
+	ModuleCheck time.Duration
 	// Cluster, when enabled, joins this host to a cluster of nodes that
 	// share the Store (PostgreSQL) and exchange asyncs over NATS; zero is
 	// single-node mode (docs/cluster.md).

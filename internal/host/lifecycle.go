@@ -42,9 +42,15 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(pruned)
 		h.pruneLoop(pctx)
 	}()
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		h.moduleCheckLoop(pctx)
+	}()
 	defer func() {
 		stopPrune()
 		<-pruned
+		<-checked
 		h.leaveCluster()
 		h.mods.closeAll()
 		h.mail.close()

@@ -2,7 +2,10 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,17 @@ import (
 // run before the sessions react to those asyncs, so that every session
 // reloads its commands against the new set.
 //
+// A registered module whose executable is missing on this node (or is not
+// an executable regular file) is left out of the set: in a cluster every
+// node runs the modules of its own sessions from its own file system, and
+// the database lists what was registered anywhere. The node logs one
+// warning when it finds a file missing (naming the path and the node),
+// counts such modules (mrci_modules_missing), ls_mods marks them, and its
+// sessions never see their commands. The files are looked at on every
+// reload and every Config.ModuleCheck (CheckModules); when a missing file
+// appears (or a present one disappears) the node's sessions reload their
+// commands as after add_mod (rm_mod), without a restart.
+//
 // A module disabled by the crash limit stays out of the set until it is
 // removed from the store (rm_mod; add_mod then brings it back with a clean
 // record) or the host process restarts. Disabling publishes
@@ -32,6 +46,7 @@ type externalModules struct {
 	byPath   map[string]*module.External
 	order    []string
 	disabled map[string]bool
+	missing  map[string]string // registered paths whose file this node lacks: why
 
 	list atomic.Pointer[[]module.Module] // what Host.Modules returns
 }
@@ -45,10 +60,17 @@ func newExternalModules(ctx context.Context, h *Host) (*externalModules, error) 
 		rt:       module.NewRuntime(module.ExternalConfig{Debug: h.Debug, Log: h.log}),
 		byPath:   make(map[string]*module.External),
 		disabled: make(map[string]bool),
+		missing:  make(map[string]string),
 	}
 	if err := m.reload(ctx); err != nil {
 		return nil, err
 	}
+	h.metrics.GaugeFunc("modules_missing", "Registered external modules whose executable is missing (or not executable) on this node; their commands are not offered here.",
+		func() float64 {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return float64(len(m.missing))
+		})
 	h.bus.Hook(wire.AsyncEnableMod, func(msg *bus.Message) { m.changed(msg, true) })
 	h.bus.Hook(wire.AsyncDisableMod, func(msg *bus.Message) { m.changed(msg, false) })
 	return m, nil
@@ -101,11 +123,111 @@ func (m *externalModules) reload(ctx context.Context) error {
 		if next[p] == nil {
 			e.Close()
 			delete(m.disabled, p)
+			delete(m.missing, p)
 		}
 	}
 	m.byPath, m.order = next, order
+	m.checkFilesLocked()
 	m.rebuildLocked()
 	return nil
+}
+
+// fileProblem says why a module executable cannot run on this node, or
+// returns "" when it is an executable regular file.
+func fileProblem(p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file"
+	case err != nil:
+		return err.Error()
+	case !fi.Mode().IsRegular():
+		return "not a regular file"
+	case fi.Mode().Perm()&0o111 == 0:
+		return "not executable"
+	}
+	return ""
+}
+
+// checkFilesLocked looks at the file of every registered module (m.mu
+// held), records the missing ones and logs each change once; it returns
+// the paths that appeared and those that disappeared.
+func (m *externalModules) checkFilesLocked() (appeared, vanished []string) {
+	for _, p := range m.order {
+		why := fileProblem(p)
+		_, was := m.missing[p]
+		switch {
+		case why != "" && !was:
+			m.missing[p] = why
+			vanished = append(vanished, p)
+			m.h.log.Warn("module executable missing on this node; its commands are not offered here until it is installed",
+				"module", p, "node_id", m.h.NodeID(), "reason", why)
+		case why == "" && was:
+			delete(m.missing, p)
+			appeared = append(appeared, p)
+			m.h.log.Info("module executable found on this node; its commands are offered again", "module", p, "node_id", m.h.NodeID())
+		case why != "":
+			m.missing[p] = why
+		}
+	}
+	return appeared, vanished
+}
+
+// CheckModules looks at the executables of the registered modules again
+// (every Config.ModuleCheck, and on every module-list reload): a module
+// whose file appeared on this node is added to the node's set and one
+// whose file disappeared is removed, and the node's sessions reload their
+// commands as they do after add_mod or rm_mod (the other nodes are not
+// told: each looks at its own files).
+func (h *Host) CheckModules() {
+	m := h.mods
+	m.mu.Lock()
+	appeared, vanished := m.checkFilesLocked()
+	if len(appeared)+len(vanished) > 0 {
+		m.rebuildLocked()
+	}
+	m.mu.Unlock()
+	for _, p := range appeared {
+		h.bus.Inject(&bus.Message{ID: wire.AsyncEnableMod, Data: wire.EncodeText(p)}, bus.Scope{})
+	}
+	for _, p := range vanished {
+		h.bus.Inject(&bus.Message{ID: wire.AsyncDisableMod, Data: wire.EncodeText(p)}, bus.Scope{})
+	}
+}
+
+// ModuleMissing returns why a registered module's executable cannot run
+// on this node ("no such file", "not executable", ...), or "" when it can
+// (or the path is not registered). ls_mods shows it.
+func (h *Host) ModuleMissing(path string) string {
+	h.mods.mu.Lock()
+	defer h.mods.mu.Unlock()
+	return h.mods.missing[path]
+}
+
+// defaultModuleCheck is how often the module files are looked at when
+// Config.ModuleCheck is zero.
+const defaultModuleCheck = 10 * time.Second
+
+// moduleCheckLoop runs CheckModules every Config.ModuleCheck until ctx
+// ends.
+func (h *Host) moduleCheckLoop(ctx context.Context) {
+	every := h.cfg.ModuleCheck
+	if every < 0 {
+		return
+	}
+	if every == 0 {
+		every = defaultModuleCheck
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.CheckModules()
+		}
+	}
 }
 
 func (m *externalModules) rebuildLocked() {
@@ -113,7 +235,7 @@ func (m *externalModules) rebuildLocked() {
 	l = append(l, m.h.internal)
 	l = append(l, m.h.cfg.ExtraModules...)
 	for _, p := range m.order {
-		if !m.disabled[p] {
+		if _, gone := m.missing[p]; !gone && !m.disabled[p] {
 			l = append(l, m.byPath[p])
 		}
 	}
@@ -179,5 +301,6 @@ func (m *externalModules) closeAll() {
 	}
 	m.byPath, m.order = map[string]*module.External{}, nil
 	m.disabled = map[string]bool{}
+	m.missing = map[string]string{}
 	m.rebuildLocked()
 }

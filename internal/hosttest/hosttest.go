@@ -83,6 +83,9 @@ type Options struct {
 	OpenStore func(ctx context.Context, dir string) (store.Store, error)
 	// Cluster joins the host to a cluster (see StartCluster).
 	Cluster cluster.Options
+	// ModuleCheck is host.Config.ModuleCheck (how often the module files
+	// are looked at; negative: only on reloads and Host.CheckModules).
+	ModuleCheck time.Duration
 }
 
 // NoDelays returns the default account limits without login delays, the
@@ -143,7 +146,7 @@ func StartWith(t testing.TB, o Options) *Host {
 		Store: hostStore, DefaultCert: cert, ForceTLS: o.ForceTLS, Log: log, PasswordParams: Params,
 		Version: "test", Limits: o.Limits, Dir: dir, FilesRoot: filepath.Join(dir, "files"), ExtraModules: o.Modules, TrustExtra: o.TrustExtra,
 		HeaderTimeout: o.HeaderTimeout, Email: o.Email, MaxSessions: o.MaxSessions, DrainTimeout: 5 * time.Second,
-		DatabasePath: filepath.Join(dir, "mrci.db"), Cluster: o.Cluster,
+		DatabasePath: filepath.Join(dir, "mrci.db"), Cluster: o.Cluster, ModuleCheck: o.ModuleCheck,
 	})
 	if err != nil {
 		t.Fatalf("host: %v", err)

@@ -318,6 +318,8 @@ func (s *Session) teardown() {
 	if s.st.active && s.st.open.Len() > 0 {
 		s.peerStat(s.st.open, wire.SubChannelList{}, true)
 	}
+	s.announcePresence(wire.SubChannelList{})
+	s.st.ended = true
 	for _, in := range s.st.instances {
 		s.killInstance(in)
 	}

@@ -25,6 +25,8 @@ type state struct {
 	open       wire.SubChannelList
 	writable   wire.SubChannelList
 	active     bool
+	announced  wire.SubChannelList // presence last reported (announcePresence)
+	ended      bool                // teardown ran: nothing is announced any more
 	channels   map[uint64]struct{}
 	p2pIn      map[wire.SessionID]struct{} // requests received
 	p2pOut     map[wire.SessionID]struct{} // requests sent
@@ -91,6 +93,37 @@ func (s *Session) publish() {
 	s.info.Store(info)
 	if o, ok := s.cfg.Host.(Observer); ok {
 		o.SessionPublished(s.cfg.ID, info)
+	}
+	s.announcePresence(s.presentList())
+}
+
+// PresenceObserver is implemented by hosts that tell other nodes which
+// sessions are present in sub-channels (cluster mode: active with
+// sub-channels open, so their end sends PEER_STAT). SessionPresence is
+// called on the session's loop whenever that changes, with the open list
+// or, when the session is not present any more, an empty list; a change
+// that comes with a PEER_STAT is reported before the PEER_STAT is sent.
+type PresenceObserver interface {
+	SessionPresence(id wire.SessionID, open wire.SubChannelList)
+}
+
+// presentList is the open list if the session is present (its end would
+// send PEER_STAT), else the empty list.
+func (s *Session) presentList() wire.SubChannelList {
+	if s.st.active && s.st.open.Len() > 0 {
+		return s.st.open
+	}
+	return wire.SubChannelList{}
+}
+
+// announcePresence reports a change of the session's presence to the host.
+func (s *Session) announcePresence(open wire.SubChannelList) {
+	if open == s.st.announced || (s.st.ended && open.Len() > 0) {
+		return
+	}
+	s.st.announced = open
+	if o, ok := s.cfg.Host.(PresenceObserver); ok {
+		o.SessionPresence(s.cfg.ID, open)
 	}
 }
 
@@ -206,7 +239,14 @@ func (s *Session) closeAllP2P() {
 }
 
 // peerStat sends PEER_STAT to active peers sharing a sub-channel of route.
+// The presence the PEER_STAT announces is reported to the host first, so
+// that other nodes learn it no later than the peers (cluster mode).
 func (s *Session) peerStat(route, now wire.SubChannelList, disconnected bool) {
+	if disconnected {
+		s.announcePresence(wire.SubChannelList{})
+	} else {
+		s.announcePresence(s.presentList())
+	}
 	ps := wire.PeerStat{SessionID: s.cfg.ID, Open: now, Disconnected: disconnected}
 	s.limitedCast(route, wire.TypePeerStat, ps.Marshal())
 }

@@ -52,12 +52,20 @@ const PAGES = [
   },
   {
     id: "mods", title: "Modules", views: ["ls_mods"],
-    actions: (r) => [["Remove", "rm_mod", `-mod_path ${q(r.module_executable)}`, true]],
+    actions: (r) => [["Remove", "rm_mod", `-mod_path ${q(modulePath(r))}`, true]],
     forms: [{ title: "Register a module", cmd: "add_mod", fields: [["-mod_path", "executable on the host"]] }],
   },
   { id: "settings", title: "Settings", settings: true },
   { id: "logs", title: "Logs", views: ["ls_act_log", "ls_auth_log", "ls_dbg"], actions: () => [] },
 ];
+
+/**
+ * modulePath is the registered path of an ls_mods row, without the
+ * " (missing on node ...: why)" mark of a node that lacks the file.
+ */
+function modulePath(r) {
+  return r.module_executable.replace(/ \(missing on [^()]*\)$/, "");
+}
 
 /** Admin is the administration pane. */
 export class Admin {
