@@ -103,9 +103,10 @@ type Node struct {
 	tag  Tag
 	pfx  string // subject prefix: the cluster name and a dot
 
-	msgs chan *nats.Msg // every subscription delivers here, in arrival order
-	stop chan struct{}
-	wg   sync.WaitGroup
+	msgs  chan *nats.Msg // every subscription delivers here, in arrival order
+	pairs pairs          // channel copies of member events whose user copy is due (pairs.go)
+	stop  chan struct{}
+	wg    sync.WaitGroup
 
 	mu    sync.Mutex
 	count map[bus.Key]int
@@ -485,8 +486,11 @@ func (n *Node) handle(m *nats.Msg) {
 		if d[0] == kindSendTo {
 			n.cfg.Bus.SendLocal(to, msg)
 		} else {
+			if n.pairs.userCopy(msg, sc) {
+				return // delivered with its channel copy
+			}
 			n.notePeerStat(msg)
-			n.cfg.Bus.Inject(msg, sc)
+			n.cfg.Bus.Inject(msg, n.pairs.channelCopy(msg, sc))
 		}
 	case kindHeartbeat, kindBye:
 		h, ok := decodeNode(d)
