@@ -151,6 +151,11 @@ type Client struct {
 	draining map[uint32]bool
 	myInfo   *mrciwire.MyInfo
 	infoGen  uint64
+	// loginErr is the last "login failed" error the host reported on
+	// ASYNC_SYS_MSG (it accepted the password but could not log the
+	// session in), and loginErrGen counts them.
+	loginErr    string
+	loginErrGen uint64
 
 	async   chan mrciwire.Frame
 	dropped atomic.Uint64
@@ -382,6 +387,14 @@ func (c *Client) handleAsync(f mrciwire.Frame) {
 	case f.Cmd == uint16(mrciwire.AsyncRmCmd) && f.Type == mrciwire.TypeCmdID:
 		if len(f.Payload) >= 2 {
 			c.removeCommand(uint16(f.Payload[0]) | uint16(f.Payload[1])<<8)
+		}
+	case f.Cmd == uint16(mrciwire.AsyncSysMsg) && f.Type == mrciwire.TypeErr:
+		if text := strings.TrimSpace(mrciwire.DecodeText(f.Payload)); strings.HasPrefix(strings.TrimPrefix(text, "err: "), "login failed") {
+			c.mu.Lock()
+			c.loginErr = text
+			c.loginErrGen++
+			c.notifyLocked()
+			c.mu.Unlock()
 		}
 	case f.Cmd == uint16(mrciwire.AsyncSysMsg) && f.Type == mrciwire.TypeMyInfo:
 		if mi, err := mrciwire.ParseMyInfo(f.Payload); err == nil {
@@ -756,15 +769,21 @@ func (c *Client) MyInfo() (info mrciwire.MyInfo, ok bool) {
 	return *c.myInfo, true
 }
 
-// waitMyInfo waits until a MY_INFO newer than generation gen has arrived.
-func (c *Client) waitMyInfo(ctx context.Context, gen uint64) error {
+// waitMyInfo waits until a MY_INFO newer than generation gen has arrived,
+// or the host reports that the login failed (errLoginFailed with its text)
+// after the host's login errors numbered errGen.
+func (c *Client) waitMyInfo(ctx context.Context, gen, errGen uint64) error {
 	for {
 		c.mu.Lock()
 		got := c.infoGen > gen
+		failed, why := c.loginErrGen > errGen, c.loginErr
 		ch := c.changed
 		c.mu.Unlock()
 		if got {
 			return nil
+		}
+		if failed {
+			return &loginRefused{why}
 		}
 		select {
 		case <-ch:
@@ -776,8 +795,16 @@ func (c *Client) waitMyInfo(ctx context.Context, gen uint64) error {
 	}
 }
 
-func (c *Client) myInfoGen() uint64 {
+// myInfoGen returns the generations of MY_INFO and of the host's login
+// errors received so far.
+func (c *Client) myInfoGen() (info, loginErr uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.infoGen
+	return c.infoGen, c.loginErrGen
 }
+
+// loginRefused is the host saying, after the auth command granted access,
+// that it could not log the session in.
+type loginRefused struct{ text string }
+
+func (e *loginRefused) Error() string { return e.text }

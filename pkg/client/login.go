@@ -11,8 +11,9 @@ import (
 
 var (
 	// ErrLoginFailed is wrapped by every error Login returns after the auth
-	// command ran (wrong password, unknown or locked user, ...); the error
-	// text includes the host's ERR messages.
+	// command ran (wrong password, unknown or locked user, the host unable
+	// to load the account after granting access, ...); the error text
+	// includes the host's ERR messages.
 	ErrLoginFailed = errors.New("client: login failed")
 	// ErrNewPasswordRequired is wrapped by Login's error when the account
 	// must change its password and no WithNewPassword option was given.
@@ -57,7 +58,7 @@ func (c *Client) Login(ctx context.Context, user, password string, opts ...Login
 	for _, opt := range opts {
 		opt(&o)
 	}
-	gen := c.myInfoGen()
+	gen, errGen := c.myInfoGen()
 	call, err := c.Start(ctx, "auth")
 	if err != nil {
 		return fmt.Errorf("client: login: %w", err)
@@ -155,7 +156,11 @@ func (c *Client) Login(ctx context.Context, user, password string, opts ...Login
 			return fmt.Errorf("%w as %q: auth ended without %q", ErrLoginFailed, user, accessGranted)
 		}
 	}
-	if err := c.waitMyInfo(ctx, gen); err != nil {
+	if err := c.waitMyInfo(ctx, gen, errGen); err != nil {
+		var refused *loginRefused
+		if errors.As(err, &refused) {
+			return fmt.Errorf("%w as %q: %s", ErrLoginFailed, user, refused.text)
+		}
 		return fmt.Errorf("client: login: waiting for MY_INFO: %w", err)
 	}
 	return nil
