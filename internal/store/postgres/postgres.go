@@ -54,6 +54,13 @@ const (
 	defaultHealthCheck    = 10 * time.Second
 )
 
+// DefaultMaxConns is the pool size when the DSN sets no pool_max_conns.
+// pgxpool's own default (4, or the number of CPUs) is sized for a client;
+// a host with many sessions logging in and running commands at once
+// would queue for it, and its calls would time out waiting for a
+// connection rather than for the database.
+const DefaultMaxConns = 32
+
 // Open connects to the database named by dsn (a URL or key=value string as
 // accepted by pgxpool.ParseConfig; unknown parameters such as search_path
 // become run-time parameters), applies pending migrations and returns the
@@ -88,6 +95,9 @@ func open(ctx context.Context, cfg *pgxpool.Config, o Options) (*Store, error) {
 	}
 	if cfg.HealthCheckPeriod > defaultHealthCheck {
 		cfg.HealthCheckPeriod = defaultHealthCheck
+	}
+	if !strings.Contains(cfg.ConnString(), "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, DefaultMaxConns)
 	}
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
