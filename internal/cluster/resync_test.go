@@ -63,7 +63,7 @@ func TestResyncAfterReconnect(t *testing.T) {
 				return true
 			})
 
-			// What set_cmd_rank and add_ban do on node 2; their events
+			// What add_ranked_cmd and add_ban do on node 2; their events
 			// go nowhere.
 			w.hosts[1].RankAll(t, 2, "ls_users")
 			if err := w.hosts[1].Store.AddBan(context.Background(), "192.0.2.9"); err != nil {

@@ -17,7 +17,8 @@ import (
 // publish to the nodes whose sessions need it and delivers what those
 // nodes publish; this file wires the node to the host: session ids that
 // name their node, the presence announced in heartbeats, what is said for
-// the sessions of a lost node, and host-wide changes (bans, settings).
+// the sessions of a lost node, host-wide changes (bans, settings) and the
+// resynchronisation of that state after a NATS outage.
 
 // joinCluster connects to the cluster when the configuration asks for it.
 // It runs at the end of New, before any session joins the bus.
