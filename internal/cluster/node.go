@@ -116,6 +116,8 @@ type Node struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	resync chan struct{} // a pending Config.Resync call (capacity 1)
+
 	mu    sync.Mutex
 	count map[bus.Key]int
 	subs  map[bus.Key]*nats.Subscription
@@ -123,8 +125,6 @@ type Node struct {
 
 	marks sync.Map // *nats.Msg → chan struct{}: Sync's markers
 	st    stats
-
-	resync chan struct{} // a pending Config.Resync call (capacity 1)
 }
 
 type peer struct {
