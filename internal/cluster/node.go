@@ -62,6 +62,11 @@ const (
 	EventNotifyUser
 )
 
+// eventReconnected, broadcast by a node that reconnected to NATS, has the
+// others call Config.Resync: what it broadcast while cut off never reached
+// them. The node handles it itself; HostEvent never sees it.
+const eventReconnected Event = 0xff
+
 // Config configures a Node.
 type Config struct {
 	Options Options
@@ -78,6 +83,13 @@ type Config struct {
 	// HostEvent is called when another node reports a host-wide change,
 	// with the data it broadcast.
 	HostEvent func(ev Event, data []byte)
+	// Resync, if set, is called after this node reconnected to NATS
+	// (its subscriptions restored) and after another node said it did:
+	// the host-wide events broadcast while they were apart were lost, so
+	// the host reads that state again from the database. It runs on a
+	// goroutine of its own, one call at a time (requests that arrive
+	// during a call make one more call), and Close waits for it.
+	Resync func()
 }
 
 // Tag identifies one run of a node; session ids given out by that run end
@@ -107,6 +119,8 @@ type Node struct {
 	pairs pairs          // channel copies of member events whose user copy is due (pairs.go)
 	stop  chan struct{}
 	wg    sync.WaitGroup
+
+	resync chan struct{} // a pending Config.Resync call (capacity 1)
 
 	mu    sync.Mutex
 	count map[bus.Key]int
@@ -190,6 +204,7 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		pres: presence{local: make(map[wire.SessionID]wire.SubChannelList),
 			pending: make(map[wire.SessionID]wire.SubChannelList)},
 	}
+	n.resync = make(chan struct{}, 1)
 	if _, err := rand.Read(n.tag[:]); err != nil {
 		return nil, fmt.Errorf("cluster: node tag: %w", err)
 	}
@@ -223,6 +238,10 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Add(2)
 	go n.dispatch()
 	go n.monitor()
+	if cfg.Resync != nil {
+		n.wg.Add(1)
+		go n.resyncer()
+	}
 	n.log.Info("joined the cluster", "cluster", o.Name, "nats", nc.ConnectedUrlRedacted())
 	return n, nil
 }
@@ -252,6 +271,9 @@ func (n *Node) natsOptions() (nats.Options, error) {
 		n.st.reconnects.Add(1)
 		n.log.Info("cluster: NATS reachable again; subscriptions restored", "nats", nc.ConnectedUrlRedacted())
 		n.heartbeat() // let the others know at once
+		// Host-wide events were lost both ways while NATS was away.
+		n.publish(n.opts.Subject("node"), []byte{kindEvent, byte(eventReconnected)})
+		n.requestResync()
 	}
 	no.AsyncErrorCB = func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		if errors.Is(err, nats.ErrSlowConsumer) {
@@ -507,7 +529,9 @@ func (n *Node) handle(m *nats.Msg) {
 		}
 		n.applyPresence(tag, entries)
 	case kindEvent:
-		if len(d) >= 2 && n.cfg.HostEvent != nil {
+		if len(d) >= 2 && Event(d[1]) == eventReconnected {
+			n.requestResync()
+		} else if len(d) >= 2 && n.cfg.HostEvent != nil {
 			n.cfg.HostEvent(Event(d[1]), d[2:])
 		}
 	}
@@ -641,4 +665,32 @@ func redactedURLs(urls []string) string {
 		out += redact(u)
 	}
 	return out
+}
+
+// requestResync asks the resyncer for a Config.Resync call; a request
+// already pending covers this one.
+func (n *Node) requestResync() {
+	select {
+	case n.resync <- struct{}{}:
+	default:
+	}
+}
+
+// resyncer makes the Config.Resync calls, off the NATS callback and
+// dispatcher goroutines, until Close.
+func (n *Node) resyncer() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.resync:
+			select {
+			case <-n.stop:
+				return
+			default:
+			}
+			n.cfg.Resync()
+		case <-n.stop:
+			return
+		}
+	}
 }

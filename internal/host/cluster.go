@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mrci/mrci/internal/bus"
 	"github.com/mrci/mrci/internal/cluster"
@@ -16,7 +17,8 @@ import (
 // publish to the nodes whose sessions need it and delivers what those
 // nodes publish; this file wires the node to the host: session ids that
 // name their node, the presence announced in heartbeats, what is said for
-// the sessions of a lost node, and host-wide changes (bans, settings).
+// the sessions of a lost node, host-wide changes (bans, settings) and the
+// resynchronisation of that state after a NATS outage.
 
 // joinCluster connects to the cluster when the configuration asks for it.
 // It runs at the end of New, before any session joins the bus.
@@ -27,6 +29,7 @@ func (h *Host) joinCluster(ctx context.Context) error {
 	if h.cfg.Cluster.NodeID == "" {
 		return errors.New("host: joining a cluster needs a node id (cluster.Options.NodeID)")
 	}
+	var resyncs atomic.Uint64
 	n, err := cluster.Connect(ctx, cluster.Config{
 		Options:   h.cfg.Cluster,
 		Bus:       h.bus,
@@ -34,6 +37,10 @@ func (h *Host) joinCluster(ctx context.Context) error {
 		Sessions:  h.SessionCount,
 		NodeLost:  h.nodeLost,
 		HostEvent: h.clusterEvent,
+		Resync: func() {
+			h.clusterResync()
+			resyncs.Add(1)
+		},
 	})
 	if err != nil {
 		return err
@@ -56,6 +63,8 @@ func (h *Host) joinCluster(ctx context.Context) error {
 		func() float64 { return float64(n.Status(h.SessionCount()).Sessions) })
 	h.metrics.CounterFunc("cluster_disconnects_total", "Times this node lost its connection to NATS.",
 		func() float64 { return float64(n.Status(0).Disconnects) })
+	h.metrics.CounterFunc("cluster_resyncs_total", "Times this node re-read the bans, settings, modules and command ranks after it or another node reconnected to NATS.",
+		func() float64 { return float64(resyncs.Load()) })
 	h.metrics.CounterFunc("cluster_nodes_lost_total", "Other nodes declared lost or that left.",
 		func() float64 { return float64(n.Status(0).NodesLost) })
 	h.metrics.CounterFunc("cluster_published_total", "NATS messages this node published.",
@@ -216,6 +225,29 @@ func (h *Host) clusterEvent(ev cluster.Event, data []byte) {
 			h.notifyUser(u, string(data[wire.UserIDLen+1:]), data[wire.UserIDLen] == 1)
 		}
 	}
+}
+
+// clusterResync catches up with the host-wide changes whose events were
+// lost while this node and another were apart (cluster.Config.Resync:
+// after this node or another reconnected to NATS). It reads them again
+// from the database, as the events would have had it do: the settings
+// (and max_sessions), the bans (ending the sessions from newly banned
+// addresses), the external modules and the command ranks; then it has
+// this node's sessions reload their command tables with a
+// CMD_RANKS_CHANGED delivered here only (its hook drops the rank cache;
+// injected messages are never forwarded). Each step's store I/O is
+// bounded by storeTimeout.
+func (h *Host) clusterResync() {
+	h.settingsChanged()
+	h.reloadBans()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	err := h.mods.reload(ctx)
+	cancel()
+	if err != nil {
+		h.log.Error("cluster: resynchronise: reload modules", "err", err)
+	}
+	h.bus.Inject(&bus.Message{ID: wire.AsyncCmdRanksChanged}, bus.Scope{})
+	h.log.Info("cluster: resynchronised after reconnect")
 }
 
 // broadcast tells the other nodes about a host-wide change made here.
