@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -719,7 +720,8 @@ func TestConnectAuthAndErrors(t *testing.T) {
 	t.Cleanup(ns.stop)
 	ctx := hosttest.Ctx(t, wait)
 	opts := cluster.Options{URLs: []string{ns.url()}, Name: "authtest", NodeID: "a1", User: "mrci", Password: "s3cret"}
-	n, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}})
+	var logs syncBuffer
+	n, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("connect with the right password: %v", err)
 	}
@@ -727,6 +729,10 @@ func TestConnectAuthAndErrors(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	n.Close()
+	// Leaving is not losing NATS: no warning on a graceful close.
+	if out := logs.String(); strings.Contains(out, "lost NATS") || !strings.Contains(out, "left the cluster") {
+		t.Fatalf("log of a graceful close:\n%s", out)
+	}
 
 	opts.Password = "wrong"
 	if _, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}}); err == nil ||
@@ -743,4 +749,22 @@ func TestConnectAuthAndErrors(t *testing.T) {
 	if _, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}}); err == nil {
 		t.Fatal("connected without a node id")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

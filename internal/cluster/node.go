@@ -260,6 +260,12 @@ func (n *Node) natsOptions() (nats.Options, error) {
 	no.ReconnectBufSize = -1
 	no.Timeout = 5 * time.Second
 	no.DisconnectedErrCB = func(_ *nats.Conn, err error) {
+		select {
+		case <-n.stop:
+			n.st.connected.Store(false)
+			return // Close: leaving, not lost
+		default:
+		}
 		if n.st.connected.Swap(false) {
 			n.st.disconnects.Add(1)
 			n.setErr(err)
