@@ -84,13 +84,24 @@ func newRoot(out io.Writer) (*cobra.Command, *target) {
 	root.SetOut(out)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.start(cmd.Context()) }
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t), webIdleCmd(t))
-	root.AddCommand(floodCmd(t), headerlessCmd(t), transferCmd(t))
+	root.AddCommand(floodCmd(t), headerlessCmd(t), transferCmd(t), clusterCmd(t))
 	return root, t
 }
 
 const spawnPassword = "Bench-Root-Pass-1"
 
 func (t *target) start(ctx context.Context) error {
+	if err := t.startProfile(); err != nil {
+		return err
+	}
+	if t.spawn == "" {
+		return nil
+	}
+	return t.startHost(ctx)
+}
+
+// startProfile starts the load tool's CPU profile (--cpuprofile).
+func (t *target) startProfile() error {
 	if t.cpuProfile != "" {
 		f, err := os.Create(t.cpuProfile)
 		if err != nil {
@@ -101,9 +112,11 @@ func (t *target) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if t.spawn == "" {
-		return nil
-	}
+	return nil
+}
+
+// startHost starts the --spawn binary as a single host.
+func (t *target) startHost(ctx context.Context) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -260,28 +273,7 @@ func quantiles(d []time.Duration) (p50, p99 time.Duration) {
 // hostCPU returns the CPU time (user + system) the host process has used
 // so far, or 0 if its process id is not known. Unlike rates, CPU time per
 // delivery hardly moves with the load other processes put on the machine.
-func (t *target) hostCPU() time.Duration {
-	if t.pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces, in parentheses):
-	// utime and stime are fields 14 and 15 of the whole line.
-	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
-const clockTicks = 100
+func (t *target) hostCPU() time.Duration { return procCPU(t.pid) }
 
 // rss returns the resident set size of a process in bytes.
 func rss(pid int) (int64, error) {
