@@ -110,7 +110,7 @@ func runCluster(ctx context.Context, out io.Writer, t *target, o clusterOpts) er
 		}
 		o.natsURL, o.natsMonitor = ns.ClientURL(), "http://"+ns.MonitorAddr().String()
 	}
-	mon := natsMonitor{base: strings.TrimSuffix(o.natsMonitor, "/")}
+	mon := newNATSMonitor(o.natsMonitor)
 	if _, err := mon.varz(ctx); err != nil {
 		return err
 	}
@@ -403,7 +403,16 @@ func redactURL(s string) string {
 }
 
 // natsMonitor reads a NATS server's monitoring endpoint.
-type natsMonitor struct{ base string }
+type natsMonitor struct {
+	base string
+	http *http.Client
+}
+
+// newNATSMonitor returns a reader of the monitoring endpoint at base
+// (http://host:port); it keeps no idle connection between requests.
+func newNATSMonitor(base string) natsMonitor {
+	return natsMonitor{base: strings.TrimSuffix(base, "/"), http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+}
 
 func (m natsMonitor) get(ctx context.Context, path string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -412,7 +421,7 @@ func (m natsMonitor) get(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := m.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("NATS monitoring: %w", err)
 	}
