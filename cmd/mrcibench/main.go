@@ -6,6 +6,7 @@
 //	mrcibench conn  -m 2000 -c 8              connections with full set-up per second
 //	mrcibench idle  -n 1000                   host memory per idle logged-in session
 //	mrcibench --web cast -n 100 -s 64         any mode over the web console's WebSockets
+//	mrcibench cluster --nodes 3 -n 1000       casts on 1 node vs 3 (PostgreSQL, NATS), /varz check
 //
 // With --spawn PATH it starts PATH (the mrci binary) as `mrci serve` on a
 // free port with a temporary data directory, so it also knows the host's
