@@ -288,6 +288,8 @@ wait:
 		select {
 		case <-finished:
 			break wait
+		case <-ctx.Done():
+			break wait
 		case now := <-tick.C:
 			var sum int64
 			for i := range progress {
@@ -327,6 +329,9 @@ wait:
 	}
 	res.p50, res.p99 = quantiles(all)
 	res.delivered = received.Load()
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
 	for i, r := range receivers {
 		res.dropped += r.DroppedAsync()
 		res.duplicated += dups[i]

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,9 +46,10 @@ type clusterOpts struct {
 
 // clusterCase is the outcome of one case (1 node or N nodes).
 type clusterCase struct {
-	nodes, n, m int
-	res         castResult
-	nats        *natsCheck // nil for a single node
+	nodes, n, m  int
+	loginRetries int64 // log-ins tried again (the database was busy)
+	res          castResult
+	nats         *natsCheck // nil for a single node
 }
 
 // ok says whether the case delivered every cast exactly once and, for a
@@ -161,6 +163,9 @@ func (c clusterCase) String() string {
 		"%.0f msgs/s, host CPU %.3f µs per delivery, latency p50 %v p99 %v",
 		c.nodes, c.n, c.m, r.size, r.delivered, r.total, r.lost, r.duplicated, r.disconnected, r.dropped, status,
 		r.rate(), r.cpuPerDelivery()/1000, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	if c.loginRetries > 0 {
+		s += fmt.Sprintf(" (%d log-ins tried again: the database was busy)", c.loginRetries)
+	}
 	if c.nats != nil {
 		s += "; " + c.nats.String()
 	}
@@ -234,8 +239,31 @@ func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonit
 	// Receiver i is on node i mod nodes.
 	receivers := make([]*client.Client, o.n)
 	defer closeAll(receivers)
+	// Every session logs in as root: on PostgreSQL the log-ins of one
+	// account queue on its row, and on a loaded machine one may exceed the
+	// host's database deadline. Such a log-in is tried again (counted in
+	// the output) rather than failing the run; each try has a deadline,
+	// since a host that accepted the password but could not load the
+	// account answers with an error pkg/client's Login does not wait for.
+	var retried atomic.Int64
 	for k := range nodes {
-		cs, err := at(k).loginMany(ctx, (o.n-k+nodes-1)/nodes)
+		nt := at(k)
+		login := func(ctx context.Context) (*client.Client, error) {
+			for try := 1; ; try++ {
+				tctx, cancel := context.WithTimeout(ctx, loginTimeout)
+				c, err := nt.login(tctx)
+				cancel()
+				if err == nil || try == loginTries || ctx.Err() != nil {
+					return c, err
+				}
+				retried.Add(1)
+				select { // back off: the database was busy
+				case <-time.After(time.Duration(try) * time.Second):
+				case <-ctx.Done():
+				}
+			}
+		}
+		cs, err := nt.connectMany(ctx, (o.n-k+nodes-1)/nodes, login)
 		if err != nil {
 			return cc, fmt.Errorf("receivers on node %d: %w", k+1, err)
 		}
@@ -258,6 +286,7 @@ func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonit
 		run.before = func() (err error) { before, err = mon.snapshot(ctx, name); return err }
 		run.after = func() (err error) { after, err = mon.snapshot(ctx, name); return err }
 	}
+	cc.loginRetries = retried.Load()
 	cc.res, err = runCasts(ctx, run)
 	if err != nil {
 		return cc, err
@@ -401,6 +430,13 @@ func redactURL(s string) string {
 	}
 	return u.String()
 }
+
+// loginTries is how often the cluster mode tries one session's log-in,
+// loginTimeout how long one try may take.
+const (
+	loginTries   = 4
+	loginTimeout = 30 * time.Second
+)
 
 // natsMonitor reads a NATS server's monitoring endpoint.
 type natsMonitor struct {

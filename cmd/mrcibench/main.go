@@ -21,12 +21,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,8 +37,12 @@ import (
 )
 
 func main() {
+	// Ctrl-C or SIGTERM ends the run through its context, so what it
+	// started (hosts, the cluster mode's database schemas) is removed.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 	root, t := newRoot(os.Stdout)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	// The spawned host is stopped on every exit: a run that fails (a login
 	// refused, say) must not leave it running, holding the terminal's or
 	// the pipe's stderr so that the caller waits for ever.
