@@ -224,7 +224,11 @@ func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonit
 		nt := *t
 		nt.addr, nt.pid, nt.proc = procs[i].addr, procs[i].cmd.Process.Pid, nil
 		nt.user, nt.password = "root", spawnPassword
-		nt.asyncBuffer = castBuffer(o.n, o.m)
+		// Room for the set-up traffic (a PEER_STAT from every other
+		// receiver's open_sub_ch) and every cast, so the load tool drops
+		// nothing; no more, since a channel's buffer is allocated whole
+		// (1,000 receivers × castBuffer's 65,536 frames would take GBs).
+		nt.asyncBuffer = o.n + o.m + 1024
 		return &nt
 	}
 	sender, err := at(0).login(ctx)
