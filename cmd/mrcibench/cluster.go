@@ -231,7 +231,31 @@ func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonit
 		nt.asyncBuffer = o.n + o.m + 1024
 		return &nt
 	}
-	sender, err := at(0).login(ctx)
+	// Every session logs in as root: on PostgreSQL the log-ins of one
+	// account queue on its row, and on a loaded machine one may exceed the
+	// host's database deadline. Such a log-in is tried again (counted in
+	// the output) rather than failing the run; each try has a deadline,
+	// since a host that accepted the password but could not load the
+	// account answers with an error pkg/client's Login does not wait for,
+	// and a session whose command list could not be loaded (the host says
+	// to reconnect) is replaced too.
+	var retried atomic.Int64
+	loginAt := func(nt *target) func(context.Context) (*client.Client, error) {
+		return func(ctx context.Context) (*client.Client, error) {
+			for try := 1; ; try++ {
+				c, err := loginTry(ctx, nt)
+				if err == nil || try == loginTries || ctx.Err() != nil {
+					return c, err
+				}
+				retried.Add(1)
+				select { // back off: the database was busy
+				case <-time.After(time.Duration(try) * time.Second):
+				case <-ctx.Done():
+				}
+			}
+		}
+	}
+	sender, err := loginAt(at(0))(ctx)
 	if err != nil {
 		return cc, fmt.Errorf("sender: %w", err)
 	}
@@ -243,31 +267,9 @@ func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonit
 	// Receiver i is on node i mod nodes.
 	receivers := make([]*client.Client, o.n)
 	defer closeAll(receivers)
-	// Every session logs in as root: on PostgreSQL the log-ins of one
-	// account queue on its row, and on a loaded machine one may exceed the
-	// host's database deadline. Such a log-in is tried again (counted in
-	// the output) rather than failing the run; each try has a deadline,
-	// since a host that accepted the password but could not load the
-	// account answers with an error pkg/client's Login does not wait for.
-	var retried atomic.Int64
 	for k := range nodes {
 		nt := at(k)
-		login := func(ctx context.Context) (*client.Client, error) {
-			for try := 1; ; try++ {
-				tctx, cancel := context.WithTimeout(ctx, loginTimeout)
-				c, err := nt.login(tctx)
-				cancel()
-				if err == nil || try == loginTries || ctx.Err() != nil {
-					return c, err
-				}
-				retried.Add(1)
-				select { // back off: the database was busy
-				case <-time.After(time.Duration(try) * time.Second):
-				case <-ctx.Done():
-				}
-			}
-		}
-		cs, err := nt.connectMany(ctx, (o.n-k+nodes-1)/nodes, login)
+		cs, err := nt.connectMany(ctx, (o.n-k+nodes-1)/nodes, loginAt(nt))
 		if err != nil {
 			return cc, fmt.Errorf("receivers on node %d: %w", k+1, err)
 		}
@@ -441,6 +443,24 @@ const (
 	loginTries   = 4
 	loginTimeout = 30 * time.Second
 )
+
+// loginTry logs one session in as nt's user within loginTimeout, and
+// waits until the host has announced the commands a run uses.
+func loginTry(ctx context.Context, nt *target) (*client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	defer cancel()
+	c, err := nt.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"open_sub_ch", "cast"} {
+		if _, err := c.WaitCommand(ctx, name); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("logged in, but the host announced no %s: %w", name, err)
+		}
+	}
+	return c, nil
+}
 
 // natsMonitor reads a NATS server's monitoring endpoint.
 type natsMonitor struct {
