@@ -26,214 +26,36 @@ func castCmd(t *target) *cobra.Command {
 		Short: "1 sender casts m messages of s bytes to n receivers on one sub-channel",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if size < 16 {
-				size = 16
-			}
 			sender, err := t.login(ctx)
 			if err != nil {
 				return fmt.Errorf("sender: %w", err)
 			}
 			defer sender.Close()
-			ch := fmt.Sprintf("bench%06d", rand.IntN(1e6))
-			for _, step := range [][2]string{
-				{"add_ch", "-ch_name " + ch},
-				{"add_sub_ch", "-ch_name " + ch + " -sub_name main"},
-				{"open_sub_ch", "-ch_name " + ch + " -sub_name main"},
-			} {
-				if err := run(ctx, sender, step[0], step[1]); err != nil {
-					return err
-				}
+			ch, err := addCastChannel(ctx, sender)
+			if err != nil {
+				return err
 			}
 			defer func() { _ = run(context.Background(), sender, "rm_ch", "-ch_name "+ch) }()
-			// Each receiver's client buffers every cast of the run (as far as
-			// 1 GiB of frame headers allows), so the load tool itself drops
-			// nothing and every miss is the host's.
-			t.asyncBuffer = 1 << 16
-			if per := m + 1024; int64(n)*int64(per)*32 <= 1<<30 {
-				t.asyncBuffer = max(t.asyncBuffer, per)
-			}
+			t.asyncBuffer = castBuffer(n, m)
 			receivers, err := t.loginMany(ctx, n)
 			if err != nil {
 				return fmt.Errorf("receivers: %w", err)
 			}
 			defer closeAll(receivers)
-			for _, r := range receivers {
-				if err := run(ctx, r, "open_sub_ch", "-ch_name "+ch+" -sub_name main"); err != nil {
-					return err
-				}
-			}
-			call, err := sender.Start(ctx, "cast")
+			r, err := runCasts(ctx, castRun{
+				sender: sender, receivers: receivers, ch: ch,
+				m: m, size: size, rate: rate, timeout: timeout, cpu: t.hostCPU,
+			})
 			if err != nil {
 				return err
 			}
-			go func() { // drain the IDLE of every cast call
-				for {
-					if _, err := call.Next(ctx); err != nil {
-						return
-					}
-				}
-			}()
-			// Settle the set-up traffic (every receiver opening the
-			// sub-channel sends PEER_STAT to the others: n²/2 deliveries)
-			// before measuring: a first cast reaches each receiver after
-			// everything sent to it before (one ordered path per receiver).
-			barrier := make([]byte, size)
-			binary.LittleEndian.PutUint64(barrier[8:], barrierSeq)
-			if err := call.Send(wire.TypeBytes, barrier); err != nil {
-				return err
-			}
-			settleBy := time.Now().Add(2 * time.Minute)
-			for i, r := range receivers {
-				if err := awaitBarrier(ctx, r, time.Until(settleBy)); err != nil {
-					return fmt.Errorf("receiver %d: %w", i, err)
-				}
-			}
-
-			var received atomic.Int64
-			total := int64(n) * int64(m)
-			got := make([]int, n)          // casts each receiver received
-			gaps := make([]int, n)         // casts missing before a later one arrived
-			told := make([]atomic.Bool, n) // the host's slow consumer notice arrived
-			// progress[i] is receiver i's running count, read while waiting
-			// (one cache line each, so receivers do not contend).
-			progress := make([]struct {
-				atomic.Int64
-				_ [56]byte
-			}, n)
-			lat := make([][]time.Duration, n)
-			var wg sync.WaitGroup
-			stop := make(chan struct{}) // give up waiting (some were dropped)
-			// Receivers range over the client's async channel (it closes when
-			// the client does), read the clock only for sampled messages and
-			// their last one, and count deliveries locally.
-			var lastMu sync.Mutex
-			var lastAt int64
-			noteLast := func(ns int64) {
-				lastMu.Lock()
-				lastAt = max(lastAt, ns)
-				lastMu.Unlock()
-			}
-			for i, r := range receivers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					mine, lastSample := 0, int64(0)
-					next := uint64(0) // the sequence number expected next
-					defer func() {
-						got[i] = mine
-						received.Add(int64(mine))
-						noteLast(lastSample)
-					}()
-					for f := range r.Async() {
-						if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr && strings.Contains(wire.DecodeText(f.Payload), "slow consumer") {
-							told[i].Store(true) // disconnected as a slow consumer
-						}
-						if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
-							continue
-						}
-						seq := binary.LittleEndian.Uint64(f.Payload[8:])
-						if seq > next {
-							gaps[i] += int(seq - next)
-						}
-						next = seq + 1
-						mine++
-						progress[i].Store(int64(mine))
-						if seq%97 == 0 || mine == m {
-							now := time.Now().UnixNano()
-							lastSample = now
-							lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
-						}
-						if mine == m {
-							return
-						}
-					}
-				}()
-			}
-			go func() { // on timeout, close the receivers so their loops end
-				<-stop
-				closeAll(receivers)
-			}()
-			payload := make([]byte, size)
-			cpu0 := t.hostCPU()
-			start := time.Now()
-			for i := range m {
-				if rate > 0 { // pace the sender: message i is due at i/rate seconds
-					if due := start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second))); time.Until(due) > time.Millisecond {
-						time.Sleep(time.Until(due))
-					}
-				}
-				binary.LittleEndian.PutUint64(payload[0:], uint64(time.Now().UnixNano()))
-				binary.LittleEndian.PutUint64(payload[8:], uint64(i))
-				if err := call.Send(wire.TypeBytes, payload); err != nil {
-					return err
-				}
-			}
-			sendDur := time.Since(start)
-			finished := make(chan struct{})
-			go func() { wg.Wait(); close(finished) }()
-			// Wait while deliveries make progress; give up after timeout
-			// without any.
-			tick := time.NewTicker(100 * time.Millisecond)
-			var seen int64
-			idleSince := time.Now()
-		wait:
-			for {
-				select {
-				case <-finished:
-					break wait
-				case now := <-tick.C:
-					var sum int64
-					for i := range progress {
-						sum += progress[i].Load()
-					}
-					if sum != seen {
-						seen, idleSince = sum, now
-					} else if now.Sub(idleSince) > timeout {
-						break wait
-					}
-				}
-			}
-			tick.Stop()
-			// A receiver whose connection the host closed (a slow consumer)
-			// is told apart from one that is still connected: a cast missing
-			// at a connected receiver is a lost cast.
-			gone := make([]bool, n)
-			for i, r := range receivers {
-				select {
-				case <-r.Done():
-					gone[i] = true
-				default:
-					gone[i] = told[i].Load()
-				}
-			}
-			close(stop)
-			wg.Wait()
-			elapsed := time.Duration(lastAt - start.UnixNano())
-			cpu := t.hostCPU() - cpu0
-			var all []time.Duration
-			for _, l := range lat {
-				all = append(all, l...)
-			}
-			p50, p99 := quantiles(all)
-			delivered := received.Load()
-			var dropped uint64
-			disconnected, lost, skipped := 0, 0, 0
-			for i, r := range receivers {
-				dropped += r.DroppedAsync()
-				if gone[i] {
-					disconnected++
-				} else {
-					lost += m - got[i] - int(r.DroppedAsync())
-					skipped += gaps[i]
-				}
-			}
 			fmt.Fprintf(cmd.OutOrStdout(),
 				"cast n=%d m=%d size=%d rate=%d %s: delivered %d/%d (%.1f%%) in %v: %.0f msgs/s (%.1f MB/s), sent %.0f msgs/s, latency p50 %v p99 %v, "+
-					"lost by receivers still connected %d (%d of them skipped before a later cast arrived), receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
-				n, m, size, rate, t.transport(), delivered, total, 100*float64(delivered)/float64(total), elapsed.Round(time.Millisecond),
-				float64(delivered)/elapsed.Seconds(), float64(delivered)*float64(size)/elapsed.Seconds()/1e6,
-				float64(m)/sendDur.Seconds(), p50.Round(time.Microsecond), p99.Round(time.Microsecond),
-				lost, skipped, disconnected, dropped, float64(cpu.Nanoseconds())/float64(max(delivered, 1)), runtime.GOMAXPROCS(0))
+					"lost by receivers still connected %d (%d of them skipped before a later cast arrived), duplicated %d, receivers disconnected %d, dropped by the load tool's own buffers %d, host CPU %.0f ns per delivery, GOMAXPROCS %d\n",
+				n, m, r.size, rate, t.transport(), r.delivered, r.total, 100*float64(r.delivered)/float64(r.total), r.elapsed.Round(time.Millisecond),
+				r.rate(), r.rate()*float64(r.size)/1e6,
+				float64(m)/r.sendDur.Seconds(), r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond),
+				r.lost, r.skipped, r.duplicated, r.disconnected, r.dropped, r.cpuPerDelivery(), runtime.GOMAXPROCS(0))
 			return nil
 		},
 	}
@@ -245,8 +67,290 @@ func castCmd(t *target) *cobra.Command {
 	return c
 }
 
-// barrierSeq marks the cast that settles the set-up traffic.
-const barrierSeq = ^uint64(0)
+// addCastChannel creates a channel with a random name and its sub-channel
+// "main" with the real commands, and opens it for the sender.
+func addCastChannel(ctx context.Context, sender *client.Client) (string, error) {
+	ch := fmt.Sprintf("bench%06d", rand.IntN(1e6))
+	for _, step := range [][2]string{
+		{"add_ch", "-ch_name " + ch},
+		{"add_sub_ch", "-ch_name " + ch + " -sub_name main"},
+		{"open_sub_ch", "-ch_name " + ch + " -sub_name main"},
+	} {
+		if err := run(ctx, sender, step[0], step[1]); err != nil {
+			return "", err
+		}
+	}
+	return ch, nil
+}
+
+// castBuffer is the async buffer of a receiver of m casts among n: each
+// receiver's client buffers every cast of the run (as far as 1 GiB of
+// frame headers allows), so the load tool itself drops nothing and every
+// miss is the host's.
+func castBuffer(n, m int) int {
+	b := 1 << 16
+	if per := m + 1024; int64(n)*int64(per)*32 <= 1<<30 {
+		b = max(b, per)
+	}
+	return b
+}
+
+// castRun is one measured run of casts: sender (with the sub-channel ch
+// of its channel open) casts m messages of size bytes, at rate per second
+// (0: back to back), to receivers, which open it first.
+type castRun struct {
+	sender    *client.Client
+	receivers []*client.Client
+	ch        string
+	m, size   int
+	rate      int
+	timeout   time.Duration // give up after this long without a delivery
+	// cpu returns the host CPU time used so far (all host processes).
+	cpu func() time.Duration
+	// before and after, when set, are called right before the first
+	// measured cast and after the last delivery (or the timeout): the
+	// window in which the run's casts, and nothing else of the load
+	// tool's, reach the host.
+	before, after func() error
+}
+
+// castResult is what runCasts measured.
+type castResult struct {
+	size             int
+	delivered, total int64 // casts received (each counted once) and n × m
+	elapsed          time.Duration
+	sendDur          time.Duration
+	p50, p99         time.Duration
+	// lost: missing at receivers still connected (skipped: of those, the
+	// ones a later cast overtook); duplicated: received again or out of
+	// order; disconnected: receivers the host closed (slow consumers).
+	lost, skipped, duplicated, disconnected int
+	dropped                                 uint64 // by the clients' own buffers
+	cpu                                     time.Duration
+}
+
+// rate is deliveries per second.
+func (r castResult) rate() float64 { return float64(r.delivered) / r.elapsed.Seconds() }
+
+// cpuPerDelivery is the host's CPU time per delivery in nanoseconds.
+func (r castResult) cpuPerDelivery() float64 {
+	return float64(r.cpu.Nanoseconds()) / float64(max(r.delivered, 1))
+}
+
+// exact says whether every receiver got every cast exactly once.
+func (r castResult) exact() bool {
+	return r.delivered == r.total && r.duplicated == 0 && r.disconnected == 0 && r.dropped == 0
+}
+
+// runCasts opens the sub-channel for the receivers, settles the set-up
+// traffic and measures the casts.
+func runCasts(ctx context.Context, cr castRun) (castResult, error) {
+	n, m, size, receivers := len(cr.receivers), cr.m, max(cr.size, 16), cr.receivers
+	res := castResult{size: size, total: int64(n) * int64(m)}
+	for _, r := range receivers {
+		if err := run(ctx, r, "open_sub_ch", "-ch_name "+cr.ch+" -sub_name main"); err != nil {
+			return res, err
+		}
+	}
+	call, err := cr.sender.Start(ctx, "cast")
+	if err != nil {
+		return res, err
+	}
+	go func() { // drain the IDLE of every cast call
+		for {
+			if _, err := call.Next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	// Settle the set-up traffic (every receiver opening the sub-channel
+	// sends PEER_STAT to the others: n²/2 deliveries) before measuring: a
+	// first cast reaches each receiver after everything sent to it before
+	// (one ordered path per receiver).
+	barrier := make([]byte, size)
+	binary.LittleEndian.PutUint64(barrier[8:], barrierSeq)
+	if err := call.Send(wire.TypeBytes, barrier); err != nil {
+		return res, err
+	}
+	settleBy := time.Now().Add(2 * time.Minute)
+	for i, r := range receivers {
+		if err := awaitBarrier(ctx, r, time.Until(settleBy)); err != nil {
+			return res, fmt.Errorf("receiver %d: %w", i, err)
+		}
+	}
+
+	var received atomic.Int64
+	got := make([]int, n)          // casts each receiver received
+	gaps := make([]int, n)         // casts missing before a later one arrived
+	dups := make([]int, n)         // casts received again or out of order
+	told := make([]atomic.Bool, n) // the host's slow consumer notice arrived
+	// progress[i] is receiver i's running count, read while waiting
+	// (one cache line each, so receivers do not contend).
+	progress := make([]struct {
+		atomic.Int64
+		_ [56]byte
+	}, n)
+	lat := make([][]time.Duration, n)
+	var wg sync.WaitGroup
+	stop := make(chan struct{}) // give up waiting (some were dropped)
+	// Receivers range over the client's async channel (it closes when the
+	// client does), read the clock only for sampled messages and the last
+	// cast, and count deliveries locally. The end marker, cast after the
+	// last message, ends a receiver's loop: one sender's casts arrive in
+	// order, so a duplicate sent before it is counted too.
+	var lastMu sync.Mutex
+	var lastAt int64
+	noteLast := func(ns int64) {
+		lastMu.Lock()
+		lastAt = max(lastAt, ns)
+		lastMu.Unlock()
+	}
+	for i, r := range receivers {
+		wg.Go(func() {
+			mine, lastSample := 0, int64(0)
+			next := uint64(0) // the sequence number expected next
+			defer func() {
+				got[i] = mine
+				received.Add(int64(mine))
+				noteLast(lastSample)
+			}()
+			for f := range r.Async() {
+				if f.Cmd == uint16(wire.AsyncSysMsg) && f.Type == wire.TypeErr && strings.Contains(wire.DecodeText(f.Payload), "slow consumer") {
+					told[i].Store(true) // disconnected as a slow consumer
+				}
+				if f.Cmd != uint16(wire.AsyncCast) || len(f.Payload) < 16 {
+					continue
+				}
+				seq := binary.LittleEndian.Uint64(f.Payload[8:])
+				if seq == endSeq {
+					return
+				}
+				if seq < next {
+					dups[i]++
+					continue
+				}
+				gaps[i] += int(seq - next)
+				next = seq + 1
+				mine++
+				progress[i].Store(int64(mine))
+				if seq%97 == 0 || seq == uint64(m-1) {
+					now := time.Now().UnixNano()
+					lastSample = now
+					lat[i] = append(lat[i], time.Duration(now-int64(binary.LittleEndian.Uint64(f.Payload))))
+				}
+			}
+		})
+	}
+	go func() { // on timeout, close the receivers so their loops end
+		<-stop
+		closeAll(receivers)
+	}()
+	payload := make([]byte, size)
+	if cr.before != nil {
+		if err := cr.before(); err != nil {
+			close(stop)
+			wg.Wait()
+			return res, err
+		}
+	}
+	cpu0 := cr.cpu()
+	start := time.Now()
+	for i := range m {
+		if cr.rate > 0 { // pace the sender: message i is due at i/rate seconds
+			if due := start.Add(time.Duration(float64(i) / float64(cr.rate) * float64(time.Second))); time.Until(due) > time.Millisecond {
+				time.Sleep(time.Until(due))
+			}
+		}
+		binary.LittleEndian.PutUint64(payload[0:], uint64(time.Now().UnixNano()))
+		binary.LittleEndian.PutUint64(payload[8:], uint64(i))
+		if err := call.Send(wire.TypeBytes, payload); err != nil {
+			close(stop)
+			wg.Wait()
+			return res, err
+		}
+	}
+	res.sendDur = time.Since(start)
+	binary.LittleEndian.PutUint64(payload[8:], endSeq)
+	if err := call.Send(wire.TypeBytes, payload); err != nil {
+		close(stop)
+		wg.Wait()
+		return res, err
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	// Wait while deliveries make progress; give up after timeout without
+	// any.
+	tick := time.NewTicker(100 * time.Millisecond)
+	var seen int64
+	idleSince := time.Now()
+wait:
+	for {
+		select {
+		case <-finished:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case now := <-tick.C:
+			var sum int64
+			for i := range progress {
+				sum += progress[i].Load()
+			}
+			if sum != seen {
+				seen, idleSince = sum, now
+			} else if now.Sub(idleSince) > cr.timeout {
+				break wait
+			}
+		}
+	}
+	tick.Stop()
+	res.cpu = cr.cpu() - cpu0
+	// A receiver whose connection the host closed (a slow consumer) is
+	// told apart from one that is still connected: a cast missing at a
+	// connected receiver is a lost cast.
+	gone := make([]bool, n)
+	for i, r := range receivers {
+		select {
+		case <-r.Done():
+			gone[i] = true
+		default:
+			gone[i] = told[i].Load()
+		}
+	}
+	var afterErr error
+	if cr.after != nil {
+		afterErr = cr.after()
+	}
+	close(stop)
+	wg.Wait()
+	res.elapsed = time.Duration(lastAt - start.UnixNano())
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	res.p50, res.p99 = quantiles(all)
+	res.delivered = received.Load()
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	for i, r := range receivers {
+		res.dropped += r.DroppedAsync()
+		res.duplicated += dups[i]
+		if gone[i] {
+			res.disconnected++
+		} else {
+			res.lost += m - got[i] - int(r.DroppedAsync())
+			res.skipped += gaps[i]
+		}
+	}
+	return res, afterErr
+}
+
+// barrierSeq marks the cast that settles the set-up traffic; endSeq the
+// one after the last measured cast.
+const (
+	barrierSeq = ^uint64(0)
+	endSeq     = barrierSeq - 1
+)
 
 // awaitBarrier discards a receiver's async frames up to the barrier cast.
 func awaitBarrier(ctx context.Context, r *client.Client, timeout time.Duration) error {

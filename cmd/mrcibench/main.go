@@ -6,6 +6,7 @@
 //	mrcibench conn  -m 2000 -c 8              connections with full set-up per second
 //	mrcibench idle  -n 1000                   host memory per idle logged-in session
 //	mrcibench --web cast -n 100 -s 64         any mode over the web console's WebSockets
+//	mrcibench cluster --nodes 3 -n 1000       casts on 1 node vs 3 (PostgreSQL, NATS), /varz check
 //
 // With --spawn PATH it starts PATH (the mrci binary) as `mrci serve` on a
 // free port with a temporary data directory, so it also knows the host's
@@ -20,12 +21,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,8 +37,12 @@ import (
 )
 
 func main() {
+	// Ctrl-C or SIGTERM ends the run through its context, so what it
+	// started (hosts, the cluster mode's database schemas) is removed.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 	root, t := newRoot(os.Stdout)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	// The spawned host is stopped on every exit: a run that fails (a login
 	// refused, say) must not leave it running, holding the terminal's or
 	// the pipe's stderr so that the caller waits for ever.
@@ -84,13 +91,24 @@ func newRoot(out io.Writer) (*cobra.Command, *target) {
 	root.SetOut(out)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return t.start(cmd.Context()) }
 	root.AddCommand(castCmd(t), rttCmd(t), connCmd(t), idleCmd(t), webIdleCmd(t))
-	root.AddCommand(floodCmd(t), headerlessCmd(t), transferCmd(t))
+	root.AddCommand(floodCmd(t), headerlessCmd(t), transferCmd(t), clusterCmd(t))
 	return root, t
 }
 
 const spawnPassword = "Bench-Root-Pass-1"
 
 func (t *target) start(ctx context.Context) error {
+	if err := t.startProfile(); err != nil {
+		return err
+	}
+	if t.spawn == "" {
+		return nil
+	}
+	return t.startHost(ctx)
+}
+
+// startProfile starts the load tool's CPU profile (--cpuprofile).
+func (t *target) startProfile() error {
 	if t.cpuProfile != "" {
 		f, err := os.Create(t.cpuProfile)
 		if err != nil {
@@ -101,9 +119,11 @@ func (t *target) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if t.spawn == "" {
-		return nil
-	}
+	return nil
+}
+
+// startHost starts the --spawn binary as a single host.
+func (t *target) startHost(ctx context.Context) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -260,28 +280,7 @@ func quantiles(d []time.Duration) (p50, p99 time.Duration) {
 // hostCPU returns the CPU time (user + system) the host process has used
 // so far, or 0 if its process id is not known. Unlike rates, CPU time per
 // delivery hardly moves with the load other processes put on the machine.
-func (t *target) hostCPU() time.Duration {
-	if t.pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces, in parentheses):
-	// utime and stime are fields 14 and 15 of the whole line.
-	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
-const clockTicks = 100
+func (t *target) hostCPU() time.Duration { return procCPU(t.pid) }
 
 // rss returns the resident set size of a process in bytes.
 func rss(pid int) (int64, error) {
