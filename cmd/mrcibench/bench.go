@@ -83,16 +83,19 @@ func addCastChannel(ctx context.Context, sender *client.Client) (string, error) 
 	return ch, nil
 }
 
-// castBuffer is the async buffer of a receiver of m casts among n: each
-// receiver's client buffers every cast of the run (as far as 1 GiB of
-// frame headers allows), so the load tool itself drops nothing and every
-// miss is the host's.
+// castBuffer is the async buffer of a receiver of m casts among n: room
+// for the set-up traffic (a PEER_STAT from every other receiver's
+// open_sub_ch) and every cast of the run, so the load tool itself drops
+// nothing and every miss is the host's; no more, since a channel's buffer
+// is allocated whole. All receivers together get at most 1 GiB of frame
+// headers (beyond that a receiver that falls behind drops the oldest
+// frames, and the output counts them).
 func castBuffer(n, m int) int {
-	b := 1 << 16
-	if per := m + 1024; int64(n)*int64(per)*32 <= 1<<30 {
-		b = max(b, per)
+	per := n + m + 1024
+	if most := (1 << 30) / 64 / max(n, 1); per > most {
+		per = max(most, 1024)
 	}
-	return b
+	return per
 }
 
 // castRun is one measured run of casts: sender (with the sub-channel ch

@@ -224,11 +224,7 @@ func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonit
 		nt := *t
 		nt.addr, nt.pid, nt.proc = procs[i].addr, procs[i].cmd.Process.Pid, nil
 		nt.user, nt.password = "root", spawnPassword
-		// Room for the set-up traffic (a PEER_STAT from every other
-		// receiver's open_sub_ch) and every cast, so the load tool drops
-		// nothing; no more, since a channel's buffer is allocated whole
-		// (1,000 receivers × castBuffer's 65,536 frames would take GBs).
-		nt.asyncBuffer = o.n + o.m + 1024
+		nt.asyncBuffer = castBuffer(o.n, o.m)
 		return &nt
 	}
 	// Every session logs in as root: on PostgreSQL the log-ins of one
