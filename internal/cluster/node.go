@@ -615,6 +615,9 @@ type Status struct {
 	// Present is the number of this node's sessions present in
 	// sub-channels.
 	Present int
+	// PresencePending is the number of this node's sessions whose last
+	// presence change waits for the next delta (at most deltaGap).
+	PresencePending int
 	// Subscriptions is the number of interest subscriptions.
 	Subscriptions int
 	LastError     string
@@ -650,7 +653,7 @@ func (n *Node) Status(localSessions int) Status {
 		s.LastError = *e
 	}
 	n.pres.mu.Lock()
-	s.PresenceDeltas, s.Present = n.pres.deltas, len(n.pres.local)
+	s.PresenceDeltas, s.Present, s.PresencePending = n.pres.deltas, len(n.pres.local), len(n.pres.pending)
 	n.pres.mu.Unlock()
 	n.mu.Lock()
 	for _, p := range n.peers {
