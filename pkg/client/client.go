@@ -770,7 +770,7 @@ func (c *Client) MyInfo() (info mrciwire.MyInfo, ok bool) {
 }
 
 // waitMyInfo waits until a MY_INFO newer than generation gen has arrived,
-// or the host reports that the login failed (errLoginFailed with its text)
+// or the host reports that the login failed (a *loginRefused with its text)
 // after the host's login errors numbered errGen.
 func (c *Client) waitMyInfo(ctx context.Context, gen, errGen uint64) error {
 	for {
