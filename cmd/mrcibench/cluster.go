@@ -421,16 +421,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// redactURL hides a password in a URL.
+// redactURL hides a password in a URL (url.URL.Redacted); text that is
+// not a URL is returned as it is.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return s
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	return u.String()
+	return u.Redacted()
 }
 
 // loginTries is how often the cluster mode tries one session's log-in,

@@ -99,7 +99,8 @@ type child struct {
 	stderr *lockedBuffer // what it wrote on stderr (its warnings), also copied to ours
 }
 
-// lockedBuffer collects a child's stderr.
+// lockedBuffer is a bytes.Buffer that a writer (a child's stderr, a
+// logger) and a test can share.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -231,6 +231,15 @@ func (p *peer) open(w *world, subs ...string) {
 // next returns the next async frame that is not a command-table update.
 func (p *peer) next() wire.Frame {
 	p.t.Helper()
+	return p.nextWhere("async frame", func(f wire.Frame) bool {
+		return f.Cmd != uint16(wire.AsyncAddCmd) && f.Cmd != uint16(wire.AsyncRmCmd) && f.Cmd != uint16(wire.AsyncSysMsg)
+	})
+}
+
+// nextWhere returns the next async frame that keep accepts, skipping the
+// others; the test fails if none arrives within wait (what names it).
+func (p *peer) nextWhere(what string, keep func(wire.Frame) bool) wire.Frame {
+	p.t.Helper()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -239,12 +248,11 @@ func (p *peer) next() wire.Frame {
 			if !ok {
 				p.t.Fatalf("%s: connection ended: %v", p.name, p.c.Err())
 			}
-			if f.Cmd == uint16(wire.AsyncAddCmd) || f.Cmd == uint16(wire.AsyncRmCmd) || f.Cmd == uint16(wire.AsyncSysMsg) {
-				continue
+			if keep(f) {
+				return f
 			}
-			return f
 		case <-timer.C:
-			p.t.Fatalf("%s: no async frame within %v", p.name, wait)
+			p.t.Fatalf("%s: no %s within %v", p.name, what, wait)
 		}
 	}
 }
@@ -738,7 +746,7 @@ func TestConnectAuthAndErrors(t *testing.T) {
 	t.Cleanup(ns.stop)
 	ctx := hosttest.Ctx(t, wait)
 	opts := cluster.Options{URLs: []string{ns.url()}, Name: "authtest", NodeID: "a1", User: "mrci", Password: "s3cret"}
-	var logs syncBuffer
+	var logs lockedBuffer
 	n, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("connect with the right password: %v", err)
@@ -767,22 +775,4 @@ func TestConnectAuthAndErrors(t *testing.T) {
 	if _, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}}); err == nil {
 		t.Fatal("connected without a node id")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

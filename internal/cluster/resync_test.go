@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/wire"
@@ -108,19 +107,7 @@ func TestResyncAfterReconnect(t *testing.T) {
 // nextCmdTableFrame returns the next ASYNC_ADD_CMD or ASYNC_RM_CMD frame.
 func (p *peer) nextCmdTableFrame() wire.Frame {
 	p.t.Helper()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		select {
-		case f, ok := <-p.c.Async():
-			if !ok {
-				p.t.Fatalf("%s: connection ended: %v", p.name, p.c.Err())
-			}
-			if f.Cmd == uint16(wire.AsyncAddCmd) || f.Cmd == uint16(wire.AsyncRmCmd) {
-				return f
-			}
-		case <-timer.C:
-			p.t.Fatalf("%s: no change to the command table within %v", p.name, wait)
-		}
-	}
+	return p.nextWhere("change to the command table", func(f wire.Frame) bool {
+		return f.Cmd == uint16(wire.AsyncAddCmd) || f.Cmd == uint16(wire.AsyncRmCmd)
+	})
 }

@@ -94,11 +94,8 @@ func WithSearchPath(dsn, schema string) string {
 // Redact hides a password in a URL DSN.
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return dsn
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	return u.String()
+	return u.Redacted()
 }
