@@ -35,7 +35,7 @@ run() {
   local w0 w1 out
   w0=$(awk '/^syscw/ {print $2}' "/proc/$host/io")
   out=$("$work/mrcibench" --addr "127.0.0.1:$port" --password Bench-Pass-123 --host-pid "$host" \
-    cast -n "$n" -m "$m" -s 64 2>&1) || true
+    cast -n "$n" -m "$m" -s 64 ${RATE:+--rate "$RATE"} 2>&1) || true
   w1=$(awk '/^syscw/ {print $2}' "/proc/$host/io")
   kill "$host"; wait "$host" 2>/dev/null || true
   local rate cpu lost
@@ -49,4 +49,11 @@ run() {
 for _ in $(seq "$rounds"); do
   run "$old" old "$@"
   run "$new" new "$@"
+done | tee "$work/runs"
+# Medians per binary: on shared cores single runs move by ±15 %.
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+for label in old new; do
+  rate=$(awk -v l="$label" '$1 == l {sub("rate=", "", $3); print $3}' "$work/runs" | median)
+  cpu=$(awk -v l="$label" '$1 == l {sub("cpu=", "", $5); print $5}' "$work/runs" | median)
+  printf '%s median of %s rounds: rate=%s msgs/s cpu=%s ns/delivery\n' "$label" "$rounds" "$rate" "$cpu"
 done

@@ -30,6 +30,7 @@ type Command struct {
 	// only reads the session snapshot and emits frames and asyncs). The
 	// session runs such a command directly in its loop, without an
 	// instance goroutine: the fast path for cast, to_peer and the like.
+	// Its Call is recycled once Run returns: Run must not keep it.
 	Inline bool
 }
 
@@ -47,6 +48,8 @@ type InProcess struct {
 	id   string
 	cmds map[string]*Command
 	list []*Command
+	// calls recycles the Calls of inline runs, so a cast allocates none.
+	calls sync.Pool
 }
 
 // NewInProcess returns a module with the given identity and commands.
@@ -94,8 +97,14 @@ func (m *InProcess) RunInline(ctx context.Context, name string, env Env, sink Si
 		return false
 	}
 	if acceptsType(c, t) {
-		call := newCall(c, env, sink, nil, t, payload)
+		call, _ := m.calls.Get().(*Call)
+		if call == nil {
+			call = new(Call)
+		}
+		initCall(call, c, env, sink, nil, t, payload)
 		finishCall(ctx, c, call, runCall(ctx, c, call))
+		*call = Call{}
+		m.calls.Put(call)
 	}
 	sink.Frame(wire.TypeIdle, nil)
 	return true
@@ -109,12 +118,17 @@ func acceptsType(c *Command, t wire.TypeID) bool {
 }
 
 func newCall(c *Command, env Env, sink Sink, inst *inprocInstance, t wire.TypeID, payload []byte) *Call {
-	call := &Call{env: env, sink: sink, inst: inst, Type: t, Payload: payload}
+	call := new(Call)
+	initCall(call, c, env, sink, inst, t, payload)
+	return call
+}
+
+func initCall(call *Call, c *Command, env Env, sink Sink, inst *inprocInstance, t wire.TypeID, payload []byte) {
+	*call = Call{env: env, sink: sink, inst: inst, Type: t, Payload: payload}
 	if t == wire.TypeText || t == wire.TypeGenFile {
 		call.Args = wire.DecodeText(payload)
 		call.Words = wire.ParseArgs(call.Args, c.MaxArgs)
 	}
-	return call
 }
 
 // PanicError is what runCall returns for a call whose Run panicked.

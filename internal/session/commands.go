@@ -93,13 +93,37 @@ type inlineSink struct {
 	ctx context.Context
 }
 
-func (k inlineSink) Frame(t wire.TypeID, payload []byte) {
+func (k *inlineSink) Frame(t wire.TypeID, payload []byte) {
 	k.s.sendFrame(t, uint16(k.in.id32), uint16(k.in.id32>>16), payload)
 }
-func (k inlineSink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
+func (k *inlineSink) Async(mode wire.TypeID, id wire.AsyncID, data []byte) {
 	k.s.instanceAsync(k.ctx, instAsync{k.in, mode, id, data})
 }
-func (k inlineSink) Exited(error) {}
+func (k *inlineSink) Exited(error) {}
+
+// inlineRun is what an inline call needs from the session: its instance
+// and sink live only for the call, so the session keeps one of each and
+// a cast allocates neither.
+type inlineRun struct {
+	in   instance
+	sink inlineSink
+	busy bool // a call is running (a nested one gets its own)
+}
+
+// runInline runs an inline command's call in the loop and reports whether
+// c is inline.
+func (s *Session) runInline(ctx context.Context, r module.InlineRunner, c *loadedCmd, id32 uint32, f wire.Frame) bool {
+	run := &s.inline
+	if run.busy {
+		run = new(inlineRun)
+	}
+	run.busy = true
+	run.in = instance{id32: id32, cmd: c}
+	run.sink = inlineSink{s: s, in: &run.in, ctx: ctx}
+	ok := r.RunInline(ctx, c.name, s.env(), &run.sink, f.Type, f.Payload)
+	*run = inlineRun{}
+	return ok
+}
 
 // desiredCommands tells each what the session may load now from each
 // module (host.md §2.3), one module at a time in the host's order: public
@@ -337,8 +361,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame, cost int) bool {
 			return false // nothing runs there; never start an instance for a control frame
 		}
 		if r, ok := c.mod.(module.InlineRunner); ok {
-			in := &instance{id32: id32, cmd: c}
-			if r.RunInline(ctx, c.name, s.env(), inlineSink{s, in, ctx}, f.Type, f.Payload) {
+			if s.runInline(ctx, r, c, id32, f) {
 				return false
 			}
 		}

@@ -26,11 +26,17 @@ import (
 // whichever comes first. A push that would take pending past hard fails,
 // and the session owning the queue is ended as a slow consumer.
 type outQueue struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// frames[first:] are queued. A partial take (a backlog over maxBatch)
+	// advances first instead of re-slicing, and the next take moves the
+	// rest to the front once first passes it, so a deep queue reuses one
+	// array rather than growing a new one after every batch.
 	frames  [][]byte
+	first   int
 	spare   [][]byte
-	queued  int // bytes in frames
-	pending int // queued + reserved + being written
+	whole   bool // the batch the writer holds is a whole array (it becomes spare)
+	queued  int  // bytes in frames
+	pending int  // queued + reserved + being written
 	closed  bool
 	final   bool        // the last frame (a slow consumer's notice) is queued
 	casts   atomic.Bool // a frame from another session is queued (read by await without the lock)
@@ -106,14 +112,14 @@ func (q *outQueue) pushFrame(frame []byte, fromOther, pooled bool) (pushResult, 
 		return r, st
 	}
 	if pooled {
-		q.pooled = append(q.pooled, pooledFrame{q.head + uint64(len(q.frames)), frame})
+		q.pooled = append(q.pooled, pooledFrame{q.head + uint64(len(q.frames)-q.first), frame})
 	}
 	q.frames = append(q.frames, frame)
 	q.queued += len(frame)
 	if fromOther && !q.casts.Load() {
 		q.casts.Store(true)
 	}
-	wasEmpty := len(q.frames) == 1
+	wasEmpty := len(q.frames)-q.first == 1
 	q.mu.Unlock()
 	if wasEmpty {
 		q.wake()
@@ -172,7 +178,7 @@ func (q *outQueue) pushReserved(frame []byte) {
 	if !q.casts.Load() {
 		q.casts.Store(true)
 	}
-	wasEmpty := len(q.frames) == 1
+	wasEmpty := len(q.frames)-q.first == 1
 	q.mu.Unlock()
 	if wasEmpty {
 		q.wake()
@@ -247,38 +253,8 @@ func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (ba
 		q.releaseBatchLocked(prev, prevN)
 	}
 	for {
-		if len(q.frames) > 0 {
-			// Usually everything queued fits in one batch: take it whole
-			// without walking the frames (the lock is shared with every
-			// sender delivering to this session).
-			k := len(q.frames)
-			n = q.queued
-			if n > maxBatch {
-				k, n = 0, 0
-				for k < len(q.frames) && (k == 0 || n+len(q.frames[k]) <= maxBatch) {
-					n += len(q.frames[k])
-					k++
-				}
-			}
-			if k == len(q.frames) {
-				batch = q.frames
-				q.frames = q.spare[:0]
-				q.spare = nil
-				q.casts.Store(false)
-				last = q.final
-			} else {
-				batch = q.frames[:k:k]
-				q.frames = q.frames[k:]
-			}
-			q.queued -= n
-			q.head += uint64(k)
-			if len(q.pooled) > 0 {
-				q.takePooledLocked()
-			}
-			if q.taken != nil {
-				close(q.taken)
-				q.taken = nil
-			}
+		if len(q.frames) > q.first {
+			batch, n, last = q.takeLocked()
 			q.mu.Unlock()
 			return batch, n, last, true
 		}
@@ -288,6 +264,57 @@ func (q *outQueue) takeAfter(done <-chan struct{}, prev [][]byte, prevN int) (ba
 		}
 		q.mu.Lock()
 	}
+}
+
+// takeLocked takes up to maxBatch bytes of queued frames. The writer holds
+// one batch at a time: the last one was released before this take, so the
+// slots before first are free.
+func (q *outQueue) takeLocked() (batch [][]byte, n int, last bool) {
+	live := len(q.frames) - q.first
+	if q.first > 0 && (q.first >= live || q.queued <= maxBatch) {
+		moved := copy(q.frames, q.frames[q.first:])
+		clear(q.frames[moved:])
+		q.frames = q.frames[:moved]
+		q.first = 0
+	}
+	queued := q.frames[q.first:]
+	// Usually everything queued fits in one batch: take it whole without
+	// walking the frames (the lock is shared with every sender delivering
+	// to this session).
+	k, n := len(queued), q.queued
+	if n > maxBatch {
+		k, n = 0, 0
+		for k < len(queued) && (k == 0 || n+len(queued[k]) <= maxBatch) {
+			n += len(queued[k])
+			k++
+		}
+	}
+	if k == len(queued) && q.first == 0 {
+		batch = q.frames
+		q.frames = q.spare[:0]
+		q.spare = nil
+		q.whole = true
+		q.casts.Store(false)
+		last = q.final
+	} else {
+		batch = queued[:k:k]
+		q.first += k
+		q.whole = false
+		if q.first == len(q.frames) {
+			q.casts.Store(false)
+			last = q.final
+		}
+	}
+	q.queued -= n
+	q.head += uint64(k)
+	if len(q.pooled) > 0 {
+		q.takePooledLocked()
+	}
+	if q.taken != nil {
+		close(q.taken)
+		q.taken = nil
+	}
+	return batch, n, last
 }
 
 // takePooledLocked moves the pooled frames the writer has just taken
@@ -346,9 +373,10 @@ func (q *outQueue) written(batch [][]byte, n int) {
 func (q *outQueue) releaseBatchLocked(batch [][]byte, n int) {
 	q.pending -= n
 	q.releaseLocked()
-	if q.spare == nil && cap(batch) > 0 {
+	if q.whole && q.spare == nil && cap(batch) > 0 {
 		q.spare = batch[:0]
 	}
+	q.whole = false
 }
 
 // finish discards the frames not yet taken by the writer, queues last as
@@ -360,11 +388,13 @@ func (q *outQueue) finish(last []byte) bool {
 		q.mu.Unlock()
 		return false
 	}
-	clear(q.frames)
-	q.head += uint64(len(q.frames))
+	// The slots before first may hold the batch being written: leave them.
+	clear(q.frames[q.first:])
+	q.head += uint64(len(q.frames) - q.first)
 	q.dropPooledLocked()
 	q.pending -= q.queued
-	q.frames = append(q.frames[:0], last)
+	q.frames = append(q.frames[q.first:q.first], last)
+	q.first = 0
 	q.queued = len(last)
 	q.pending += len(last)
 	q.final = true
@@ -387,8 +417,8 @@ func (q *outQueue) dropPooledLocked() {
 func (q *outQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.head += uint64(len(q.frames))
-	q.frames = nil
+	q.head += uint64(len(q.frames) - q.first)
+	q.frames, q.first = nil, 0
 	q.dropPooledLocked()
 	q.releaseLocked()
 	q.mu.Unlock()

@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -250,5 +252,79 @@ func TestCastParkedBehindEarlierMessages(t *testing.T) {
 	}
 	if s.mbPending.Load() != 0 {
 		t.Fatalf("mbPending %d after draining", s.mbPending.Load())
+	}
+}
+
+// TestOutQueueDeepBacklogKeepsOrder: a backlog far over maxBatch is
+// written in order through many partial takes, while senders keep
+// pushing, and a batch in flight stays intact while the queue behind it
+// moves (to the front of its array) or is discarded by finish.
+func TestOutQueueDeepBacklogKeepsOrder(t *testing.T) {
+	q := newOutQueue(64<<20, 64<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var want, got bytes.Buffer
+	next := 0
+	push := func(k int) {
+		for range k {
+			f := make([]byte, 1+rng.IntN(3000))
+			for i := range f {
+				f[i] = byte(next + i)
+			}
+			next++
+			want.Write(f)
+			q.push(f, true)
+		}
+	}
+	push(2000) // about 3 MB: a dozen batches
+	var b [][]byte
+	var n int
+	for round := 0; ; round++ {
+		var last, ok bool
+		b, n, last, ok = q.takeAfter(make(chan struct{}), b, n)
+		if !ok || last {
+			t.Fatal("take ended")
+		}
+		if n > maxBatch && len(b) > 1 {
+			t.Fatalf("batch of %d bytes", n)
+		}
+		snapshot := slices.Clone(b)
+		if round < 30 {
+			push(rng.IntN(300)) // senders go on while the batch is written
+		}
+		for i := range b {
+			if !bytes.Equal(b[i], snapshot[i]) {
+				t.Fatalf("round %d: frame %d of the batch in flight changed", round, i)
+			}
+			got.Write(b[i])
+		}
+		if q.queued == 0 {
+			break
+		}
+	}
+	q.written(b, n)
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatal("frames written out of order or changed")
+	}
+	if q.pending != 0 || q.queued != 0 || len(q.frames) != q.first {
+		t.Fatalf("pending %d, queued %d, %d frames left after writing everything", q.pending, q.queued, len(q.frames)-q.first)
+	}
+
+	// finish while a partial batch is in flight: the batch is untouched.
+	push(1000)
+	b, n, _, _ = q.take(make(chan struct{}))
+	snapshot := slices.Clone(b)
+	q.finish([]byte("notice"))
+	for i := range b {
+		if !bytes.Equal(b[i], snapshot[i]) {
+			t.Fatalf("finish changed frame %d of the batch in flight", i)
+		}
+	}
+	b, n, last, ok := q.takeAfter(make(chan struct{}), b, n)
+	if !ok || !last || len(b) != 1 || string(b[0]) != "notice" {
+		t.Fatalf("after finish: %d frames, last %v", len(b), last)
+	}
+	q.written(b, n)
+	if q.pending != 0 {
+		t.Fatalf("pending %d after the notice", q.pending)
 	}
 }

@@ -153,6 +153,8 @@ type Session struct {
 	queued  *module.InputBudget // client frames queued in command instances
 	onPanic func(where string)  // s.panicked, bound once (module.Env.Panicked)
 
+	inline inlineRun // the loop's inline command call (commands.go)
+
 	mbMu      sync.Mutex
 	mailbox   []mail
 	mbSpare   []mail
