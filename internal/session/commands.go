@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/mrci/mrci/internal/module"
 	"github.com/mrci/mrci/internal/store"
@@ -19,9 +20,9 @@ import (
 // cmdKey identifies a command by module and the module's own name for it.
 type cmdKey struct{ module, name string }
 
-// loadedCmd is one command loaded into the session. It keeps only the
+// loadedCmd is one command loaded into a session. It keeps only the
 // module's name for the command (not the whole definition, which is sent
-// once in NEW_CMD): a logged-in session holds one per command.
+// once in NEW_CMD).
 type loadedCmd struct {
 	id         uint16
 	clientName string
@@ -29,10 +30,17 @@ type loadedCmd struct {
 	mod        module.Module
 }
 
+// cmdRef is a loaded command as sessions hold it. loadedCmd values are
+// interned (package unique): every session that loaded the same command
+// under the same id shares one copy, and as most sessions of a host load
+// the same commands in the same order, a session's command table costs 8
+// bytes per command. Equal refs are the same command.
+type cmdRef = unique.Handle[loadedCmd]
+
 // instance is one running (command, branch).
 type instance struct {
 	id32   uint32
-	cmd    *loadedCmd
+	cmd    cmdRef
 	inst   module.Instance
 	idle   bool
 	killed bool
@@ -112,15 +120,15 @@ type inlineRun struct {
 
 // runInline runs an inline command's call in the loop and reports whether
 // c is inline.
-func (s *Session) runInline(ctx context.Context, r module.InlineRunner, c *loadedCmd, id32 uint32, f wire.Frame) bool {
+func (s *Session) runInline(ctx context.Context, r module.InlineRunner, ref cmdRef, id32 uint32, f wire.Frame) bool {
 	run := &s.inline
 	if run.busy {
 		run = new(inlineRun)
 	}
 	run.busy = true
-	run.in = instance{id32: id32, cmd: c}
+	run.in = instance{id32: id32, cmd: ref}
 	run.sink = inlineSink{s: s, in: &run.in, ctx: ctx}
-	ok := r.RunInline(ctx, c.name, s.env(), &run.sink, f.Type, f.Payload)
+	ok := r.RunInline(ctx, ref.Value().name, s.env(), &run.sink, f.Type, f.Payload)
 	*run = inlineRun{}
 	return ok
 }
@@ -198,6 +206,14 @@ func rankAllows(ranks []store.CommandRank, mod, name string, rank uint32) bool {
 // external module's process is still starting to list its own.
 func (s *Session) reloadCommands(ctx context.Context) {
 	keep := make(map[cmdKey]bool)
+	// The name index lives only for the reload: reloads are rare, idle
+	// sessions are many.
+	names := make(map[string]bool, len(s.st.cmds))
+	for _, ref := range s.st.cmds {
+		if ref != (cmdRef{}) {
+			names[ref.Value().clientName] = true
+		}
+	}
 	s.desiredCommands(ctx, func(m module.Module, defs []module.Def) {
 		want := make(map[cmdKey]bool, len(defs))
 		for _, d := range defs {
@@ -206,18 +222,20 @@ func (s *Session) reloadCommands(ctx context.Context) {
 				keep[cmdKey{m.ID(), d.Name}] = true
 			}
 		}
-		// The (module, name) index is built here rather than kept per
-		// session: reloads are rare, idle sessions are many.
 		loaded := make(map[cmdKey]bool)
-		for _, id := range s.sortedCmdIDs() {
-			c := s.st.cmds[id]
+		for _, ref := range slices.Clone(s.st.cmds) {
+			if ref == (cmdRef{}) {
+				continue
+			}
+			c := ref.Value()
 			if c.mod.ID() != m.ID() {
 				continue
 			}
 			if k := (cmdKey{c.mod.ID(), c.name}); want[k] {
 				loaded[k] = true
 			} else {
-				s.unload(c)
+				s.unload(ref)
+				delete(names, c.clientName)
 			}
 		}
 		for _, d := range defs {
@@ -225,33 +243,28 @@ func (s *Session) reloadCommands(ctx context.Context) {
 			if !want[k] || loaded[k] {
 				continue
 			}
-			s.load(m, d)
+			s.load(m, d, names)
 			loaded[k] = true
 		}
 	})
 	// Commands of modules the host no longer has.
-	for _, id := range s.sortedCmdIDs() {
-		if c := s.st.cmds[id]; !keep[cmdKey{c.mod.ID(), c.name}] {
-			s.unload(c)
+	for _, ref := range slices.Clone(s.st.cmds) {
+		if ref == (cmdRef{}) {
+			continue
+		}
+		if c := ref.Value(); !keep[cmdKey{c.mod.ID(), c.name}] {
+			s.unload(ref)
 		}
 	}
 	s.publish()
 }
 
-// sortedCmdIDs returns the ids of the loaded commands in ascending order.
-func (s *Session) sortedCmdIDs() []uint16 {
-	ids := make([]uint16, 0, len(s.st.cmds))
-	for id := range s.st.cmds {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func (s *Session) load(m module.Module, d module.Def) {
+// load assigns d the lowest free command id and a client name not in
+// names (adding it), and announces it.
+func (s *Session) load(m module.Module, d module.Def, names map[string]bool) {
 	id := uint16(0)
 	for n := wire.FirstCommandID; n <= 0xFFFF; n++ {
-		if s.st.cmds[uint16(n)] == nil && !s.detachedID(uint16(n)) {
+		if _, taken := s.st.cmd(uint16(n)); !taken && !s.detachedID(uint16(n)) {
 			id = uint16(n)
 			break
 		}
@@ -261,17 +274,16 @@ func (s *Session) load(m module.Module, d module.Def) {
 		return
 	}
 	name := strings.ToLower(d.Name)
-	if s.st.names[name] != nil {
+	if names[name] {
 		for i := 1; ; i++ {
-			if alt := name + "_" + strconv.Itoa(i); s.st.names[alt] == nil {
+			if alt := name + "_" + strconv.Itoa(i); !names[alt] {
 				name = alt
 				break
 			}
 		}
 	}
-	c := &loadedCmd{id: id, clientName: name, name: d.Name, mod: m}
-	s.st.cmds[id] = c
-	s.st.names[name] = c
+	names[name] = true
+	s.st.setCmd(id, unique.Make(loadedCmd{id: id, clientName: name, name: d.Name, mod: m}))
 	s.sendAsync(wire.AsyncAddCmd, wire.TypeNewCmd, d.NewCmd(id, name))
 }
 
@@ -285,10 +297,11 @@ func (s *Session) detachedID(id uint16) bool {
 	return false
 }
 
-func (s *Session) unload(c *loadedCmd) {
+func (s *Session) unload(ref cmdRef) {
+	c := ref.Value()
 	detached := false
 	for id32, in := range s.st.instances {
-		if in.cmd == c {
+		if in.cmd == ref {
 			if in == s.st.applying && !in.idle {
 				// The command ended the login itself: it finishes with its
 				// normal reply instead of being cut off, and the client is
@@ -306,8 +319,7 @@ func (s *Session) unload(c *loadedCmd) {
 			delete(s.st.instances, id32)
 		}
 	}
-	delete(s.st.cmds, c.id)
-	delete(s.st.names, c.clientName)
+	s.st.setCmd(c.id, cmdRef{})
 	if !detached {
 		s.sendAsync(wire.AsyncRmCmd, wire.TypeCmdID, wire.EncodeCmdID(c.id))
 	}
@@ -342,8 +354,8 @@ func (s *Session) env() module.Env {
 // made only for such frames: every other frame (a cast, say) allocates
 // nothing for it.
 func (s *Session) dispatch(ctx context.Context, f wire.Frame, cost int) bool {
-	c := s.st.cmds[f.Cmd]
-	if c == nil {
+	ref, ok := s.st.cmd(f.Cmd)
+	if !ok {
 		s.sendFrame(wire.TypeErr, f.Cmd, f.Branch, wire.EncodeText(fmt.Sprintf("err: No such command id: %d.", f.Cmd)))
 		s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
 		return false
@@ -360,8 +372,9 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame, cost int) bool {
 		if f.Type.IsControl() {
 			return false // nothing runs there; never start an instance for a control frame
 		}
+		c := ref.Value()
 		if r, ok := c.mod.(module.InlineRunner); ok {
-			if s.runInline(ctx, r, c, id32, f) {
+			if s.runInline(ctx, r, ref, id32, f) {
 				return false
 			}
 		}
@@ -371,7 +384,7 @@ func (s *Session) dispatch(ctx context.Context, f wire.Frame, cost int) bool {
 			s.sendFrame(wire.TypeIdle, f.Cmd, f.Branch, nil)
 			return false
 		}
-		in = &instance{id32: id32, cmd: c}
+		in = &instance{id32: id32, cmd: ref}
 		sctx, cancel := s.ioContext(ctx)
 		inst, err := c.mod.Start(sctx, c.name, s.env(), sink{s, in})
 		cancel()
@@ -428,7 +441,7 @@ func (s *Session) instanceOutput(e instOutput) {
 	if e.t == wire.TypeIdle {
 		in.idle = true
 		if !in.started.IsZero() {
-			s.cfg.Metrics.ObserveCommand(in.cmd.clientName, time.Since(in.started))
+			s.cfg.Metrics.ObserveCommand(in.cmd.Value().clientName, time.Since(in.started))
 			in.started = time.Time{}
 		}
 		if in.detached {
@@ -443,16 +456,16 @@ func (s *Session) instanceAsync(ctx context.Context, e instAsync) {
 	}
 	if err := s.checkOwnAsync(e.id, e.data); err != nil {
 		s.cfg.Metrics.Inc(asyncsRefused)
-		s.log.Warn("async refused", "command", e.in.cmd.clientName, "err", err)
-		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.clientName, err))
+		s.log.Warn("async refused", "command", e.in.cmd.Value().clientName, "err", err)
+		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.Value().clientName, err))
 		return
 	}
-	trusted := s.cfg.Host.Trusted(e.in.cmd.mod)
+	trusted := s.cfg.Host.Trusted(e.in.cmd.Value().mod)
 	msg, err := s.cfg.Bus.Emit(s.cfg.ID, e.mode, e.id, e.data, trusted)
 	if err != nil {
 		s.cfg.Metrics.Inc(asyncsRefused)
-		s.log.Warn("async refused", "command", e.in.cmd.clientName, "err", err)
-		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.clientName, err))
+		s.log.Warn("async refused", "command", e.in.cmd.Value().clientName, "err", err)
+		s.cfg.Host.Debug(fmt.Sprintf("async from command %s refused: %v", e.in.cmd.Value().clientName, err))
 		return
 	}
 	if e.mode != wire.TypePubIPC {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,7 +117,9 @@ func startSessionWith(t *testing.T, host *fakeHost, m *metrics.Metrics, lim Limi
 		t.Fatal("accept failed")
 	}
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	host.mods = []module.Module{module.NewInProcess("test", cmds)}
+	if host.mods == nil { // a host shared by sessions keeps its module
+		host.mods = []module.Module{module.NewInProcess("test", cmds)}
+	}
 	stream := &countingStream{ReadWriter: srv}
 	s := New(Config{
 		Conn: srv, Stream: stream, IP: "127.0.0.1", AppName: "test", Bus: bus.New(),
@@ -436,5 +439,49 @@ func TestModuleCallsHaveDeadlines(t *testing.T) {
 	}
 	if f := c.reply(id, 0); f.Type != wire.TypeIdle {
 		t.Fatalf("after the error: %v, want IDLE", f.Type)
+	}
+}
+
+// TestSessionsShareTheirCommandTable: sessions that load the same
+// commands hold the same interned entries (a logged-in session's table
+// costs 8 bytes per command), and freeing an id in one session's table
+// does not touch the other's.
+func TestSessionsShareTheirCommandTable(t *testing.T) {
+	// peek runs a function in the loop of the session it is sent to.
+	fns := make(chan func(), 1)
+	peek := public("peek", true, func(context.Context, *module.Call) error {
+		(<-fns)()
+		return nil
+	})
+	host := &fakeHost{}
+	cmds := []*module.Command{public("echo", false, echo), public("Echo", false, echo), peek}
+	a := startSessionWith(t, host, nil, DefaultLimits, nil, cmds...)
+	b := startSessionWith(t, host, nil, DefaultLimits, nil, cmds...)
+	if a.cmds["echo_1"] == 0 || a.cmds["echo_1"] != b.cmds["echo_1"] {
+		t.Fatalf("client names %v and %v, want echo, echo_1 and peek in both", a.cmds, b.cmds)
+	}
+	inLoop := func(c *testClient, fn func()) {
+		t.Helper()
+		fns <- fn
+		c.send(wire.TypeText, c.cmds["peek"], 0, nil)
+		if f := c.reply(c.cmds["peek"], 0); f.Type != wire.TypeIdle {
+			t.Fatalf("peek answered %v", f.Type)
+		}
+	}
+	table := func(c *testClient) []cmdRef {
+		res := make(chan []cmdRef, 1)
+		inLoop(c, func() { res <- slices.Clone(c.s.st.cmds) })
+		return <-res
+	}
+	ta, tb := table(a), table(b)
+	if len(ta) != 3 || !slices.Equal(ta, tb) {
+		t.Fatalf("tables of %d and %d commands are not the same entries", len(ta), len(tb))
+	}
+	if v := ta[1].Value(); v.clientName != "echo_1" || v.name != "Echo" {
+		t.Fatalf("second command %+v", v)
+	}
+	inLoop(a, func() { a.s.st.setCmd(ta[0].Value().id, cmdRef{}) })
+	if ta, tb = table(a), table(b); ta[0] != (cmdRef{}) || !slices.Equal(ta[1:], tb[1:]) || tb[0] == (cmdRef{}) {
+		t.Fatal("freeing an id in one session's table changed the other's")
 	}
 }

@@ -33,8 +33,7 @@ type state struct {
 	p2pOpen    map[wire.SessionID]struct{} // accepted links
 	dir        string
 
-	cmds      map[uint16]*loadedCmd
-	names     map[string]*loadedCmd
+	cmds      []cmdRef // by id - wire.FirstCommandID; the zero cmdRef is a free id
 	instances map[uint32]*instance
 	// applying is the instance whose async is being applied inline (a
 	// command's own PRIV_IPC / PUB_IPC_WITH_FEEDBACK), nil otherwise.
@@ -47,9 +46,28 @@ func (st *state) init(cfg Config) {
 	st.p2pOut = make(map[wire.SessionID]struct{})
 	st.p2pOpen = make(map[wire.SessionID]struct{})
 	st.dir = cfg.Dir
-	st.cmds = make(map[uint16]*loadedCmd)
-	st.names = make(map[string]*loadedCmd)
 	st.instances = make(map[uint32]*instance)
+}
+
+// cmd returns the command loaded under id.
+func (st *state) cmd(id uint16) (cmdRef, bool) {
+	i := int(id) - wire.FirstCommandID
+	if i < 0 || i >= len(st.cmds) || st.cmds[i] == (cmdRef{}) {
+		return cmdRef{}, false
+	}
+	return st.cmds[i], true
+}
+
+// setCmd loads ref under id, or frees id when ref is the zero cmdRef.
+func (st *state) setCmd(id uint16, ref cmdRef) {
+	i := int(id) - wire.FirstCommandID
+	if i >= len(st.cmds) {
+		st.cmds = append(st.cmds, make([]cmdRef, i+1-len(st.cmds))...)
+	}
+	st.cmds[i] = ref
+	for len(st.cmds) > 0 && st.cmds[len(st.cmds)-1] == (cmdRef{}) {
+		st.cmds = st.cmds[:len(st.cmds)-1]
+	}
 }
 
 func sortedIDs(m map[wire.SessionID]struct{}) []wire.SessionID {
