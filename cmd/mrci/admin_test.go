@@ -251,7 +251,7 @@ func child(t *testing.T, env []string, args ...string) (*exec.Cmd, <-chan string
 // waitLine reads lines until one contains want and returns it.
 func waitLine(t *testing.T, lines <-chan string, want string, seen *[]string) string {
 	t.Helper()
-	timeout := time.After(30 * time.Second)
+	timeout := time.After(startupLimit)
 	for {
 		select {
 		case l, ok := <-lines:
@@ -263,7 +263,7 @@ func waitLine(t *testing.T, lines <-chan string, want string, seen *[]string) st
 				return l
 			}
 		case <-timeout:
-			t.Fatalf("no %q within 30 s:\n%s", want, strings.Join(*seen, "\n"))
+			t.Fatalf("no %q within %v:\n%s", want, startupLimit, strings.Join(*seen, "\n"))
 		}
 	}
 }

@@ -22,6 +22,29 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// startupLimit bounds how long a test waits for a host it started to
+// listen: only a safety net (a first start makes a certificate and an
+// argon2id hash, slow under the race detector on a loaded machine).
+const startupLimit = 2 * time.Minute
+
+// dialStarting connects to a host that is starting in this process,
+// retrying until it listens; the client is closed when the test ends.
+func dialStarting(ctx context.Context, t *testing.T, addr string, opts client.Options) *client.Client {
+	t.Helper()
+	deadline := time.Now().Add(startupLimit)
+	for {
+		c, err := client.Dial(ctx, addr, opts)
+		if err == nil {
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the listener, not synchronising
+	}
+}
+
 func TestAboutBeforeFirstStartHasNoSideEffects(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	code, out, _ := runCLI(t, "-about", "--data-dir", dir)
@@ -73,18 +96,7 @@ func TestServeFirstStartAndAbout(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	var c *client.Client
-	for range 100 {
-		c, err = client.Dial(ctx, addr, client.Options{})
-		if err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
+	c := dialStarting(ctx, t, addr, client.Options{})
 	for _, f := range []string{"mrci.db", "tls/cert.pem", "tls/key.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Fatalf("first start did not create %s: %v", f, err)
@@ -134,19 +146,7 @@ func TestRootPasswordFromEnvironment(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	var c *client.Client
-	var err error
-	for range 100 {
-		c, err = client.Dial(ctx, addr, client.Options{TrustHostCert: true})
-		if err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialStarting(ctx, t, addr, client.Options{TrustHostCert: true})
 	if !c.Encrypted() {
 		t.Fatal("--force-tls did not make a loopback client use TLS")
 	}

@@ -45,11 +45,10 @@ func TestServeWebConsole(t *testing.T) {
 	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var resp *http.Response
 	var err error
-	for range 200 {
-		if resp, err = cl.Get("https://" + webAddr + "/"); err == nil {
+	for deadline := time.Now().Add(startupLimit); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err = cl.Get("https://" + webAddr + "/"); err == nil || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
 		t.Fatalf("GET console: %v", err)
