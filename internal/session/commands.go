@@ -118,19 +118,18 @@ type inlineRun struct {
 	busy bool // a call is running (a nested one gets its own)
 }
 
-// runInline runs an inline command's call in the loop and reports whether
-// c is inline.
+// runInline runs a call of the command ref in the loop if the command is
+// inline, and reports whether it is.
 func (s *Session) runInline(ctx context.Context, r module.InlineRunner, ref cmdRef, id32 uint32, f wire.Frame) bool {
 	run := &s.inline
 	if run.busy {
 		run = new(inlineRun)
 	}
 	run.busy = true
+	defer func() { *run = inlineRun{} }() // also when a panic leaves (guard recovers it)
 	run.in = instance{id32: id32, cmd: ref}
 	run.sink = inlineSink{s: s, in: &run.in, ctx: ctx}
-	ok := r.RunInline(ctx, ref.Value().name, s.env(), &run.sink, f.Type, f.Payload)
-	*run = inlineRun{}
-	return ok
+	return r.RunInline(ctx, ref.Value().name, s.env(), &run.sink, f.Type, f.Payload)
 }
 
 // desiredCommands tells each what the session may load now from each

@@ -347,13 +347,15 @@ func TestUnknownCommandRefused(t *testing.T) {
 func TestMailboxOverflowEndsSession(t *testing.T) {
 	lim := DefaultLimits
 	lim.Mailbox = 4
-	gate := make(chan struct{})
+	gate, running := make(chan struct{}), make(chan struct{})
 	c := startSession(t, lim, nil, public("block", true, func(ctx context.Context, call *module.Call) error {
+		close(running)
 		<-gate
 		return nil
 	}))
 	defer close(gate)
-	c.send(wire.TypeText, c.cmds["block"], 0, nil) // the loop is busy from now on
+	c.send(wire.TypeText, c.cmds["block"], 0, nil)
+	<-running // the loop is busy from now on
 	for range 5 {
 		c.s.Deliver(&bus.Message{ID: wire.AsyncKeepAlive})
 	}
