@@ -298,15 +298,26 @@ func serve(ctx context.Context, logw io.Writer, opts *options, f *serveFlags) er
 		}
 	})
 
-	log.Info("mrci host listening", "addr", ln.Addr().String(), "stored_addr", storedAddr(s), "wire_version",
-		wire.Version.String(), "version", version, "force_tls", f.forceTLS, "data_dir", opts.dataDir, "database", opts.databaseName(), "node_id", co.NodeID, "cluster", co.Enabled(), "pid", os.Getpid())
 	stopWeb, err := f.web.start(ctx, h, cert, f.forceTLS, log)
 	if err != nil {
 		return err
 	}
 	defer stopWeb()
 	served = true
-	err = h.Serve(ctx, ln)
+	serving, stopWaiting := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- h.Serve(ctx, ln)
+		stopWaiting()
+	}()
+	// Said once the host serves (and /readyz answers ready), so that what
+	// waits for this line can use the host at once.
+	if _, werr := h.WaitListening(serving); werr == nil {
+		log.Info("mrci host listening", "addr", ln.Addr().String(), "stored_addr", storedAddr(s), "wire_version",
+			wire.Version.String(), "version", version, "force_tls", f.forceTLS, "data_dir", opts.dataDir, "database", opts.databaseName(), "node_id", co.NodeID, "cluster", co.Enabled(), "pid", os.Getpid())
+	}
+	err = <-errc
+	stopWaiting()
 	if err != nil {
 		log.Error("host stopped with an error", "err", err)
 		return err
