@@ -53,7 +53,9 @@ func (d *Def) NewCmd(id uint16, clientName string) []byte {
 	return c.Marshal()
 }
 
-// Module is a source of commands.
+// Module is a source of commands. Its dynamic type must be comparable
+// (sessions intern the commands they load, module included): implement it
+// on a pointer, as InProcess and External do.
 type Module interface {
 	// ID is the module's identity in command_ranks: store.InternalModule for
 	// the host's own commands, the executable path for external modules.
