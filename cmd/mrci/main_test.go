@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/store/sqlite"
 	"github.com/mrci/mrci/pkg/client"
 )
@@ -90,8 +90,8 @@ func TestServeFirstStartAndAbout(t *testing.T) {
 	_ = ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var errb syncBuffer
-	go func() { done <- run(ctx, []string{"-host", "--addr", addr}, &syncBuffer{}, &errb) }()
+	var errb hosttest.Buffer
+	go func() { done <- run(ctx, []string{"-host", "--addr", addr}, &hosttest.Buffer{}, &errb) }()
 	defer func() {
 		cancel()
 		<-done
@@ -158,23 +158,4 @@ func TestRootPasswordFromEnvironment(t *testing.T) {
 	if _, out, _ := runCLI(t, "about"); strings.Contains(out, "default password") {
 		t.Fatal("about shows a default password although it was given")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a running host writing its log
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -18,10 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/spf13/cobra"
 
+	"github.com/mrci/mrci/internal/store/postgres/pgschema"
 	"github.com/mrci/mrci/pkg/client"
 )
 
@@ -117,7 +117,7 @@ func runCluster(ctx context.Context, out io.Writer, t *target, o clusterOpts) er
 		return err
 	}
 	fmt.Fprintf(out, "cluster: %d receivers, %d casts of %d bytes per case (rate %d), 1 node vs %d nodes, %d round(s); PostgreSQL %s, NATS %s (monitor %s)\n",
-		o.n, o.m, max(o.size, 16), o.rate, o.nodes, o.rounds, redactURL(o.database), redactURL(o.natsURL), o.natsMonitor)
+		o.n, o.m, max(o.size, 16), o.rate, o.nodes, o.rounds, pgschema.Redact(o.database), pgschema.Redact(o.natsURL), o.natsMonitor)
 	var cases []clusterCase
 	for r := range o.rounds {
 		for _, nodes := range []int{1, o.nodes} {
@@ -198,11 +198,15 @@ func summarize(cases []clusterCase, nodes int) aggregate {
 // the receivers spread evenly.
 func runClusterCase(ctx context.Context, t *target, o clusterOpts, mon natsMonitor, nodes int) (clusterCase, error) {
 	cc := clusterCase{nodes: nodes, n: o.n, m: o.m}
-	dsn, drop, err := createSchema(ctx, o.database)
+	dsn, _, drop, err := pgschema.Create(ctx, o.database, "mrcibench_")
 	if err != nil {
 		return cc, err
 	}
-	defer drop()
+	defer func() {
+		if err := drop(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "mrcibench:", err)
+		}
+	}()
 	name := ""
 	if nodes > 1 {
 		name = "mrcibench" + randomHex(4)
@@ -381,54 +385,10 @@ func (p *node) stop() {
 	_ = os.RemoveAll(p.dir)
 }
 
-// createSchema creates a schema with a random name on the server base
-// names and returns a DSN whose connections use it (search_path) and a
-// function that drops it.
-func createSchema(ctx context.Context, base string) (dsn string, drop func(), err error) {
-	schema := "mrcibench_" + randomHex(8)
-	exec := func(ctx context.Context, sql string) error {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return "", nil, fmt.Errorf("create schema %s on %s: %w", schema, redactURL(base), err)
-	}
-	drop = func() {
-		if err := exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			fmt.Fprintf(os.Stderr, "mrcibench: drop schema %s: %v\n", schema, err)
-		}
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return base + " search_path=" + schema, drop, nil
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// redactURL hides a password in a URL (url.URL.Redacted); text that is
-// not a URL is returned as it is.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
-	}
-	return u.Redacted()
 }
 
 // loginTries is how often the cluster mode tries one session's log-in,

@@ -164,15 +164,9 @@ func transferCmd(t *target) *cobra.Command {
 // castBesideDownload measures how fast sender's casts reach a receiver,
 // alone and while the same session downloads name.
 func castBesideDownload(ctx context.Context, t *target, out io.Writer, sender *client.Client, name string, m int) error {
-	ch := fmt.Sprintf("bench%06d", rand.IntN(1e6))
-	for _, step := range [][2]string{
-		{"add_ch", "-ch_name " + ch},
-		{"add_sub_ch", "-ch_name " + ch + " -sub_name main"},
-		{"open_sub_ch", "-ch_name " + ch + " -sub_name main"},
-	} {
-		if err := run(ctx, sender, step[0], step[1]); err != nil {
-			return err
-		}
+	ch, err := addCastChannel(ctx, sender)
+	if err != nil {
+		return err
 	}
 	defer func() { _ = run(context.Background(), sender, "rm_ch", "-ch_name "+ch) }()
 	t.asyncBuffer = 1 << 16

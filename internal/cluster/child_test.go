@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,26 +94,7 @@ type child struct {
 	cmd    *exec.Cmd
 	addr   string
 	done   chan struct{}
-	stderr *lockedBuffer // what it wrote on stderr (its warnings), also copied to ours
-}
-
-// lockedBuffer is a bytes.Buffer that a writer (a child's stderr, a
-// logger) and a test can share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *hosttest.Buffer // what it wrote on stderr (its warnings), also copied to ours
 }
 
 // spawn starts a child host on the schema of dsn; natsURL empty makes it
@@ -144,7 +123,7 @@ func spawn(t testing.TB, dsn, natsURL, name, node string, env ...string) *child 
 			}
 		}
 	}
-	stderr := &lockedBuffer{}
+	stderr := &hosttest.Buffer{}
 	cmd.Stderr = io.MultiWriter(os.Stderr, stderr)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -48,6 +48,7 @@ type natsServer struct {
 	t    *testing.T
 	port int
 	s    *natsserver.Server
+	tune func(*natsserver.Options) // changes to the default options, or nil
 }
 
 func freePort(t *testing.T) int {
@@ -60,9 +61,12 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startNATS(t *testing.T) *natsServer {
+func startNATS(t *testing.T) *natsServer { return startNATSWith(t, nil) }
+
+// startNATSWith starts an embedded NATS server whose options tune changes.
+func startNATSWith(t *testing.T, tune func(*natsserver.Options)) *natsServer {
 	t.Helper()
-	ns := &natsServer{t: t, port: freePort(t)}
+	ns := &natsServer{t: t, port: freePort(t), tune: tune}
 	ns.start()
 	t.Cleanup(ns.stop)
 	return ns
@@ -70,10 +74,14 @@ func startNATS(t *testing.T) *natsServer {
 
 func (ns *natsServer) start() {
 	ns.t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{
+	opts := &natsserver.Options{
 		Host: "127.0.0.1", Port: ns.port, HTTPHost: "127.0.0.1", HTTPPort: natsserver.RANDOM_PORT,
 		NoLog: true, NoSigs: true,
-	})
+	}
+	if ns.tune != nil {
+		ns.tune(opts)
+	}
+	s, err := natsserver.NewServer(opts)
 	if err != nil {
 		ns.t.Fatal(err)
 	}
@@ -119,6 +127,16 @@ type world struct {
 	hosts []*hosttest.Host
 	owner store.User
 	ch    uint64
+}
+
+// connected reports whether every node is connected to NATS.
+func (w *world) connected() bool {
+	for _, h := range w.hosts {
+		if st, _ := h.ClusterStatus(); !st.Connected {
+			return false
+		}
+	}
+	return true
 }
 
 func newWorld(t *testing.T, co hosttest.ClusterOptions) *world {
@@ -548,14 +566,7 @@ func TestNATSRestartUnderLoad(t *testing.T) {
 		t.Fatalf("status while NATS is down: %+v", st)
 	}
 	ns.start()
-	waitFor(t, "every node to reconnect", func() bool {
-		for _, h := range w.hosts {
-			if st, _ := h.ClusterStatus(); !st.Connected {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, "every node to reconnect", w.connected)
 	cancel()
 	if err := <-castErr; err != nil {
 		t.Fatalf("casting during the restart: %v", err)
@@ -733,20 +744,10 @@ func (nopLocal) SendLocal(wire.SessionID, *bus.Message) bool { return false }
 // configured user and password, and fails at start with an error naming
 // the server (without the password) when it cannot get in.
 func TestConnectAuthAndErrors(t *testing.T) {
-	ns := &natsServer{t: t, port: freePort(t)}
-	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: ns.port, Username: "mrci", Password: "s3cret", NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(wait) {
-		t.Fatal("embedded NATS server not ready")
-	}
-	ns.s = s
-	t.Cleanup(ns.stop)
+	ns := startNATSWith(t, func(o *natsserver.Options) { o.Username, o.Password = "mrci", "s3cret" })
 	ctx := hosttest.Ctx(t, wait)
 	opts := cluster.Options{URLs: []string{ns.url()}, Name: "authtest", NodeID: "a1", User: "mrci", Password: "s3cret"}
-	var logs lockedBuffer
+	var logs hosttest.Buffer
 	n, err := cluster.Connect(ctx, cluster.Config{Options: opts, Bus: nopLocal{}, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("connect with the right password: %v", err)

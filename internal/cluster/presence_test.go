@@ -281,17 +281,7 @@ func TestPresenceDeltasAreCoalesced(t *testing.T) {
 // would be too large, goes out without the list followed by the list in
 // deltas: the other node sees every session and keeps hearing the node.
 func TestPresenceOverThePayloadLimit(t *testing.T) {
-	ns := &natsServer{t: t, port: freePort(t)}
-	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: ns.port, MaxPayload: 4096, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(wait) {
-		t.Fatal("embedded NATS server not ready")
-	}
-	ns.s = s
-	t.Cleanup(ns.stop)
+	ns := startNATSWith(t, func(o *natsserver.Options) { o.MaxPayload = 4096 })
 	ctx := hosttest.Ctx(t, wait)
 	connect := func(id string) *cluster.Node {
 		n, err := cluster.Connect(ctx, cluster.Config{Options: cluster.Options{URLs: []string{ns.url()}, Name: "payload", NodeID: id,

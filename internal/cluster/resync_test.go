@@ -79,14 +79,7 @@ func TestResyncAfterReconnect(t *testing.T) {
 			} else {
 				ns.start()
 			}
-			waitFor(t, "the nodes to reconnect", func() bool {
-				for _, h := range w.hosts {
-					if st, _ := h.ClusterStatus(); !st.Connected {
-						return false
-					}
-				}
-				return true
-			})
+			waitFor(t, "the nodes to reconnect", w.connected)
 			for {
 				f := a.nextCmdTableFrame()
 				if f.Cmd != uint16(wire.AsyncAddCmd) {

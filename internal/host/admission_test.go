@@ -1,7 +1,6 @@
 package host_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -101,7 +99,7 @@ func TestHeaderlessSocketsDoNotLockOutClients(t *testing.T) {
 // the per-address rate limit: refused sockets are closed without a byte and
 // counted by reason, and other addresses are not affected.
 func TestSetupLimitsRefuseLogAndCount(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf hosttest.Buffer
 	h := admissionHostLog(t, slog.New(slog.NewTextHandler(&logBuf, nil)), func(a *store.AdmissionSettings) {
 		a.MaxPendingPerAddr = 4
 		a.ConnRatePerAddr = 0.0001 // no refill during the test
@@ -149,24 +147,6 @@ func TestSetupLimitsRefuseLogAndCount(t *testing.T) {
 			t.Errorf("%d log lines %q, want %d; log:\n%s", n, line, want, logged)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the host's concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRateLimitBoundsUnauthenticatedWrites is the attack of issue 8

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mrci/mrci/internal/host"
+	"github.com/mrci/mrci/internal/hosttest"
 	"github.com/mrci/mrci/internal/store"
 	"github.com/mrci/mrci/internal/store/sqlite"
 )
@@ -25,7 +26,7 @@ func TestUnconfinedFilesWarnAtStart(t *testing.T) {
 		if err := st.SaveFilesSettings(ctx, store.FilesSettings{Unconfined: unconfined}); err != nil {
 			t.Fatal(err)
 		}
-		var logs syncBuffer
+		var logs hosttest.Buffer
 		h, err := host.New(ctx, host.Config{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)

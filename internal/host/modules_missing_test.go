@@ -1,13 +1,11 @@
 package host_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,6 @@ import (
 	"github.com/mrci/mrci/pkg/client"
 	"github.com/mrci/mrci/pkg/modsdk/modsdktest"
 )
-
-// logBuffer is a log destination tests read.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), substr)
-}
 
 // metricLine returns the exposition line of a metric without labels.
 func metricLine(t *testing.T, h *hosttest.Host, name string) string {
@@ -75,7 +55,7 @@ func sysErrors(c *client.Client) []string {
 // the file is installed again, the next check brings the commands back
 // without a restart.
 func TestModuleFileMissingOnThisHost(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &hosttest.Buffer{}
 	h := hosttest.StartWith(t, hosttest.Options{ModuleCheck: -1,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	h.ConfigureModules(module.ExternalConfig{KillGrace: 500 * time.Millisecond, ConnectTimeout: 30 * time.Second,
@@ -118,13 +98,13 @@ func TestModuleFileMissingOnThisHost(t *testing.T) {
 		}
 		h.CheckModules()
 	}
-	if n := logs.count("module executable missing on this node"); n != 1 {
+	if n := logs.Count("module executable missing on this node"); n != 1 {
 		t.Errorf("%d warnings about the missing file, want 1", n)
 	}
-	if n := logs.count("module=" + path); n == 0 {
+	if n := logs.Count("module=" + path); n == 0 {
 		t.Error("the warning does not name the module path")
 	}
-	if n := logs.count("list module commands"); n != 0 {
+	if n := logs.Count("list module commands"); n != 0 {
 		t.Errorf("%d listing errors logged, want none", n)
 	}
 	if l := metricLine(t, h, "mrci_modules_missing"); l != "mrci_modules_missing 1" {
@@ -158,10 +138,10 @@ func TestModuleFileMissingOnThisHost(t *testing.T) {
 	if l := metricLine(t, h, "mrci_modules_missing"); l != "mrci_modules_missing 0" {
 		t.Errorf("metric: %q", l)
 	}
-	if n := logs.count("module executable found on this node"); n != 1 {
+	if n := logs.Count("module executable found on this node"); n != 1 {
 		t.Errorf("%d notices of the file's return, want 1", n)
 	}
-	if n := logs.count("module executable missing on this node"); n != 1 {
+	if n := logs.Count("module executable missing on this node"); n != 1 {
 		t.Errorf("%d warnings about the missing file, want 1", n)
 	}
 }

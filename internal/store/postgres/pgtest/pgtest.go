@@ -5,14 +5,12 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/mrci/mrci/internal/store/postgres/pgschema"
 )
 
 // DefaultDSN is the test server when MRCI_TEST_POSTGRES_DSN is not set.
@@ -35,7 +33,7 @@ func Base(t testing.TB) string {
 		conn.Close(ctx)
 	}
 	if err != nil {
-		msg := "PostgreSQL test server unreachable at " + Redact(dsn) + " (set MRCI_TEST_POSTGRES_DSN): " + err.Error()
+		msg := "PostgreSQL test server unreachable at " + pgschema.Redact(dsn) + " (set MRCI_TEST_POSTGRES_DSN): " + err.Error()
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
@@ -49,53 +47,17 @@ func Base(t testing.TB) string {
 // connections use it (search_path) and the schema's name.
 func Schema(t testing.TB, base, prefix string) (dsn, schema string) {
 	t.Helper()
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	dsn, schema, drop, err := pgschema.Create(context.Background(), base, prefix)
+	if err != nil {
 		t.Fatal(err)
 	}
-	schema = prefix + hex.EncodeToString(b[:])
-	exec := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if err := drop(context.Background()); err != nil {
+			t.Error(err)
 		}
 	})
-	return WithSearchPath(base, schema), schema
-}
-
-// WithSearchPath returns dsn (URL or key=value form) with the search_path
-// run-time parameter set to schema.
-func WithSearchPath(dsn, schema string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return dsn + " search_path=" + schema
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return dsn, schema
 }
 
 // Redact hides a password in a URL DSN.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return dsn
-	}
-	return u.Redacted()
-}
+func Redact(dsn string) string { return pgschema.Redact(dsn) }
